@@ -1,0 +1,118 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pino, type Logger } from 'pino';
+import { systemActor } from '../access/index.js';
+import { AuditLog, loadSigningKey, type SigningKey } from '../audit/index.js';
+import type { Config } from '../config/index.js';
+import { migrate, openDatabase, type Database } from '../db/index.js';
+import { IdentityService } from '../identity/index.js';
+import { PolicyService } from '../policies/index.js';
+import { formatChanges, WorkspaceService } from '../workspace/index.js';
+
+const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** The demo workspace seeded into a new installation. */
+export const DEMO_WORKSPACE_FILE = path.join(PACKAGE_ROOT, 'examples', 'tarmac.yaml');
+export const ADMIN_EMAIL = 'admin@tarmac.local';
+
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+export function adminKeyPath(config: Config): string {
+  return path.join(config.dataDirAbsolute, 'admin-key');
+}
+
+function signingKeyPath(config: Config): string {
+  return config.auditSigningKeyFile ? path.resolve(config.auditSigningKeyFile) : path.join(config.dataDirAbsolute, 'audit-signing-key.pem');
+}
+
+/** Every service of Tarmac, built over one database. */
+export interface Services {
+  config: Config;
+  db: Database;
+  audit: AuditLog;
+  identity: IdentityService;
+  policies: PolicyService;
+  workspace: WorkspaceService;
+  logger: Logger;
+  /** Set when this call installed Tarmac on a new database. */
+  installed: boolean;
+}
+
+export function createLogger(config: Config): Logger {
+  return pino({ level: config.logLevel, base: { service: 'tarmac' } });
+}
+
+/**
+ * Opens the database, applies migrations, and builds the services. On a new database it installs Tarmac:
+ * the audit signing key, the platform admin and its key (written to TARMAC_DATA_DIR/admin-key, mode 0600),
+ * and the demo workspace. A `TARMAC_CONFIG` file is validated and applied on every start.
+ *
+ * @example
+ * const services = await openServices(loadConfig(), { command: 'tarmac serve' });
+ */
+export async function openServices(config: Config, options: { command: string; logger?: Logger }): Promise<Services> {
+  const logger = options.logger ?? createLogger(config);
+  if (!config.databaseUrl) mkdirSync(config.dataDirAbsolute, { recursive: true, mode: 0o700 });
+  const db = await openDatabase({
+    url: config.databaseUrl,
+    dataDir: config.dataDirAbsolute,
+    poolSize: config.poolSize,
+    command: options.command,
+  });
+  try {
+    const { applied } = await migrate(db);
+    if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
+
+    const { rows } = await db.query<{ audit_public_key: string | null }>('select audit_public_key from installation');
+    const isNew = rows.length === 0;
+    let signingKey: SigningKey | null = loadSigningKey(signingKeyPath(config), isNew);
+    const trusted = rows[0]?.audit_public_key ?? signingKey?.publicKeyPem ?? null;
+    if (signingKey && trusted && signingKey.publicKeyPem !== trusted) {
+      logger.warn('the audit signing key does not match the installation; this process will not sign checkpoints');
+      signingKey = null;
+    }
+    const audit = new AuditLog(db, { checkpointEvery: config.auditCheckpointEvery, signingKey, trustedPublicKey: trusted });
+    const identity = new IdentityService(db, audit);
+    const policies = new PolicyService(db);
+    const workspace = new WorkspaceService(db, audit);
+
+    let installed = false;
+    if (isNew) {
+      const keyFile = adminKeyPath(config);
+      const result = await identity.bootstrap({
+        adminEmail: ADMIN_EMAIL,
+        auditPublicKey: signingKey?.publicKeyPem ?? null,
+        persistKey: (token) => {
+          mkdirSync(path.dirname(keyFile), { recursive: true, mode: 0o700 });
+          writeFileSync(keyFile, `${token}\n`, { mode: 0o600 });
+        },
+      });
+      installed = result !== null;
+      if (installed && config.seedDemo && existsSync(DEMO_WORKSPACE_FILE)) {
+        const demo = await workspace.applyAs({ actor: systemActor('demo-seed') }, readFileSync(DEMO_WORKSPACE_FILE, 'utf8'), 'examples/tarmac.yaml', {
+          dryRun: false,
+        });
+        logger.info({ changes: demo.changes.length }, 'demo workspace seeded');
+      }
+    }
+
+    if (config.configFile) {
+      const file = path.resolve(config.configFile);
+      let text: string;
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch (err) {
+        throw new Error(`TARMAC_CONFIG: cannot read ${file}: ${(err as Error).message}`);
+      }
+      const result = await workspace.applyAs({ actor: systemActor('config') }, text, config.configFile, { dryRun: false });
+      if (result.changes.length > 0) logger.info({ file: config.configFile, diff: formatChanges(result.changes) }, 'configuration applied');
+    }
+    return { config, db, audit, identity, policies, workspace, logger, installed };
+  } catch (err) {
+    await db.close().catch(() => undefined);
+    throw err;
+  }
+}

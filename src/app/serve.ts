@@ -1,0 +1,92 @@
+import { rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../config/index.js';
+import { buildServer } from '../http/index.js';
+import { JobRunner } from '../jobs/index.js';
+import { adminKeyPath, createLogger, openServices, packageVersion, type Services } from './app.js';
+
+/** A running server with its workers. */
+export interface RunningServer {
+  url: string;
+  services: Services;
+  app: FastifyInstance;
+  jobs: JobRunner;
+  /** Stops taking requests, finishes in-flight ones and running jobs, then closes the database. */
+  stop(): Promise<void>;
+}
+
+/** Where a running server on the embedded database announces itself, so the CLI can talk to it. */
+export function serverInfoPath(config: Config): string {
+  return path.join(config.dataDirAbsolute, 'server.json');
+}
+
+/**
+ * Starts Tarmac: services, background workers (audit checkpoints) and the HTTP server.
+ *
+ * @example
+ * const server = await startServer(loadConfig());
+ * process.on('SIGTERM', () => server.stop());
+ */
+export async function startServer(config: Config, options: { logStream?: NodeJS.WritableStream } = {}): Promise<RunningServer> {
+  const logger = createLogger(config);
+  const services = await openServices(config, { command: 'tarmac serve', logger });
+  let jobs: JobRunner | null = null;
+  try {
+    jobs = await JobRunner.start({ db: services.db, url: config.databaseUrl, onError: (err) => logger.error({ err }, 'job queue error') });
+    const runner = jobs;
+    if (services.audit.signingKey) {
+      await runner.work('audit-checkpoint', async () => {
+        const signed = await services.audit.signDueCheckpoints();
+        if (signed > 0) logger.info({ signed }, 'audit checkpoints signed');
+      });
+      await runner.schedule('audit-checkpoint', '0 * * * *', { reason: 'schedule' });
+    }
+    services.audit.onCheckpointDue(() => {
+      runner.send('audit-checkpoint', { reason: 'interval' }, { singletonKey: 'due' }).catch((err: unknown) => logger.error({ err }, 'cannot queue audit checkpoint'));
+    });
+    const app = await buildServer(
+      { db: services.db, identity: services.identity, audit: services.audit, policies: services.policies, workspace: services.workspace, version: packageVersion() },
+      { bodyLimit: config.bodyLimit, logLevel: config.logLevel, ...(options.logStream ? { logStream: options.logStream } : {}) },
+    );
+    await app.listen({ port: config.port, host: config.host });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+    if (!config.databaseUrl) writeFileSync(serverInfoPath(config), JSON.stringify({ pid: process.pid, url }), { mode: 0o600 });
+
+    let stopping: Promise<void> | null = null;
+    const stop = () =>
+      (stopping ??= (async () => {
+        const timer = setTimeout(() => {
+          logger.error('shutdown timed out; closing anyway');
+          process.exit(1);
+        }, config.shutdownTimeoutMs + 5_000);
+        timer.unref();
+        try {
+          await app.close();
+          await runner.stop(config.shutdownTimeoutMs);
+        } finally {
+          if (!config.databaseUrl) rmSync(serverInfoPath(config), { force: true });
+          await services.db.close();
+          clearTimeout(timer);
+        }
+      })());
+    return { url, services, app, jobs: runner, stop };
+  } catch (err) {
+    await jobs?.stop().catch(() => undefined);
+    await services.db.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** The lines `tarmac serve` prints at start: where it listens and where the admin key is (never the key). */
+export function startBanner(server: RunningServer): string {
+  const { config, installed } = server.services;
+  const lines = [`Tarmac ${packageVersion()} is listening on ${server.url}`];
+  lines.push(`  database: ${config.databaseUrl ? 'PostgreSQL' : `embedded (PGlite) in ${config.dataDirAbsolute}`}`);
+  if (installed) lines.push(`  first start: the bootstrap admin key was written to ${adminKeyPath(config)} (mode 0600)`);
+  else lines.push(`  admin key: ${adminKeyPath(config)} (written at first start)`);
+  lines.push(`  try: curl -H "Authorization: Bearer $(cat ${adminKeyPath(config)})" ${server.url}/api/v1/me`);
+  return lines.join('\n');
+}

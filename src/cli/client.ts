@@ -1,0 +1,143 @@
+import { existsSync, readFileSync } from 'node:fs';
+import type { Principal } from '../access/index.js';
+import { adminKeyPath, openServices, serverInfoPath, type Services } from '../app/index.js';
+import type { VerifyResult } from '../audit/index.js';
+import type { Config } from '../config/index.js';
+import { embeddedLockOwner } from '../db/index.js';
+import { ERROR_CODES, TarmacError, type ErrorCode } from '../errors/index.js';
+import type { ApiKey, CreateKeyInput } from '../identity/index.js';
+import type { ApplyResult } from '../workspace/index.js';
+
+/** What the CLI does, against the database directly or through a running server's API. */
+export interface TarmacClient {
+  readonly mode: 'local' | 'remote';
+  apply(text: string, file: string, dryRun: boolean): Promise<ApplyResult>;
+  verifyAudit(): Promise<VerifyResult>;
+  createKey(input: CreateKeyInput): Promise<{ key: ApiKey; token: string }>;
+  listKeys(): Promise<ApiKey[]>;
+  revokeKey(id: string): Promise<ApiKey>;
+  close(): Promise<void>;
+}
+
+function readKey(config: Config): string {
+  if (config.apiKey) return config.apiKey;
+  const file = adminKeyPath(config);
+  if (!existsSync(file)) {
+    throw new TarmacError('unauthorized', `no API key: set TARMAC_API_KEY, or start Tarmac once so that it writes ${file}`);
+  }
+  return readFileSync(file, 'utf8').trim();
+}
+
+class LocalClient implements TarmacClient {
+  readonly mode = 'local' as const;
+
+  private constructor(
+    private readonly services: Services,
+    private readonly principal: Principal,
+  ) {}
+
+  static async open(config: Config): Promise<LocalClient> {
+    const services = await openServices(config, { command: `tarmac ${process.argv.slice(2, 4).join(' ')}` });
+    try {
+      const principal = await services.identity.authenticate(readKey(config));
+      return new LocalClient(services, principal);
+    } catch (err) {
+      await services.db.close();
+      throw err;
+    }
+  }
+
+  apply(text: string, file: string, dryRun: boolean): Promise<ApplyResult> {
+    return this.services.workspace.apply(this.principal, null, text, file, { dryRun });
+  }
+
+  async verifyAudit(): Promise<VerifyResult> {
+    if (!this.principal.isAdmin) throw new TarmacError('forbidden', 'verifying the audit log needs a platform admin');
+    return this.services.audit.verify();
+  }
+
+  createKey(input: CreateKeyInput): Promise<{ key: ApiKey; token: string }> {
+    return this.services.identity.createKey({ principal: this.principal }, input);
+  }
+
+  listKeys(): Promise<ApiKey[]> {
+    return this.services.identity.listKeys({ principal: this.principal });
+  }
+
+  revokeKey(id: string): Promise<ApiKey> {
+    return this.services.identity.revokeKey({ principal: this.principal }, id);
+  }
+
+  close(): Promise<void> {
+    return this.services.db.close();
+  }
+}
+
+class RemoteClient implements TarmacClient {
+  readonly mode = 'remote' as const;
+
+  constructor(
+    private readonly baseUrl: string,
+    private readonly key: string,
+  ) {}
+
+  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    let response: Response;
+    try {
+      response = await fetch(new URL(path, this.baseUrl), {
+        method,
+        headers: { authorization: `Bearer ${this.key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    } catch (err) {
+      throw new TarmacError('not_ready', `cannot reach Tarmac at ${this.baseUrl}: ${(err as Error).message}`);
+    }
+    const payload = (await response.json().catch(() => null)) as { error?: { code: string; message: string; details?: unknown } } | null;
+    if (!response.ok) {
+      const code = (ERROR_CODES as readonly string[]).includes(payload?.error?.code ?? '') ? (payload?.error?.code as ErrorCode) : 'internal_error';
+      throw new TarmacError(code, payload?.error?.message ?? `HTTP ${response.status}`, payload?.error?.details);
+    }
+    return payload as T;
+  }
+
+  apply(text: string, file: string, dryRun: boolean): Promise<ApplyResult> {
+    return this.call('POST', '/api/v1/apply', { yaml: text, file, dryRun });
+  }
+
+  verifyAudit(): Promise<VerifyResult> {
+    return this.call('GET', '/api/v1/audit/verify');
+  }
+
+  createKey(input: CreateKeyInput): Promise<{ key: ApiKey; token: string }> {
+    const { expiresAt, ...rest } = input;
+    return this.call('POST', '/api/v1/keys', { ...rest, ...(expiresAt ? { expiresAt: expiresAt.toISOString() } : {}) });
+  }
+
+  async listKeys(): Promise<ApiKey[]> {
+    return (await this.call<{ keys: ApiKey[] }>('GET', '/api/v1/keys')).keys;
+  }
+
+  revokeKey(id: string): Promise<ApiKey> {
+    return this.call('DELETE', `/api/v1/keys/${encodeURIComponent(id)}`);
+  }
+
+  async close(): Promise<void> {}
+}
+
+/**
+ * Talks to `TARMAC_URL` when set, or to the local server that holds the embedded database; otherwise opens
+ * the database itself (PostgreSQL, or the embedded one when no server holds it).
+ */
+export async function connect(config: Config): Promise<TarmacClient> {
+  if (config.url) return new RemoteClient(config.url, readKey(config));
+  if (!config.databaseUrl) {
+    const owner = embeddedLockOwner(config.dataDirAbsolute);
+    if (owner) {
+      const infoFile = serverInfoPath(config);
+      const info = existsSync(infoFile) ? (JSON.parse(readFileSync(infoFile, 'utf8')) as { pid: number; url: string }) : null;
+      if (info?.pid === owner.pid) return new RemoteClient(info.url, readKey(config));
+      throw new TarmacError('database_locked', `the embedded database is in use by process ${owner.pid} (${owner.command}); wait for it or stop it`);
+    }
+  }
+  return LocalClient.open(config);
+}

@@ -1,0 +1,86 @@
+import { readFileSync } from 'node:fs';
+import { isNode, LineCounter, parseDocument, type Document } from 'yaml';
+import type { z } from 'zod';
+import { formatPath, TarmacError } from '../errors/index.js';
+
+/** One problem in a YAML file, located by file, path and line. */
+export interface YamlIssue {
+  file: string;
+  path: string;
+  line: number;
+  column: number;
+  message: string;
+}
+
+function locate(doc: Document, counter: LineCounter, path: PropertyKey[], preferKey: boolean): { line: number; col: number } {
+  // Walk down as far as the path exists; report the deepest node found (or the key itself for unknown keys).
+  for (let depth = path.length; depth >= 0; depth--) {
+    const prefix = path.slice(0, depth) as (string | number)[];
+    if (preferKey && depth === path.length && depth > 0) {
+      const parent = prefix.length > 1 ? doc.getIn(prefix.slice(0, -1), true) : doc.contents;
+      if (parent && isNode(parent) && 'items' in parent) {
+        const items = (parent as { items: { key?: unknown }[] }).items;
+        const last = prefix[prefix.length - 1];
+        const pair = items.find((item) => isNode(item.key) && (item.key as { value?: unknown }).value === last);
+        if (pair && isNode(pair.key) && pair.key.range) return counter.linePos(pair.key.range[0]);
+      }
+    }
+    const node = depth === 0 ? doc.contents : doc.getIn(prefix, true);
+    if (node && isNode(node) && node.range) return counter.linePos(node.range[0]);
+  }
+  return { line: 1, col: 1 };
+}
+
+/**
+ * Parses a YAML text and validates it with a zod schema. Any syntax error, unknown key or wrong type becomes
+ * a `config_invalid` error whose details list file, path and line of every problem.
+ *
+ * @example
+ * const workspace = parseYaml(WorkspaceSchema, text, 'tarmac.yaml');
+ */
+export function parseYaml<T>(schema: z.ZodType<T>, text: string, file: string): T {
+  const counter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const issues: YamlIssue[] = doc.errors.map((e) => {
+      const pos = counter.linePos(e.pos[0]);
+      return { file, path: '', line: pos.line, column: pos.col, message: e.message.split('\n')[0] ?? e.message };
+    });
+    throw yamlError(issues);
+  }
+  const result = schema.safeParse(doc.toJS() ?? {});
+  if (result.success) return result.data;
+  const issues: YamlIssue[] = [];
+  for (const issue of result.error.issues) {
+    const paths = issue.code === 'unrecognized_keys' ? issue.keys.map((k) => [...issue.path, k]) : [issue.path];
+    for (const p of paths) {
+      const pos = locate(doc, counter, p, issue.code === 'unrecognized_keys');
+      issues.push({
+        file,
+        path: formatPath(p) || '(root)',
+        line: pos.line,
+        column: pos.col,
+        message: issue.code === 'unrecognized_keys' ? 'unknown key' : issue.message,
+      });
+    }
+  }
+  throw yamlError(issues);
+}
+
+function yamlError(issues: YamlIssue[]): TarmacError {
+  const lines = issues.map((i) => `${i.file}:${i.line}: ${i.path ? `${i.path}: ` : ''}${i.message}`);
+  return new TarmacError('config_invalid', `invalid configuration:\n  ${lines.join('\n  ')}`, { issues });
+}
+
+/** Reads a YAML file from disk and validates it (see {@link parseYaml}). */
+export function readYamlFile<T>(schema: z.ZodType<T>, file: string): T {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new TarmacError('config_invalid', `cannot read ${file}: ${(err as Error).message}`, {
+      issues: [{ file, path: '', line: 0, column: 0, message: (err as Error).message }],
+    });
+  }
+  return parseYaml(schema, text, file);
+}

@@ -1,0 +1,108 @@
+/**
+ * Tarmac's one error class and its closed set of stable error codes.
+ *
+ * Every failure that reaches a caller is a {@link TarmacError}; the HTTP layer maps its code to a status
+ * with {@link HTTP_STATUS}, which must name every code (a missing mapping does not compile).
+ *
+ * @example
+ * throw new TarmacError('not_found', `team ${id} does not exist`, { id });
+ */
+import type { ZodType } from 'zod';
+
+export const ERROR_CODES = [
+  'invalid_json',
+  'payload_too_large',
+  'unsupported_media_type',
+  'validation_failed',
+  'config_invalid',
+  'unauthorized',
+  'forbidden',
+  'not_found',
+  'route_not_found',
+  'conflict',
+  'database_locked',
+  'not_ready',
+  'internal_error',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** HTTP status for each code. */
+export const HTTP_STATUS: Record<ErrorCode, number> = {
+  invalid_json: 400,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  validation_failed: 400,
+  config_invalid: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  route_not_found: 404,
+  conflict: 409,
+  database_locked: 503,
+  not_ready: 503,
+  internal_error: 500,
+};
+
+export class TarmacError extends Error {
+  readonly code: ErrorCode;
+  readonly details: unknown;
+
+  constructor(code: ErrorCode, message: string, details?: unknown) {
+    super(message);
+    this.name = 'TarmacError';
+    this.code = code;
+    this.details = details;
+  }
+
+  get status(): number {
+    return HTTP_STATUS[this.code];
+  }
+
+  toJSON(): { error: { code: ErrorCode; message: string; details?: unknown } } {
+    return {
+      error: { code: this.code, message: this.message, ...(this.details === undefined ? {} : { details: this.details }) },
+    };
+  }
+}
+
+export function isTarmacError(value: unknown): value is TarmacError {
+  return value instanceof TarmacError;
+}
+
+/** One failed field of a validated input. */
+export interface FieldIssue {
+  path: string;
+  message: string;
+}
+
+/** Renders a zod issue path (`['members', 0, 'role']`) as `members[0].role`. */
+export function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out === '' ? String(part) : `.${String(part)}`;
+  }
+  return out;
+}
+
+/**
+ * Validates `value` against `schema`; on failure throws `validation_failed` listing every field path.
+ *
+ * @example
+ * const body = parseInput(CreateTeamBody, request.body, 'body');
+ */
+export function parseInput<T>(schema: ZodType<T>, value: unknown, where = 'input'): T {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issues: FieldIssue[] = [];
+  for (const issue of result.error.issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) issues.push({ path: formatPath([...issue.path, key]), message: 'unknown field' });
+    } else {
+      issues.push({ path: formatPath(issue.path), message: issue.message });
+    }
+  }
+  const summary = issues.map((i) => `${i.path || where}: ${i.message}`).join('; ');
+  throw new TarmacError('validation_failed', `invalid ${where}: ${summary}`, { issues });
+}

@@ -1,0 +1,173 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import secureJson from 'secure-json-parse';
+import type { ZodType } from 'zod';
+import { declaredAuth, requireScope, type RouteConfig } from '../access/index.js';
+import { registerAuditRoutes, type AuditLog } from '../audit/index.js';
+import { pendingMigrations, type Database } from '../db/index.js';
+import { HTTP_STATUS, isTarmacError, parseInput, TarmacError, type ErrorCode } from '../errors/index.js';
+import { registerIdentityRoutes, type IdentityService } from '../identity/index.js';
+import { registerPolicyRoutes, type PolicyService } from '../policies/index.js';
+import { registerWorkspaceRoutes, type WorkspaceService } from '../workspace/index.js';
+import { HttpMetrics } from './metrics.js';
+import { OpenApiCollector } from './openapi.js';
+
+/** Everything the server serves. */
+export interface ServerDeps {
+  db: Database;
+  identity: IdentityService;
+  audit: AuditLog;
+  policies: PolicyService;
+  workspace: WorkspaceService;
+  version: string;
+}
+
+export interface ServerOptions {
+  bodyLimit: number;
+  logLevel: string;
+  /** Write logs here instead of standard output (tests). */
+  logStream?: NodeJS.WritableStream;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Paths pino replaces with "[redacted]" in every log line. */
+export const REDACTED_LOG_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-api-key"]',
+  '*.token',
+  '*.password',
+  '*.secret',
+  '*.apiKey',
+  '*.authorization',
+];
+
+/** Maps Fastify's own errors to Tarmac's stable codes. */
+function fromFastify(err: FastifyError): TarmacError {
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new TarmacError('payload_too_large', err.message);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new TarmacError('unsupported_media_type', err.message);
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new TarmacError('invalid_json', err.message);
+    default:
+      break;
+  }
+  const status = err.statusCode ?? 500;
+  if (status >= 500) return new TarmacError('internal_error', 'internal error');
+  const byStatus = (Object.entries(HTTP_STATUS) as [ErrorCode, number][]).find(([, s]) => s === status);
+  return new TarmacError(byStatus?.[0] ?? 'validation_failed', err.message);
+}
+
+/**
+ * Builds the HTTP server: request ids, JSON logs with secrets redacted, the error shape, body limit,
+ * authentication of every non-public route, OpenAPI from the routes' zod schemas, health and metrics.
+ *
+ * @example
+ * const app = await buildServer(deps, { bodyLimit: 1048576, logLevel: 'info' });
+ * await app.listen({ port: 8080, host: '127.0.0.1' });
+ */
+export async function buildServer(deps: ServerDeps, options: ServerOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    bodyLimit: options.bodyLimit,
+    logger: {
+      level: options.logLevel,
+      redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' },
+      ...(options.logStream ? { stream: options.logStream } : {}),
+    },
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    return503OnClosing: true,
+  });
+  const metrics = new HttpMetrics();
+  const openapi = new OpenApiCollector();
+
+  app.decorateRequest('principal', null);
+
+  app.addHook('onRoute', (route) => {
+    const auth = declaredAuth(route.config);
+    if (!auth) throw new Error(`route ${String(route.method)} ${route.url} declares no auth`);
+    openapi.add(route, !('public' in auth));
+  });
+
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = body as string;
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }));
+    } catch (err) {
+      done(new TarmacError('invalid_json', `the request body is not valid JSON: ${(err as Error).message}`), undefined);
+    }
+  });
+
+  app.setValidatorCompiler(({ schema, httpPart }) => (data) => {
+    try {
+      return { value: parseInput(schema as ZodType, data, httpPart ?? 'input') };
+    } catch (err) {
+      return { error: err as Error };
+    }
+  });
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+
+  app.addHook('onRequest', async (request: FastifyRequest, reply) => {
+    reply.header('x-request-id', request.id);
+    const auth = declaredAuth(request.routeOptions.config);
+    if (!auth || 'public' in auth) return;
+    const header = request.headers.authorization;
+    const match = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+    if (!match?.[1]) throw new TarmacError('unauthorized', 'a valid API key is required: Authorization: Bearer tmk_…');
+    request.principal = await deps.identity.authenticate(match[1]);
+    requireScope(request.principal, auth.scope);
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.observe(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+  });
+
+  app.setErrorHandler((err: FastifyError | TarmacError, request, reply) => {
+    const error = isTarmacError(err) ? err : fromFastify(err);
+    if (error.code === 'internal_error') request.log.error({ err }, 'request failed');
+    else request.log.info({ code: error.code, message: error.message }, 'request rejected');
+    return reply.code(error.status).send(error.toJSON());
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const error = new TarmacError('route_not_found', `no route ${request.method} ${request.url.split('?')[0]}`);
+    return reply.code(error.status).send(error.toJSON());
+  });
+
+  const open = { config: { auth: { public: true } } satisfies RouteConfig };
+  app.get('/healthz', { ...open, schema: { summary: 'Liveness: the process serves requests.', tags: ['operations'] } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { ...open, schema: { summary: 'Readiness: database reachable and migrations applied.', tags: ['operations'] } }, async (_request, reply) => {
+    try {
+      await deps.db.query('select 1');
+      const pending = await pendingMigrations(deps.db);
+      if (pending.length > 0) throw new TarmacError('not_ready', `migrations pending: ${pending.join(', ')}`);
+    } catch (err) {
+      const error = isTarmacError(err) ? err : new TarmacError('not_ready', `database unreachable: ${(err as Error).message}`);
+      return reply.code(error.status).send(error.toJSON());
+    }
+    return { status: 'ready', database: deps.db.kind };
+  });
+  app.get('/metrics', { ...open, schema: { summary: 'Prometheus metrics.', tags: ['operations'] } }, async (_request, reply) => {
+    reply.header('content-type', metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+  app.get('/openapi.json', { config: { auth: { scope: 'read' } } satisfies RouteConfig, schema: { summary: 'This document.', tags: ['operations'] } }, async () =>
+    openapi.document({ title: 'Tarmac API', version: deps.version }),
+  );
+
+  registerIdentityRoutes(app, deps.identity);
+  registerAuditRoutes(app, deps.audit);
+  registerPolicyRoutes(app, deps.policies);
+  registerWorkspaceRoutes(app, deps.workspace);
+
+  await app.ready();
+  return app;
+}

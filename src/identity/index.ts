@@ -1,0 +1,13 @@
+/**
+ * Identity: teams, users, roles and API keys (prefix `tmk_`, shown once, stored hashed, with scopes,
+ * expiry, revocation and last use), and authentication of keys into principals.
+ *
+ * @example
+ * const identity = new IdentityService(db, audit);
+ * const principal = await identity.authenticate('tmk_…');
+ * const { token } = await identity.createKey({ principal }, { name: 'ci', scopes: ['read'] });
+ */
+export { IdentityService, IdentityWriter, keyView, type ApiKey, type Caller, type CreateKeyInput, type Team, type User } from './identity.service.js';
+export { registerIdentityRoutes } from './identity.routes.js';
+export { KEY_PREFIX } from './keys.js';
+export { findTeam, findUser, membersOfTeam, type TeamRow, type UserRow } from './identity.repository.js';

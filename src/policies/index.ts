@@ -1,0 +1,9 @@
+/**
+ * Policies: platform-wide rule sets that central governance sets and every team works within.
+ *
+ * @example
+ * const { rules } = await new PolicyService(db).get('default');
+ */
+export { AUTONOMY_LEVELS, CLASSIFICATIONS, PII_ACTIONS, PolicyName, PolicyRules, RISK_TIERS } from './policies.schema.js';
+export { findPolicy, PolicyService, upsertPolicy, type Policy } from './policies.service.js';
+export { registerPolicyRoutes } from './policies.routes.js';

@@ -1,0 +1,11 @@
+/**
+ * Config as code: the `tarmac.yaml` schema, its diff against the database, and an idempotent, audited,
+ * all-or-nothing apply.
+ *
+ * @example
+ * const result = await workspace.apply(principal, requestId, text, 'tarmac.yaml', { dryRun: true });
+ * console.log(formatChanges(result.changes));
+ */
+export { WorkspaceFile } from './workspace.schema.js';
+export { formatChanges, WorkspaceService, type ApplyResult, type Change, type FieldChange } from './workspace.service.js';
+export { registerWorkspaceRoutes } from './workspace.routes.js';

@@ -1,0 +1,34 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { principalOf, routeAuth, type ZodTypeProvider } from '../access/index.js';
+import type { WorkspaceService } from './workspace.service.js';
+
+const ApplyBody = z.strictObject({
+  yaml: z.string().max(10 * 1024 * 1024).describe('The text of a tarmac.yaml'),
+  file: z.string().max(500).default('tarmac.yaml').describe('File name shown in errors and recorded in the audit log'),
+  dryRun: z.boolean().default(false),
+});
+
+const Change = z.object({
+  op: z.enum(['create', 'update', 'delete']),
+  kind: z.enum(['user', 'team', 'member', 'policy']),
+  name: z.string(),
+  fields: z.array(z.object({ path: z.string(), from: z.unknown(), to: z.unknown() })),
+});
+
+/** `POST /api/v1/apply`: config as code over HTTP (what `tarmac apply` calls when a server holds the database). */
+export function registerWorkspaceRoutes(app: FastifyInstance, workspace: WorkspaceService): void {
+  app.withTypeProvider<ZodTypeProvider>().post(
+    '/api/v1/apply',
+    {
+      config: routeAuth({ scope: 'read' }),
+      schema: {
+        summary: 'Validate a tarmac.yaml and show or apply its changes (platform admins; applying needs the write scope).',
+        tags: ['workspace'],
+        body: ApplyBody,
+        response: { 200: z.object({ file: z.string(), sha256: z.string(), dryRun: z.boolean(), changes: z.array(Change) }) },
+      },
+    },
+    async (request) => workspace.apply(principalOf(request), request.id, request.body.yaml, request.body.file, { dryRun: request.body.dryRun }),
+  );
+}

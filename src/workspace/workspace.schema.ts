@@ -1,0 +1,63 @@
+import { z } from 'zod';
+import { TEAM_ROLES } from '../access/index.js';
+import { PolicyName, PolicyRules } from '../policies/index.js';
+
+const Email = z.email().max(320).transform((e) => e.toLowerCase());
+
+export const WorkspaceUser = z.strictObject({
+  email: Email.describe('Identifies the user; lower-cased'),
+  name: z.string().max(200).optional().describe('Display name'),
+  admin: z.boolean().optional().describe('Platform admin (default false)'),
+  disabled: z.boolean().optional().describe('A disabled user cannot authenticate (default false)'),
+});
+
+export const WorkspaceMember = z.strictObject({
+  user: Email.describe('Email of a user declared here or already in Tarmac'),
+  role: z.enum(TEAM_ROLES).describe('owner, builder, reviewer or viewer'),
+});
+
+export const WorkspaceTeam = z.strictObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and dashes, at most 63').describe('Identifies the team'),
+  description: z.string().max(2000).optional(),
+  members: z
+    .array(WorkspaceMember)
+    .optional()
+    .describe('When present, the complete member list: members not listed are removed'),
+});
+
+export const WorkspacePolicy = z.strictObject({
+  name: PolicyName.describe('Identifies the policy'),
+  description: z.string().max(2000).optional(),
+  ...PolicyRules.shape,
+});
+
+function unique<T>(items: T[], key: (item: T) => string, ctx: z.RefinementCtx, path: string, what: string): void {
+  const seen = new Set<string>();
+  items.forEach((item, i) => {
+    const k = key(item);
+    if (seen.has(k)) ctx.addIssue({ code: 'custom', path: [path, i], message: `duplicate ${what} ${k}` });
+    seen.add(k);
+  });
+}
+
+/** The whole `tarmac.yaml`. Later capabilities add their sections here. */
+export const WorkspaceFile = z
+  .strictObject({
+    version: z.literal(1).describe('File format version; 1'),
+    users: z.array(WorkspaceUser).default([]).describe('Users, by email'),
+    teams: z.array(WorkspaceTeam).default([]).describe('Teams, by name'),
+    policies: z.array(WorkspacePolicy).default([]).describe('Platform policies, by name'),
+  })
+  .superRefine((file, ctx) => {
+    unique(file.users, (u) => u.email, ctx, 'users', 'user');
+    unique(file.teams, (t) => t.name, ctx, 'teams', 'team');
+    unique(file.policies, (p) => p.name, ctx, 'policies', 'policy');
+    file.teams.forEach((team, t) => {
+      const seen = new Set<string>();
+      (team.members ?? []).forEach((m, i) => {
+        if (seen.has(m.user)) ctx.addIssue({ code: 'custom', path: ['teams', t, 'members', i], message: `duplicate member ${m.user}` });
+        seen.add(m.user);
+      });
+    });
+  });
+export type WorkspaceFile = z.output<typeof WorkspaceFile>;

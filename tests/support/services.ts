@@ -1,0 +1,41 @@
+// Services over a test database, installed with a known admin key: what integration tests build on.
+import type { Principal } from '../../src/access/index.js';
+import { AuditLog, generateSigningKey } from '../../src/audit/index.js';
+import { IdentityService } from '../../src/identity/index.js';
+import { PolicyService } from '../../src/policies/index.js';
+import { WorkspaceService } from '../../src/workspace/index.js';
+import { openTestDatabase, type TestDatabase } from './db.js';
+
+export interface TestServices extends TestDatabase {
+  audit: AuditLog;
+  identity: IdentityService;
+  policies: PolicyService;
+  workspace: WorkspaceService;
+  adminToken: string;
+  admin: Principal;
+}
+
+export async function openTestServices(options: { checkpointEvery?: number } = {}): Promise<TestServices> {
+  const base = await openTestDatabase();
+  const signingKey = generateSigningKey();
+  const audit = new AuditLog(base.db, { checkpointEvery: options.checkpointEvery ?? 1000, signingKey, trustedPublicKey: signingKey.publicKeyPem });
+  const identity = new IdentityService(base.db, audit);
+  let adminToken = '';
+  await identity.bootstrap({
+    adminEmail: 'admin@tarmac.local',
+    auditPublicKey: signingKey.publicKeyPem,
+    persistKey: (token) => {
+      adminToken = token;
+    },
+  });
+  const admin = await identity.authenticate(adminToken);
+  return {
+    ...base,
+    audit,
+    identity,
+    policies: new PolicyService(base.db),
+    workspace: new WorkspaceService(base.db, audit),
+    adminToken,
+    admin,
+  };
+}
