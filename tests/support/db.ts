@@ -44,7 +44,7 @@ export async function openTestDatabase(options: { migrate?: boolean } = {}): Pro
   if (!POSTGRES_URL) {
     const db = await openDatabase({});
     if (options.migrate !== false) await migrate(db);
-    return { db, url: undefined, close: () => db.close() };
+    return { db, url: undefined, close: async () => db.close() };
   }
   const { url, drop } = await createPostgresDatabase();
   const db = await openDatabase({ url, poolSize: 10 });

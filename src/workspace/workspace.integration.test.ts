@@ -1,0 +1,137 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { BACKEND } from '../../tests/support/db.js';
+import { openTestServices, type TestServices } from '../../tests/support/services.js';
+import { formatChanges } from './index.js';
+
+const FILE = `version: 1
+users:
+  - email: ann@example.com
+    name: Ann
+  - email: bob@example.com
+teams:
+  - name: underwriting
+    description: Underwriting
+    members:
+      - user: ann@example.com
+        role: owner
+      - user: bob@example.com
+        role: viewer
+policies:
+  - name: default
+    egress:
+      restricted: [local]
+    retention:
+      auditDays: 365
+`;
+
+describe(`config as code (${BACKEND})`, () => {
+  let s: TestServices;
+  beforeEach(async () => {
+    s = await openTestServices();
+  });
+  afterEach(async () => {
+    await s.close();
+  });
+
+  const apply = (text: string, dryRun = false) => s.workspace.apply(s.admin, 'req', text, 'tarmac.yaml', { dryRun });
+  const auditCount = async () => (await s.audit.verify()).entries;
+
+  it('creates, then changes nothing the second time and writes no audit entry', async () => {
+    const first = await apply(FILE);
+    expect(first.changes.map((c) => `${c.op} ${c.kind} ${c.name}`)).toEqual([
+      'create user ann@example.com',
+      'create user bob@example.com',
+      'create team underwriting',
+      'create member underwriting/ann@example.com',
+      'create member underwriting/bob@example.com',
+      'create policy default',
+    ]);
+    const team = await s.identity.getTeam({ principal: s.admin }, 'underwriting');
+    expect(team.members.map((m) => `${m.email}:${m.role}`)).toEqual(['ann@example.com:owner', 'bob@example.com:viewer']);
+    expect((await s.policies.get('default')).rules).toEqual({ egress: { restricted: ['local'] }, retention: { auditDays: 365 } });
+    const { entries } = await s.audit.list({ action: 'config.applied', limit: 5 });
+    expect(entries).toHaveLength(1);
+    expect(entries[0]!.after).toMatchObject({ changes: 6 });
+
+    const before = await auditCount();
+    const second = await apply(FILE);
+    expect(second.changes).toEqual([]);
+    expect(formatChanges(second.changes)).toBe('no changes');
+    expect(await auditCount()).toBe(before);
+  });
+
+  it('shows a diff of updates and removals, and a dry run changes nothing', async () => {
+    await apply(FILE);
+    const changed = FILE.replace('name: Ann', 'name: Ann Lee')
+      .replace('role: viewer', 'role: reviewer')
+      .replace('auditDays: 365', 'auditDays: 730')
+      .replace(/ {6}- user: ann@example.com\n {8}role: owner\n/, '');
+    const before = await auditCount();
+    const dry = await apply(changed, true);
+    expect(dry.dryRun).toBe(true);
+    expect(await auditCount()).toBe(before);
+    const text = formatChanges(dry.changes);
+    expect(text).toContain('~ user ann@example.com\n    name: "Ann" → "Ann Lee"');
+    expect(text).toContain('~ member underwriting/bob@example.com ("reviewer")');
+    expect(text).toContain('- member underwriting/ann@example.com ("owner")');
+    expect(text).toContain('~ policy default\n    rules.retention.auditDays: 365 → 730');
+
+    const real = await apply(changed);
+    expect(real.changes).toEqual(dry.changes);
+    const team = await s.identity.getTeam({ principal: s.admin }, 'underwriting');
+    expect(team.members.map((m) => `${m.email}:${m.role}`)).toEqual(['bob@example.com:reviewer']);
+    expect((await apply(changed)).changes).toEqual([]);
+  });
+
+  it('rejects a bad file with file, path and line, and applies nothing', async () => {
+    const bad = FILE.replace('        role: viewer', '        role: emperor').replace('  - email: bob@example.com', '  - email: bob@example.com\n    shoeSize: 44');
+    const err = await apply(bad).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'config_invalid' });
+    const issues = (err as { details: { issues: { path: string; line: number; file: string }[] } }).details.issues;
+    expect(issues).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ file: 'tarmac.yaml', path: 'users[1].shoeSize', line: 6 }),
+        expect.objectContaining({ file: 'tarmac.yaml', path: 'teams[0].members[1].role', line: 14 }),
+      ]),
+    );
+    expect((err as Error).message).toContain('tarmac.yaml:6: users[1].shoeSize: unknown key');
+    expect(await s.identity.listTeams({ principal: s.admin })).toEqual([]);
+
+    const syntax = await apply('version: 1\nteams: [\n').catch((e: unknown) => e);
+    expect(syntax).toMatchObject({ code: 'config_invalid' });
+    const wrongType = await apply('version: 1\nusers: {email: a@b.c}\n').catch((e: unknown) => e);
+    expect((wrongType as Error).message).toMatch(/tarmac.yaml:2: users:/);
+    const dup = await apply('version: 1\nteams:\n  - name: a\n  - name: a\n').catch((e: unknown) => e);
+    expect((dup as Error).message).toMatch(/tarmac.yaml:4: teams\[1\]: duplicate team a/);
+  });
+
+  it('rolls back everything when one change fails midway', async () => {
+    await s.identity.createUser({ principal: s.admin }, { email: 'carl@example.com' });
+    const before = await auditCount();
+    const file = `version: 1
+teams:
+  - name: alpha
+  - name: beta
+    members:
+      - user: nobody@example.com
+        role: owner
+`;
+    await expect(apply(file)).rejects.toMatchObject({ code: 'config_invalid', message: expect.stringContaining('teams[1].members[0].user') });
+    expect(await s.identity.listTeams({ principal: s.admin })).toEqual([]);
+    expect(await auditCount()).toBe(before);
+  });
+
+  it('needs a platform admin', async () => {
+    const user = await s.identity.createUser({ principal: s.admin }, { email: 'dev@example.com' });
+    const p = await s.identity.authenticate((await s.identity.createKey({ principal: s.admin }, { name: 'dev', user: user.email })).token);
+    await expect(s.workspace.apply(p, null, FILE, 'tarmac.yaml', { dryRun: true })).rejects.toMatchObject({ code: 'forbidden' });
+  });
+
+  it('applies the demo workspace', async () => {
+    const { readFileSync } = await import('node:fs');
+    const text = readFileSync(new URL('../../examples/tarmac.yaml', import.meta.url), 'utf8');
+    const result = await apply(text);
+    expect(result.changes.length).toBeGreaterThan(5);
+    expect((await apply(text)).changes).toEqual([]);
+  });
+});
