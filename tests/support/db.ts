@@ -21,7 +21,7 @@ function withDatabase(url: string, name: string): string {
 }
 
 /** A new empty PostgreSQL database (dropped by the returned cleanup). */
-export async function createPostgresDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+export async function createPostgresDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
   if (!POSTGRES_URL) throw new Error('TARMAC_TEST_DATABASE_URL is not set');
   const name = `tarmac_t_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: POSTGRES_URL });
