@@ -14,15 +14,17 @@ const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
 // Any constant works; all Tarmac processes use this one to take turns migrating.
 const MIGRATION_LOCK_KEY = 7_246_001;
 
-/** The migrations shipped with this build, in order. */
+let bundled: Migration[] | null = null;
+
+/** The migrations shipped with this build, in order (read once per process). */
 export function bundledMigrations(): Migration[] {
-  return readdirSync(MIGRATIONS_DIR)
+  return (bundled ??= readdirSync(MIGRATIONS_DIR)
     .filter((f) => /^\d{4}_[a-z0-9_]+\.sql$/.test(f))
     .sort()
     .map((file) => {
       const sql = readFileSync(MIGRATIONS_DIR + file, 'utf8');
       return { id: file.replace(/\.sql$/, ''), sql, checksum: createHash('sha256').update(sql).digest('hex') };
-    });
+    }));
 }
 
 const LEDGER = `create table if not exists schema_migrations (

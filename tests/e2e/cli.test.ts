@@ -113,6 +113,14 @@ describe('tarmac CLI', () => {
     expect(verify.code, verify.stderr).toBe(0);
   });
 
+  it('serve refuses to start on a bad TARMAC_CONFIG, naming file, path and line', async () => {
+    const dir = tempDataDir();
+    const file = writeTemp(dir, 'version: 1\npolicies:\n  - name: default\n    egress:\n      secret: [local]\n');
+    const res = await runCli(['serve', '--port', '0'], cliEnv(dir, { TARMAC_CONFIG: file }));
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain(`${file}:5: policies[0].egress.secret: unknown key`);
+  });
+
   it('apply reports a bad file with file, path and line and exits 1', async () => {
     const dir = tempDataDir();
     const env = cliEnv(dir, { TARMAC_SEED_DEMO: 'false' });

@@ -20,12 +20,9 @@ export function tempDataDir(): string {
 }
 
 export function cliEnv(dataDir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, TARMAC_DATA_DIR: dataDir, TARMAC_LOG_LEVEL: 'warn', ...extra };
-  delete env.TARMAC_DATABASE_URL;
-  delete env.TARMAC_URL;
-  delete env.TARMAC_API_KEY;
-  delete env.TARMAC_CONFIG;
-  return env;
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of ['TARMAC_DATABASE_URL', 'TARMAC_URL', 'TARMAC_API_KEY', 'TARMAC_CONFIG', 'TARMAC_PORT']) delete env[name];
+  return { ...env, TARMAC_DATA_DIR: dataDir, TARMAC_LOG_LEVEL: 'warn', ...extra };
 }
 
 export function startCli(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
