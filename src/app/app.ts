@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
@@ -39,10 +39,28 @@ export interface Services {
   logger: Logger;
   /** Set when this call installed Tarmac on a new database. */
   installed: boolean;
+  /** Where an older admin key file was moved when this installation wrote its own. */
+  replacedAdminKey: string | null;
 }
 
-export function createLogger(config: Config): Logger {
-  return pino({ level: config.logLevel, base: { service: 'tarmac' } });
+/** JSON logs: the server writes them to standard output; the CLI to standard error, beside its results. */
+export function createLogger(config: Config, destination: 1 | 2 = 1): Logger {
+  return pino({ level: config.logLevel, base: { service: 'tarmac' } }, pino.destination({ dest: destination, sync: true }));
+}
+
+/**
+ * Writes the new installation's admin key. An older key file (say, of the embedded database before a move to
+ * PostgreSQL) is kept beside it, never overwritten. Returns the path of the kept file, if any.
+ */
+function writeAdminKey(file: string, token: string): string | null {
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  let kept: string | null = null;
+  if (existsSync(file)) {
+    kept = `${file}.replaced-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    renameSync(file, kept);
+  }
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  return kept;
 }
 
 /**
@@ -54,7 +72,7 @@ export function createLogger(config: Config): Logger {
  * const services = await openServices(loadConfig(), { command: 'tarmac serve' });
  */
 export async function openServices(config: Config, options: { command: string; logger?: Logger }): Promise<Services> {
-  const logger = options.logger ?? createLogger(config);
+  const logger = options.logger ?? createLogger(config, 2);
   if (!config.databaseUrl) mkdirSync(config.dataDirAbsolute, { recursive: true, mode: 0o700 });
   const db = await openDatabase({
     url: config.databaseUrl,
@@ -68,26 +86,33 @@ export async function openServices(config: Config, options: { command: string; l
 
     const { rows } = await db.query<{ audit_public_key: string | null }>('select audit_public_key from installation');
     const isNew = rows.length === 0;
-    let signingKey: SigningKey | null = loadSigningKey(signingKeyPath(config), isNew);
-    const trusted = rows[0]?.audit_public_key ?? signingKey?.publicKeyPem ?? null;
-    if (signingKey && trusted && signingKey.publicKeyPem !== trusted) {
-      logger.warn('the audit signing key does not match the installation; this process will not sign checkpoints');
+    const keyFile = loadSigningKey(signingKeyPath(config), isNew);
+    const trusted = rows[0]?.audit_public_key ?? keyFile?.publicKeyPem ?? null;
+    let signingKey: SigningKey | null = keyFile;
+    if (!keyFile) {
+      logger.warn({ file: signingKeyPath(config) }, 'no audit signing key file; this process will not sign audit checkpoints');
+    } else if (trusted && keyFile.publicKeyPem !== trusted) {
+      logger.warn({ file: signingKeyPath(config) }, 'the audit signing key does not match the installation; this process will not sign checkpoints');
       signingKey = null;
     }
-    const audit = new AuditLog(db, { checkpointEvery: config.auditCheckpointEvery, signingKey, trustedPublicKey: trusted });
+    const audit = new AuditLog(db, {
+      checkpointEvery: config.auditCheckpointEvery,
+      signingKey,
+      trustedPublicKey: trusted,
+      localPublicKey: keyFile?.publicKeyPem ?? null,
+    });
     const identity = new IdentityService(db, audit);
     const policies = new PolicyService(db);
     const workspace = new WorkspaceService(db, audit);
 
     let installed = false;
+    let replacedAdminKey: string | null = null;
     if (isNew) {
-      const keyFile = adminKeyPath(config);
       const result = await identity.bootstrap({
         adminEmail: ADMIN_EMAIL,
         auditPublicKey: signingKey?.publicKeyPem ?? null,
         persistKey: (token) => {
-          mkdirSync(path.dirname(keyFile), { recursive: true, mode: 0o700 });
-          writeFileSync(keyFile, `${token}\n`, { mode: 0o600 });
+          replacedAdminKey = writeAdminKey(adminKeyPath(config), token);
         },
       });
       installed = result !== null;
@@ -110,7 +135,7 @@ export async function openServices(config: Config, options: { command: string; l
       const result = await workspace.applyAs({ actor: systemActor('config') }, text, config.configFile, { dryRun: false });
       if (result.changes.length > 0) logger.info({ file: config.configFile, diff: formatChanges(result.changes) }, 'configuration applied');
     }
-    return { config, db, audit, identity, policies, workspace, logger, installed };
+    return { config, db, audit, identity, policies, workspace, logger, installed, replacedAdminKey };
   } catch (err) {
     await db.close().catch(() => undefined);
     throw err;

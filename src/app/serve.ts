@@ -36,9 +36,11 @@ export async function startServer(config: Config, options: { logStream?: NodeJS.
     jobs = await JobRunner.start({ db: services.db, url: config.databaseUrl, onError: (err) => logger.error({ err }, 'job queue error') });
     const runner = jobs;
     if (services.audit.signingKey) {
-      await runner.work('audit-checkpoint', async () => {
+      await runner.work('audit-checkpoint', async ({ reason }) => {
         const signed = await services.audit.signDueCheckpoints();
-        if (signed > 0) logger.info({ signed }, 'audit checkpoints signed');
+        // The hourly run also anchors the newest entries, so none stay unsigned for long.
+        const head = reason === 'schedule' ? await services.audit.checkpointNow() : null;
+        if (signed > 0 || head) logger.info({ signed: signed + (head ? 1 : 0), reason }, 'audit checkpoints signed');
       });
       await runner.schedule('audit-checkpoint', '0 * * * *', { reason: 'schedule' });
     }
@@ -63,8 +65,11 @@ export async function startServer(config: Config, options: { logStream?: NodeJS.
           process.exit(1);
         }, config.shutdownTimeoutMs + 5_000);
         timer.unref();
+        // In-flight requests get shutdownTimeoutMs to finish; then remaining connections are cut.
+        const cut = setTimeout(() => app.server.closeAllConnections(), config.shutdownTimeoutMs);
         try {
           await app.close();
+          clearTimeout(cut);
           await runner.stop(config.shutdownTimeoutMs);
         } finally {
           if (!config.databaseUrl) rmSync(serverInfoPath(config), { force: true });
@@ -86,6 +91,7 @@ export function startBanner(server: RunningServer): string {
   const lines = [`Tarmac ${packageVersion()} is listening on ${server.url}`];
   lines.push(`  database: ${config.databaseUrl ? 'PostgreSQL' : `embedded (PGlite) in ${config.dataDirAbsolute}`}`);
   if (installed) lines.push(`  first start: the bootstrap admin key was written to ${adminKeyPath(config)} (mode 0600)`);
+  if (server.services.replacedAdminKey) lines.push(`  the previous admin key file was kept as ${server.services.replacedAdminKey}`);
   else lines.push(`  admin key: ${adminKeyPath(config)} (written at first start)`);
   lines.push(`  try: curl -H "Authorization: Bearer $(cat ${adminKeyPath(config)})" ${server.url}/api/v1/me`);
   return lines.join('\n');

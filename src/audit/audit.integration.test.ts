@@ -101,6 +101,14 @@ describe(`audit log (${BACKEND})`, () => {
     expect(await s.audit.verify()).toMatchObject({ ok: false, firstBrokenSeq: 9 });
   });
 
+  it('refuses an on-demand checkpoint in a process without the signing key', async () => {
+    const { AuditLog } = await import('./index.js');
+    const keyless = new AuditLog(s.db, { checkpointEvery: 5, signingKey: null });
+    await expect(keyless.checkpointNow()).rejects.toMatchObject({ code: 'not_ready' });
+    expect(await keyless.signDueCheckpoints()).toBe(0);
+    expect((await keyless.verify()).warning).toMatch(/no audit signing key file/);
+  });
+
   it('asks for a checkpoint when a commit crosses a multiple of N', async () => {
     let due = 0;
     s.audit.onCheckpointDue(() => due++);

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { AuditContext } from '../access/index.js';
 import type { Database, Queryable } from '../db/index.js';
+import { TarmacError } from '../errors/index.js';
 import { entryHash, GENESIS_HASH, jsonValue } from './chain.js';
 import * as repo from './audit.repository.js';
 import { publicKeyId, signCheckpoint, verifyCheckpoint, type SigningKey } from './signing.js';
@@ -115,7 +116,15 @@ export class AuditLog {
 
   constructor(
     private readonly db: Database,
-    private readonly options: { checkpointEvery: number; signingKey: SigningKey | null; trustedPublicKey?: string | null },
+    private readonly options: {
+      checkpointEvery: number;
+      /** Signs checkpoints; null in a process without the installation's key (it then signs none). */
+      signingKey: SigningKey | null;
+      /** The installation's public key recorded at install: checkpoints must verify against it. */
+      trustedPublicKey?: string | null;
+      /** Public key of the key file this process found, reported by verify when it differs from the trusted one. */
+      localPublicKey?: string | null;
+    },
   ) {}
 
   /** Called after a commit that crossed a multiple of `checkpointEvery` (the app queues a checkpoint job). */
@@ -236,7 +245,9 @@ export class AuditLog {
 
   /** Signs a checkpoint at the current head (on demand). Returns null when there is nothing new to sign. */
   async checkpointNow(): Promise<AuditCheckpoint | null> {
-    if (!this.options.signingKey) throw new Error('this process has no audit signing key');
+    if (!this.options.signingKey) {
+      throw new TarmacError('not_ready', 'this process has no audit signing key: set TARMAC_AUDIT_SIGNING_KEY_FILE to the installation key');
+    }
     const top = await repo.head(this.db);
     if (!top) return null;
     return this.signAt(top.seq, top.hash);
@@ -280,8 +291,11 @@ export class AuditLog {
     const headSeq = expectedSeq - 1;
     let warning: string | null = null;
     const trusted = this.options.trustedPublicKey ?? null;
-    if (trusted && this.options.signingKey && this.options.signingKey.publicKeyPem !== trusted) {
-      warning = 'the installation public key recorded in the database differs from this process\'s signing key';
+    const local = this.options.localPublicKey ?? this.options.signingKey?.publicKeyPem ?? null;
+    if (trusted && local && local !== trusted) {
+      warning = 'the installation public key recorded in the database differs from this process\'s signing key file';
+    } else if (!local) {
+      warning = 'this process has no audit signing key file, so the recorded installation key could not be cross-checked';
     }
     if (!broken) {
       for (const cp of cps) {

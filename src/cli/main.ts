@@ -116,6 +116,7 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
     .option('--expires-in-days <days>', 'expiry in days')
     .option('--json', 'machine-readable output')
     .action(async (opts: { name: string; user?: string; team?: string; role?: TeamRole; scopes: string; expiresInDays?: string; json?: boolean }) => {
+      if (opts.role && !opts.team) throw new TarmacError('validation_failed', '--role applies to team keys only: add --team');
       const days = opts.expiresInDays === undefined ? undefined : Number(opts.expiresInDays);
       if (days !== undefined && (!Number.isInteger(days) || days < 1)) throw new TarmacError('validation_failed', '--expires-in-days must be a whole number of days');
       const scopes = opts.scopes.split(',').map((s) => s.trim()).filter(Boolean);

@@ -37,7 +37,7 @@ export const ENV = {
   logLevel: envVar(
     'TARMAC_LOG_LEVEL',
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    'Log level of the JSON logs written to standard output.',
+    'Log level of the JSON logs (server: standard output; CLI: standard error).',
   ),
   poolSize: envVar('TARMAC_DATABASE_POOL_SIZE', int(1, 200).default(10), 'Connections per process to PostgreSQL.'),
   auditCheckpointEvery: envVar(
@@ -53,7 +53,7 @@ export const ENV = {
   shutdownTimeoutMs: envVar(
     'TARMAC_SHUTDOWN_TIMEOUT_MS',
     int(0, 600_000).default(10_000),
-    'How long a stopping server waits for in-flight requests before it closes anyway.',
+    'How long a stopping server lets in-flight requests and running jobs finish before it cuts them off.',
   ),
   url: envVar('TARMAC_URL', z.string().url().optional(), 'CLI: the server to talk to; absent means the CLI opens the database itself unless a local server holds it.'),
   apiKey: envVar('TARMAC_API_KEY', z.string().min(1).optional(), 'CLI: the API key to act with; default the bootstrap admin key in TARMAC_DATA_DIR/admin-key.'),

@@ -7,4 +7,4 @@
  * const workspace = readYamlFile(WorkspaceSchema, 'tarmac.yaml');
  */
 export { ENV, loadConfig, type Config } from './env.js';
-export { parseYaml, readYamlFile, type YamlIssue } from './yaml-file.js';
+export { parseYaml, readYamlFile, yamlErrorAt, type YamlIssue } from './yaml-file.js';

@@ -72,6 +72,20 @@ function yamlError(issues: YamlIssue[]): TarmacError {
   return new TarmacError('config_invalid', `invalid configuration:\n  ${lines.join('\n  ')}`, { issues });
 }
 
+/**
+ * A `config_invalid` error located at `path` of a YAML text: for problems found after validation, such as a
+ * reference to something that does not exist.
+ *
+ * @example
+ * throw yamlErrorAt(text, 'tarmac.yaml', ['teams', 0, 'members', 1, 'user'], 'unknown user bob@example.com');
+ */
+export function yamlErrorAt(text: string, file: string, path: (string | number)[], message: string): TarmacError {
+  const counter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: counter });
+  const pos = locate(doc, counter, path, false);
+  return yamlError([{ file, path: formatPath(path), line: pos.line, column: pos.col, message }]);
+}
+
 /** Reads a YAML file from disk and validates it (see {@link parseYaml}). */
 export function readYamlFile<T>(schema: z.ZodType<T>, file: string): T {
   let text: string;

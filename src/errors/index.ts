@@ -10,6 +10,7 @@
 import type { ZodType } from 'zod';
 
 export const ERROR_CODES = [
+  'bad_request',
   'invalid_json',
   'payload_too_large',
   'unsupported_media_type',
@@ -29,6 +30,7 @@ export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /** HTTP status for each code. */
 export const HTTP_STATUS: Record<ErrorCode, number> = {
+  bad_request: 400,
   invalid_json: 400,
   payload_too_large: 413,
   unsupported_media_type: 415,

@@ -77,6 +77,14 @@ describe(`HTTP server (${BACKEND})`, () => {
     expect(xml.statusCode).toBe(415);
     expect(xml.json().error.code).toBe('unsupported_media_type');
 
+    const text = await s.app.inject({ method: 'POST', url: '/api/v1/teams', headers: { ...bearer(s.adminToken), 'content-type': 'text/plain' }, payload: 'name' });
+    expect(text.statusCode).toBe(415);
+    expect(text.json().error.code).toBe('unsupported_media_type');
+
+    const badUrl = await s.app.inject({ url: '/api/v1/teams/%E0%A4%A', headers: bearer(s.adminToken) });
+    expect(badUrl.statusCode).toBe(400);
+    expect(badUrl.json().error.code).toBe('bad_request');
+
     const proto = await s.app.inject({ method: 'POST', url: '/api/v1/teams', headers: h, payload: '{"name":"ok","__proto__":{"x":1}}' });
     expect(proto.statusCode).toBe(400);
     expect(proto.json().error.code).toBe('invalid_json');

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { Duplex } from 'node:stream';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import secureJson from 'secure-json-parse';
 import type { ZodType } from 'zod';
 import { declaredAuth, requireScope, type RouteConfig } from '../access/index.js';
 import { registerAuditRoutes, type AuditLog } from '../audit/index.js';
 import { pendingMigrations, type Database } from '../db/index.js';
-import { HTTP_STATUS, isTarmacError, parseInput, TarmacError, type ErrorCode } from '../errors/index.js';
+import { isTarmacError, parseInput, TarmacError } from '../errors/index.js';
 import { registerIdentityRoutes, type IdentityService } from '../identity/index.js';
 import { registerPolicyRoutes, type PolicyService } from '../policies/index.js';
 import { registerWorkspaceRoutes, type WorkspaceService } from '../workspace/index.js';
@@ -58,8 +59,20 @@ function fromFastify(err: FastifyError): TarmacError {
   }
   const status = err.statusCode ?? 500;
   if (status >= 500) return new TarmacError('internal_error', 'internal error');
-  const byStatus = (Object.entries(HTTP_STATUS) as [ErrorCode, number][]).find(([, s]) => s === status);
-  return new TarmacError(byStatus?.[0] ?? 'validation_failed', err.message);
+  if (status === 404) return new TarmacError('route_not_found', err.message);
+  if (status === 413) return new TarmacError('payload_too_large', err.message);
+  if (status === 415) return new TarmacError('unsupported_media_type', err.message);
+  return new TarmacError('bad_request', err.message);
+}
+
+// Requests broken below HTTP parsing (bad framing) still get Tarmac's error shape.
+function clientError(err: Error & { code?: string }, socket: Duplex): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const body = JSON.stringify(new TarmacError('bad_request', `malformed HTTP request (${err.code ?? 'client error'})`).toJSON());
+  socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 
 /**
@@ -82,7 +95,17 @@ export async function buildServer(deps: ServerDeps, options: ServerOptions): Pro
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
-    return503OnClosing: true,
+    // Requests arriving while the server stops get Tarmac's own 503 (see the onRequest hook).
+    return503OnClosing: false,
+    clientErrorHandler: clientError,
+    frameworkErrors: (err, _request, reply: FastifyReply) => {
+      const error = new TarmacError('bad_request', err.message);
+      void reply.code(error.status).send(error.toJSON());
+    },
+  });
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
   });
   const metrics = new HttpMetrics();
   const openapi = new OpenApiCollector();
@@ -95,7 +118,8 @@ export async function buildServer(deps: ServerDeps, options: ServerOptions): Pro
     openapi.add(route, !('public' in auth));
   });
 
-  app.removeContentTypeParser('application/json');
+  // JSON only: any other body type is refused with 415.
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     const text = body as string;
     if (text.trim() === '') return done(null, undefined);
@@ -117,6 +141,10 @@ export async function buildServer(deps: ServerDeps, options: ServerOptions): Pro
 
   app.addHook('onRequest', async (request: FastifyRequest, reply) => {
     reply.header('x-request-id', request.id);
+    if (closing) {
+      reply.header('connection', 'close');
+      throw new TarmacError('not_ready', 'the server is shutting down; retry against a running server');
+    }
     const auth = declaredAuth(request.routeOptions.config);
     if (!auth || 'public' in auth) return;
     const header = request.headers.authorization;

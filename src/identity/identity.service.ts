@@ -378,6 +378,10 @@ export class IdentityService {
   async createKey(caller: Caller, input: CreateKeyInput): Promise<{ key: ApiKey; token: string }> {
     const p = caller.principal;
     requireScope(p, 'write');
+    const name = input.name.trim();
+    if (name.length < 1 || name.length > 200) {
+      throw new TarmacError('validation_failed', 'a key name has 1 to 200 characters', { issues: [{ path: 'name', message: '1 to 200 characters' }] });
+    }
     const scopes = [...new Set(input.scopes ?? (['read', 'write'] as Scope[]))];
     const missing = scopes.filter((s) => !hasScope(p, s));
     if (missing.length > 0) throw new TarmacError('forbidden', `a key cannot grant scopes its creator lacks: ${missing.join(', ')}`);
@@ -402,7 +406,7 @@ export class IdentityService {
       userId = user.id;
     }
     return this.write(caller, (w) =>
-      w.createKey({ name: input.name, userId, teamId, teamRole, scopes, expiresAt: input.expiresAt ?? null, createdBy: p.actor.userId ?? p.keyId }),
+      w.createKey({ name, userId, teamId, teamRole, scopes, expiresAt: input.expiresAt ?? null, createdBy: p.actor.userId ?? p.keyId }),
     );
   }
 

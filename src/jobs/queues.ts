@@ -2,8 +2,8 @@ import { z } from 'zod';
 
 /** Every background queue and the schema of its payload. Workers and senders share these. */
 export const QUEUES = {
-  /** Sign audit checkpoints that are due (every N entries, on a schedule, or on demand). */
-  'audit-checkpoint': z.strictObject({ reason: z.enum(['interval', 'schedule', 'manual']) }),
+  /** Sign audit checkpoints: those due every N entries (`interval`), plus one at the head (`schedule`, hourly). */
+  'audit-checkpoint': z.strictObject({ reason: z.enum(['interval', 'schedule']) }),
 } as const;
 
 export type QueueName = keyof typeof QUEUES;

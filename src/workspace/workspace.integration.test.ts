@@ -116,7 +116,7 @@ teams:
       - user: nobody@example.com
         role: owner
 `;
-    await expect(apply(file)).rejects.toMatchObject({ code: 'config_invalid', message: expect.stringContaining('teams[1].members[0].user') });
+    await expect(apply(file)).rejects.toMatchObject({ code: 'config_invalid', message: expect.stringContaining('tarmac.yaml:6: teams[1].members[0].user: nobody@example.com is neither') });
     expect(await s.identity.listTeams({ principal: s.admin })).toEqual([]);
     expect(await auditCount()).toBe(before);
   });

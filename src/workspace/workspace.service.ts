@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
 import { requireAdmin, requireScope, type AuditContext, type Principal } from '../access/index.js';
 import { canonicalJson, type AuditLog } from '../audit/index.js';
-import { parseYaml } from '../config/index.js';
+import { parseYaml, yamlErrorAt } from '../config/index.js';
 import type { Database, Queryable } from '../db/index.js';
-import { TarmacError } from '../errors/index.js';
 import { findTeam, findUser, IdentityWriter, membersOfTeam, type TeamRow, type UserRow } from '../identity/index.js';
 import { findPolicy, upsertPolicy, type PolicyRules } from '../policies/index.js';
 import { WorkspaceFile } from './workspace.schema.js';
@@ -55,7 +54,7 @@ interface Plan {
 }
 
 /** Compares the file with the database and returns the changes and how to make them. */
-async function plan(q: Queryable, file: WorkspaceFile): Promise<Plan> {
+async function plan(q: Queryable, file: WorkspaceFile, source: { text: string; name: string }): Promise<Plan> {
   const changes: Change[] = [];
   const steps: ((w: IdentityWriter, tx: Queryable, record: Parameters<typeof upsertPolicy>[1]) => Promise<void>)[] = [];
   const users = new Map<string, UserRow | null>();
@@ -102,9 +101,7 @@ async function plan(q: Queryable, file: WorkspaceFile): Promise<Plan> {
     for (const [i, m] of team.members.entries()) {
       if (!users.has(m.user)) users.set(m.user, await findUser(q, m.user));
       if (!users.get(m.user) && !file.users.some((u) => u.email === m.user)) {
-        throw new TarmacError('config_invalid', `teams[${t}].members[${i}].user: ${m.user} is neither declared in users nor known to Tarmac`, {
-          issues: [{ path: `teams[${t}].members[${i}].user`, message: `unknown user ${m.user}` }],
-        });
+        throw yamlErrorAt(source.text, source.name, ['teams', t, 'members', i, 'user'], `${m.user} is neither declared in users nor known to Tarmac`);
       }
       const had = existing.find((e) => e.email === m.user);
       if (had?.role === m.role) continue;
@@ -177,12 +174,12 @@ export class WorkspaceService {
     const file = this.parse(text, fileName);
     const sha256 = createHash('sha256').update(text).digest('hex');
     if (options.dryRun) {
-      const { changes } = await plan(this.db, file);
+      const { changes } = await plan(this.db, file, { text, name: fileName });
       return { file: fileName, sha256, dryRun: true, changes };
     }
     return this.audit.transaction(ctx, async (tx, record) => {
       await tx.query('select pg_advisory_xact_lock($1)', [APPLY_LOCK_KEY]);
-      const p = await plan(tx, file);
+      const p = await plan(tx, file, { text, name: fileName });
       if (p.changes.length === 0) return { file: fileName, sha256, dryRun: false, changes: [] };
       await p.run(new IdentityWriter(tx, record), tx, record);
       await record({

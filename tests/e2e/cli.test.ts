@@ -121,6 +121,20 @@ describe('tarmac CLI', () => {
     expect(res.stderr).toContain(`${file}:5: policies[0].egress.secret: unknown key`);
   });
 
+  it('keeps an older admin key file instead of overwriting it', async () => {
+    const dir = tempDataDir();
+    writeFileSync(path.join(dir, 'admin-key'), 'tmk_from_another_installation\n', { mode: 0o600 });
+    const res = await runCli(['keys', 'list', '--json'], cliEnv(dir, { TARMAC_SEED_DEMO: 'false' }));
+    expect(res.code, res.stderr).toBe(0);
+    const { readdirSync } = await import('node:fs');
+    const kept = readdirSync(dir).filter((f) => f.startsWith('admin-key.replaced-'));
+    expect(kept).toHaveLength(1);
+    expect(readFileSync(path.join(dir, kept[0]!), 'utf8')).toBe('tmk_from_another_installation\n');
+    expect(readFileSync(path.join(dir, 'admin-key'), 'utf8')).toMatch(/^tmk_[a-z2-9]{12}_/);
+    // logs went to standard error: standard output is exactly the JSON result
+    expect(JSON.parse(res.stdout)).toHaveLength(1);
+  });
+
   it('apply reports a bad file with file, path and line and exits 1', async () => {
     const dir = tempDataDir();
     const env = cliEnv(dir, { TARMAC_SEED_DEMO: 'false' });
