@@ -32,7 +32,14 @@ export async function startServer(config: Config, options: { logStream?: NodeJS.
   const logger = createLogger(config);
   const services = await openServices(config, { command: 'tarmac serve', logger });
   let jobs: JobRunner | null = null;
+  let app: FastifyInstance | null = null;
   try {
+    app = await buildServer(
+      { db: services.db, identity: services.identity, audit: services.audit, policies: services.policies, workspace: services.workspace, version: packageVersion() },
+      { bodyLimit: config.bodyLimit, logLevel: config.logLevel, ...(options.logStream ? { logStream: options.logStream } : {}) },
+    );
+    await app.listen({ port: config.port, host: config.host });
+    // Workers start once requests are served: readiness does not wait for the job queue.
     jobs = await JobRunner.start({ db: services.db, url: config.databaseUrl, onError: (err) => logger.error({ err }, 'job queue error') });
     const runner = jobs;
     if (services.audit.signingKey) {
@@ -47,12 +54,8 @@ export async function startServer(config: Config, options: { logStream?: NodeJS.
     services.audit.onCheckpointDue(() => {
       runner.send('audit-checkpoint', { reason: 'interval' }, { singletonKey: 'due' }).catch((err: unknown) => logger.error({ err }, 'cannot queue audit checkpoint'));
     });
-    const app = await buildServer(
-      { db: services.db, identity: services.identity, audit: services.audit, policies: services.policies, workspace: services.workspace, version: packageVersion() },
-      { bodyLimit: config.bodyLimit, logLevel: config.logLevel, ...(options.logStream ? { logStream: options.logStream } : {}) },
-    );
-    await app.listen({ port: config.port, host: config.host });
-    const address = app.server.address();
+    const server = app;
+    const address = server.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
     if (!config.databaseUrl) writeFileSync(serverInfoPath(config), JSON.stringify({ pid: process.pid, url }), { mode: 0o600 });
@@ -66,9 +69,9 @@ export async function startServer(config: Config, options: { logStream?: NodeJS.
         }, config.shutdownTimeoutMs + 5_000);
         timer.unref();
         // In-flight requests get shutdownTimeoutMs to finish; then remaining connections are cut.
-        const cut = setTimeout(() => app.server.closeAllConnections(), config.shutdownTimeoutMs);
+        const cut = setTimeout(() => server.server.closeAllConnections(), config.shutdownTimeoutMs);
         try {
-          await app.close();
+          await server.close();
           clearTimeout(cut);
           await runner.stop(config.shutdownTimeoutMs);
         } finally {
@@ -77,8 +80,9 @@ export async function startServer(config: Config, options: { logStream?: NodeJS.
           clearTimeout(timer);
         }
       })());
-    return { url, services, app, jobs: runner, stop };
+    return { url, services, app: server, jobs: runner, stop };
   } catch (err) {
+    await app?.close().catch(() => undefined);
     await jobs?.stop().catch(() => undefined);
     await services.db.close().catch(() => undefined);
     throw err;
@@ -91,8 +95,8 @@ export function startBanner(server: RunningServer): string {
   const lines = [`Tarmac ${packageVersion()} is listening on ${server.url}`];
   lines.push(`  database: ${config.databaseUrl ? 'PostgreSQL' : `embedded (PGlite) in ${config.dataDirAbsolute}`}`);
   if (installed) lines.push(`  first start: the bootstrap admin key was written to ${adminKeyPath(config)} (mode 0600)`);
-  if (server.services.replacedAdminKey) lines.push(`  the previous admin key file was kept as ${server.services.replacedAdminKey}`);
   else lines.push(`  admin key: ${adminKeyPath(config)} (written at first start)`);
+  if (server.services.replacedAdminKey) lines.push(`  the previous admin key file was kept as ${server.services.replacedAdminKey}`);
   lines.push(`  try: curl -H "Authorization: Bearer $(cat ${adminKeyPath(config)})" ${server.url}/api/v1/me`);
   return lines.join('\n');
 }

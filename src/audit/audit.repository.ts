@@ -30,8 +30,13 @@ export interface CheckpointRow {
 // One constant for every Tarmac process: appends take turns on it, so the chain stays linear.
 const CHAIN_LOCK_KEY = 7_246_002;
 
-export async function lockChain(tx: Queryable): Promise<void> {
-  await tx.query('select pg_advisory_xact_lock($1)', [CHAIN_LOCK_KEY]);
+/** Takes the chain lock (held until the transaction ends) and reads the head, in one round trip. */
+export async function lockChainAndReadHead(tx: Queryable): Promise<{ seq: number; hash: string } | null> {
+  const { rows } = await tx.exec(
+    `select pg_advisory_xact_lock(${CHAIN_LOCK_KEY}); select seq, hash from audit_entries order by seq desc limit 1`,
+  );
+  const row = rows[0] as { seq: number; hash: string } | undefined;
+  return row ? { seq: Number(row.seq), hash: row.hash } : null;
 }
 
 export async function head(q: Queryable): Promise<{ seq: number; hash: string } | null> {
@@ -39,28 +44,41 @@ export async function head(q: Queryable): Promise<{ seq: number; hash: string } 
   return rows[0] ?? null;
 }
 
-export async function insertEntry(tx: Queryable, row: AuditEntryRow): Promise<void> {
-  await tx.query(
-    `insert into audit_entries (seq, at, actor_type, actor_id, actor_user_id, action, target_type, target_id, team_id,
-       before, after, request_id, prev_hash, hash)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-    [
-      row.seq,
-      row.at,
-      row.actor_type,
-      row.actor_id,
-      row.actor_user_id,
-      row.action,
-      row.target_type,
-      row.target_id,
-      row.team_id,
-      row.before === null ? null : JSON.stringify(row.before),
-      row.after === null ? null : JSON.stringify(row.after),
-      row.request_id,
-      row.prev_hash,
-      row.hash,
-    ],
-  );
+const ENTRY_COLUMNS = 14;
+// Stays well under PostgreSQL's 65,535 parameters per statement.
+const ROWS_PER_INSERT = 1000;
+
+export async function insertEntries(tx: Queryable, rows: AuditEntryRow[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+    const batch = rows.slice(i, i + ROWS_PER_INSERT);
+    const params: unknown[] = [];
+    const tuples = batch.map((row, r) => {
+      params.push(
+        row.seq,
+        row.at,
+        row.actor_type,
+        row.actor_id,
+        row.actor_user_id,
+        row.action,
+        row.target_type,
+        row.target_id,
+        row.team_id,
+        row.before === null ? null : JSON.stringify(row.before),
+        row.after === null ? null : JSON.stringify(row.after),
+        row.request_id,
+        row.prev_hash,
+        row.hash,
+      );
+      const base = r * ENTRY_COLUMNS;
+      return `(${Array.from({ length: ENTRY_COLUMNS }, (_, c) => `$${base + c + 1}`).join(', ')})`;
+    });
+    await tx.query(
+      `insert into audit_entries (seq, at, actor_type, actor_id, actor_user_id, action, target_type, target_id, team_id,
+         before, after, request_id, prev_hash, hash)
+       values ${tuples.join(', ')}`,
+      params,
+    );
+  }
 }
 
 export interface EntryFilter {

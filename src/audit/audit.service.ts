@@ -16,6 +16,9 @@ export interface AuditRecord {
   after?: unknown;
 }
 
+/** Queues an audit entry in the current transaction (see {@link AuditLog.transaction}). */
+export type RecordAudit = (entry: AuditRecord) => Promise<void>;
+
 /** An audit entry as the API shows it. */
 export interface AuditEntry {
   seq: number;
@@ -137,47 +140,55 @@ export class AuditLog {
   }
 
   /**
-   * Appends one entry inside the caller's transaction. The chain lock is held until that transaction ends,
-   * so concurrent writers in any number of processes produce one linear chain.
+   * Appends entries at the end of the caller's transaction. The chain lock is taken only then and held until
+   * that transaction ends, so concurrent writers in any number of processes produce one linear chain while
+   * the lock covers as little work as possible: one round trip for the head, one insert, the commit.
    */
-  async append(tx: Queryable, ctx: AuditContext, record: AuditRecord): Promise<number> {
-    await repo.lockChain(tx);
-    const last = await repo.head(tx);
-    const row: repo.AuditEntryRow = {
-      seq: (last?.seq ?? 0) + 1,
-      at: new Date(),
-      actor_type: ctx.actor.type,
-      actor_id: ctx.actor.id,
-      actor_user_id: ctx.actor.userId ?? null,
-      action: record.action,
-      target_type: record.targetType,
-      target_id: record.targetId,
-      team_id: record.teamId ?? null,
-      before: jsonValue(record.before),
-      after: jsonValue(record.after),
-      request_id: ctx.requestId ?? null,
-      prev_hash: last?.hash ?? GENESIS_HASH,
-      hash: '',
-    };
-    row.hash = rowHash(row);
-    await repo.insertEntry(tx, row);
-    return row.seq;
+  private async appendAll(tx: Queryable, ctx: AuditContext, records: AuditRecord[]): Promise<number[]> {
+    const last = await repo.lockChainAndReadHead(tx);
+    let seq = last?.seq ?? 0;
+    let prevHash = last?.hash ?? GENESIS_HASH;
+    const at = new Date();
+    const rows = records.map((record) => {
+      const row: repo.AuditEntryRow = {
+        seq: ++seq,
+        at,
+        actor_type: ctx.actor.type,
+        actor_id: ctx.actor.id,
+        actor_user_id: ctx.actor.userId ?? null,
+        action: record.action,
+        target_type: record.targetType,
+        target_id: record.targetId,
+        team_id: record.teamId ?? null,
+        before: jsonValue(record.before),
+        after: jsonValue(record.after),
+        request_id: ctx.requestId ?? null,
+        prev_hash: prevHash,
+        hash: '',
+      };
+      row.hash = rowHash(row);
+      prevHash = row.hash;
+      return row;
+    });
+    await repo.insertEntries(tx, rows);
+    return rows.map((r) => r.seq);
   }
 
   /**
-   * Runs `fn` in one transaction with a `record` function that appends audit entries to it: the change and
-   * its audit entries commit together or not at all.
+   * Runs `fn` in one transaction with a `record` function that queues audit entries; they are appended to the
+   * chain when `fn` has finished, in the same transaction: the change and its entries commit together or not
+   * at all.
    */
-  async transaction<T>(
-    ctx: AuditContext,
-    fn: (tx: Queryable, record: (entry: AuditRecord) => Promise<number>) => Promise<T>,
-  ): Promise<T> {
-    const seqs: number[] = [];
-    const result = await this.db.transaction((tx) => fn(tx, async (entry) => {
-      const seq = await this.append(tx, ctx, entry);
-      seqs.push(seq);
-      return seq;
-    }));
+  async transaction<T>(ctx: AuditContext, fn: (tx: Queryable, record: RecordAudit) => Promise<T>): Promise<T> {
+    let seqs: number[] = [];
+    const result = await this.db.transaction(async (tx) => {
+      const queued: AuditRecord[] = [];
+      const value = await fn(tx, async (entry) => {
+        queued.push(entry);
+      });
+      if (queued.length > 0) seqs = await this.appendAll(tx, ctx, queued);
+      return value;
+    });
     this.afterCommit(seqs);
     return result;
   }

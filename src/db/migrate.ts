@@ -41,6 +41,8 @@ const LEDGER = `create table if not exists schema_migrations (
  * const { applied } = await migrate(db);
  */
 export async function migrate(db: Database, migrations = bundledMigrations()): Promise<{ applied: string[] }> {
+  // The usual start finds everything applied: one read, no lock.
+  if (await upToDate(db, migrations)) return { applied: [] };
   return db.transaction(async (tx) => {
     await tx.query('select pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
     await tx.exec(LEDGER);
@@ -59,6 +61,14 @@ export async function migrate(db: Database, migrations = bundledMigrations()): P
     }
     return { applied };
   });
+}
+
+async function upToDate(db: Database, migrations: Migration[]): Promise<boolean> {
+  const { rows: exists } = await db.query<{ t: string | null }>("select to_regclass('schema_migrations')::text as t");
+  if (!exists[0]?.t) return false;
+  const { rows } = await db.query<{ id: string; checksum: string }>('select id, checksum from schema_migrations');
+  const done = new Map(rows.map((r) => [r.id, r.checksum]));
+  return migrations.every((m) => done.get(m.id) === m.checksum);
 }
 
 /** Migrations this build knows that the database has not applied (empty when ready). */

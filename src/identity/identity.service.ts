@@ -11,7 +11,7 @@ import {
   type Scope,
   type TeamRole,
 } from '../access/index.js';
-import type { AuditLog, AuditRecord } from '../audit/index.js';
+import type { AuditLog, RecordAudit } from '../audit/index.js';
 import type { Database, Queryable } from '../db/index.js';
 import { TarmacError } from '../errors/index.js';
 import * as repo from './identity.repository.js';
@@ -116,8 +116,6 @@ export function keyView(row: repo.KeyRow): ApiKey {
 const userAudit = (u: repo.UserRow) => ({ email: u.email, name: u.name, admin: u.is_admin, disabled: u.disabled });
 const teamAudit = (t: repo.TeamRow) => ({ name: t.name, description: t.description });
 
-type Record_ = (entry: AuditRecord) => Promise<number>;
-
 /**
  * Writes of identity objects inside a caller's transaction, each with its audit entry. Config as code uses
  * it to apply a whole `tarmac.yaml` in one transaction.
@@ -125,7 +123,7 @@ type Record_ = (entry: AuditRecord) => Promise<number>;
 export class IdentityWriter {
   constructor(
     private readonly tx: Queryable,
-    private readonly record: Record_,
+    private readonly record: RecordAudit,
   ) {}
 
   async createUser(input: { email: string; name?: string | undefined; admin?: boolean | undefined; disabled?: boolean | undefined }): Promise<repo.UserRow> {

@@ -1,4 +1,4 @@
-import type { AuditRecord } from '../audit/index.js';
+import type { RecordAudit } from '../audit/index.js';
 import type { Database, Queryable } from '../db/index.js';
 import { TarmacError } from '../errors/index.js';
 import type { PolicyRules } from './policies.schema.js';
@@ -35,7 +35,7 @@ export async function findPolicy(q: Queryable, name: string): Promise<Policy | n
 /** Creates or replaces a policy inside the caller's transaction, with its audit entry. */
 export async function upsertPolicy(
   tx: Queryable,
-  record: (entry: AuditRecord) => Promise<number>,
+  record: RecordAudit,
   input: { name: string; description: string; rules: PolicyRules },
 ): Promise<void> {
   const before = await findPolicy(tx, input.name);
