@@ -160,5 +160,13 @@ describe(`queries (${BACKEND})`, () => {
     expect((await t.db.query('update rc_test set id = id + 10 where id > $1', [2])).rowCount).toBe(3);
     expect((await t.db.query('delete from rc_test where id = $1', [99])).rowCount).toBe(0);
     expect((await t.db.query('delete from rc_test where id = $1', [13])).rowCount).toBe(1);
+    // statements that return rows count the rows they return, on both backends
+    expect((await t.db.query('select id from rc_test')).rowCount).toBe(4);
+    expect((await t.db.query('insert into rc_test values (100), (101) returning id')).rowCount).toBe(2);
+  });
+
+  it('returns int8 beyond 2^53 exactly, as BigInt, on both backends', async () => {
+    const { rows } = await t.db.query<{ big: unknown; small: unknown }>('select 9007199254740993::int8 as big, 42::int8 as small');
+    expect(rows[0]).toEqual({ big: 9007199254740993n, small: 42 });
   });
 });

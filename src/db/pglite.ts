@@ -60,7 +60,8 @@ class PgliteQueryable implements Queryable {
 
   async query<R>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
     const result = await this.target.query<R>(sql, params ? [...params] : undefined);
-    return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+    // Statements that return rows count them; others report the rows they changed (as node-postgres does).
+    return { rows: result.rows, rowCount: result.fields.length > 0 ? result.rows.length : (result.affectedRows ?? 0) };
   }
 
   async exec(sql: string): Promise<QueryResult<Record<string, unknown>>> {

@@ -2,8 +2,11 @@ import pg from 'pg';
 import { TarmacError } from '../errors/index.js';
 import { INT8_OID, type Database, type QueryResult, type Queryable } from './database.js';
 
-// Align with PGlite: int8 values (counts, sequence numbers) arrive as numbers.
-const parseInt8 = (value: string): number => Number(value);
+// Align with PGlite: int8 values (counts, sequence numbers) arrive as numbers, and as BigInt beyond 2^53.
+const parseInt8 = (value: string): number | bigint => {
+  const n = Number(value);
+  return Number.isSafeInteger(n) ? n : BigInt(value);
+};
 const types = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
     oid === INT8_OID ? parseInt8 : (pg.types.getTypeParser(oid, format) as unknown)) as typeof pg.types.getTypeParser,
