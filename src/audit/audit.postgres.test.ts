@@ -1,76 +1,20 @@
 // The audit chain under real concurrency: several OS processes append to one PostgreSQL database at the
 // same moment, and the result must still be one contiguous, linked, verifiable chain.
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { systemActor } from '../access/index.js';
 import { migrate, openDatabase, type Database } from '../db/index.js';
+import { spawnChild, runTogether } from '../../tests/support/children.js';
 import { createPostgresDatabase } from '../../tests/support/db.js';
 import { AuditLog } from './index.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const GENESIS = '0'.repeat(64);
-
-interface Child {
-  /** Resolves once the child has connected and printed "ready". */
-  ready: Promise<void>;
-  /** Releases the child (it waits for "go" on stdin). */
-  go(): void;
-  done: Promise<{ code: number | null; stdout: string; stderr: string }>;
-  kill(): void;
-}
-
-/** Starts `node --import tsx SCRIPT ...args` in the repository root, stopped at a start barrier. */
-function spawnChild(script: string, args: string[], env: Record<string, string>): Child {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  let markReady: () => void = () => undefined;
-  let failReady: (err: Error) => void = () => undefined;
-  const ready = new Promise<void>((resolve, reject) => {
-    markReady = resolve;
-    failReady = reject;
-  });
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-    if (/^ready$/m.test(stdout)) markReady();
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    child.on('close', (code) => {
-      failReady(new Error(`${script} exited (${code}) before it was ready: ${stderr}`));
-      resolve({ code, stdout, stderr });
-    });
-  });
-  return {
-    ready,
-    done,
-    go: () => child.stdin.end('go\n'),
-    kill: () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    },
-  };
-}
 
 /** Runs `writers` audit-writer processes, released together, each appending `perWriter` entries. */
 async function appendFromProcesses(url: string, writers: string[], perWriter: number): Promise<void> {
   const children = writers.map((w) =>
     spawnChild('tests/support/audit-writer.ts', [url, String(perWriter), w], { AUDIT_WRITER_BARRIER: '1' }),
   );
-  try {
-    await Promise.all(children.map((c) => c.ready));
-    for (const c of children) c.go();
-    const results = await Promise.all(children.map((c) => c.done));
-    for (const r of results) expect(r.code, r.stderr).toBe(0);
-  } finally {
-    for (const c of children) c.kill();
-  }
+  for (const r of await runTogether(children)) expect(r.code, r.stderr).toBe(0);
 }
 
 /** A fresh, migrated PostgreSQL database for one test; dropped afterwards. */

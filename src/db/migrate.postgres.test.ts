@@ -1,80 +1,19 @@
 // Migrations under real concurrency: several OS processes start on one empty PostgreSQL database at the
 // same moment and migrate it; exactly one of them applies each migration.
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { runTogether, spawnChild } from '../../tests/support/children.js';
 import { createPostgresDatabase } from '../../tests/support/db.js';
 import { bundledMigrations, openDatabase, pendingMigrations } from './index.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-
-interface ChildResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-interface Child {
-  ready: Promise<void>;
-  go(): void;
-  done: Promise<ChildResult>;
-  kill(): void;
-}
-
-/** Starts `node --import tsx tests/support/migrate-once.ts URL`, stopped at its start barrier. */
-function spawnMigrator(url: string): Child {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'tests/support/migrate-once.ts', url], {
-    cwd: ROOT,
-    env: { ...process.env, MIGRATE_BARRIER: '1' },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  let markReady: () => void = () => undefined;
-  let failReady: (err: Error) => void = () => undefined;
-  const ready = new Promise<void>((resolve, reject) => {
-    markReady = resolve;
-    failReady = reject;
-  });
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-    if (/^ready$/m.test(stdout)) markReady();
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
-  const done = new Promise<ChildResult>((resolve) => {
-    child.on('close', (code) => {
-      failReady(new Error(`migrate-once exited (${code}) before it was ready: ${stderr}`));
-      resolve({ code, stdout, stderr });
-    });
-  });
-  return {
-    ready,
-    done,
-    go: () => child.stdin.end('go\n'),
-    kill: () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    },
-  };
-}
-
 /** Runs `n` migrate-once processes released together; returns what each applied. */
 async function migrateFromProcesses(url: string, n: number): Promise<string[][]> {
-  const children = Array.from({ length: n }, () => spawnMigrator(url));
-  try {
-    await Promise.all(children.map((c) => c.ready));
-    for (const c of children) c.go();
-    const results = await Promise.all(children.map((c) => c.done));
-    return results.map((r) => {
-      expect(r.code, r.stderr).toBe(0);
-      const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
-      expect(line, r.stdout).toBeDefined();
-      return (JSON.parse(line!) as { applied: string[] }).applied;
-    });
-  } finally {
-    for (const c of children) c.kill();
-  }
+  const children = Array.from({ length: n }, () => spawnChild('tests/support/migrate-once.ts', [url], { MIGRATE_BARRIER: '1' }));
+  return (await runTogether(children)).map((r) => {
+    expect(r.code, r.stderr).toBe(0);
+    const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
+    expect(line, r.stdout).toBeDefined();
+    return (JSON.parse(line!) as { applied: string[] }).applied;
+  });
 }
 
 describe('migrations across processes (postgres)', () => {
