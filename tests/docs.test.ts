@@ -6,9 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SCOPES, type Scope } from '../src/access/index.js';
 import { ENV } from '../src/config/index.js';
 import { ERROR_CODES, HTTP_STATUS } from '../src/errors/index.js';
-import { buildServer } from '../src/http/index.js';
 import { WorkspaceFile } from '../src/workspace/index.js';
-import { openTestServices, type TestServices } from './support/services.js';
+import { openTestServer, type TestServer } from './support/server.js';
 
 const doc = (name: string) => readFileSync(new URL(`../docs/${name}`, import.meta.url), 'utf8');
 
@@ -96,6 +95,11 @@ function keyPaths(schema: unknown, prefix = '', out: string[] = []): string[] {
   if (def.type === 'pipe') return keyPaths(def.in, prefix, out);
   if (def.type === 'lazy') return keyPaths((def.getter as () => unknown)(), prefix, out);
   if (def.type === 'array') return keyPaths(def.element, `${prefix}[]`, out);
+  // a map with names of the user's choosing: documented as `<name>`
+  if (def.type === 'record') {
+    out.push(`${prefix}.<name>`);
+    return keyPaths(def.valueType, `${prefix}.<name>`, out);
+  }
   if (def.type === 'union') {
     for (const option of def.options as unknown[]) keyPaths(option, prefix, out);
     return out;
@@ -171,17 +175,14 @@ describe('docs/errors.md', () => {
 });
 
 describe('docs/api.md', () => {
-  let services: TestServices;
+  let services: TestServer;
   let app: FastifyInstance;
   let served: string[];
   let documented: { route: string; method: string; path: string; scope: Scope | 'public' }[];
 
   beforeAll(async () => {
-    services = await openTestServices();
-    app = await buildServer(
-      { db: services.db, identity: services.identity, audit: services.audit, policies: services.policies, workspace: services.workspace, version: 'test' },
-      { bodyLimit: 1024 * 1024, logLevel: 'silent' },
-    );
+    services = await openTestServer();
+    app = services.app;
     const response = await app.inject({ method: 'GET', url: '/openapi.json', headers: { authorization: `Bearer ${services.adminToken}` } });
     expect(response.statusCode).toBe(200);
     const paths = response.json<{ paths: Record<string, Record<string, unknown>> }>().paths;
@@ -203,7 +204,6 @@ describe('docs/api.md', () => {
   });
 
   afterAll(async () => {
-    await app?.close();
     await services?.close();
   });
 

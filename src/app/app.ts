@@ -8,6 +8,7 @@ import type { Config } from '../config/index.js';
 import { migrate, openDatabase, type Database } from '../db/index.js';
 import { IdentityService } from '../identity/index.js';
 import { PolicyService } from '../policies/index.js';
+import { PromptService } from '../prompts/index.js';
 import { formatChanges, WorkspaceService } from '../workspace/index.js';
 
 const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -35,6 +36,7 @@ export interface Services {
   audit: AuditLog;
   identity: IdentityService;
   policies: PolicyService;
+  prompts: PromptService;
   workspace: WorkspaceService;
   logger: Logger;
   /** Set when this call installed Tarmac on a new database. */
@@ -103,6 +105,7 @@ export async function openServices(config: Config, options: { command: string; l
     });
     const identity = new IdentityService(db, audit);
     const policies = new PolicyService(db);
+    const prompts = new PromptService(db, audit);
     const workspace = new WorkspaceService(db, audit);
 
     let installed = false;
@@ -135,7 +138,7 @@ export async function openServices(config: Config, options: { command: string; l
       const result = await workspace.applyAs({ actor: systemActor('config') }, text, config.configFile, { dryRun: false });
       if (result.changes.length > 0) logger.info({ file: config.configFile, diff: formatChanges(result.changes) }, 'configuration applied');
     }
-    return { config, db, audit, identity, policies, workspace, logger, installed, replacedAdminKey };
+    return { config, db, audit, identity, policies, prompts, workspace, logger, installed, replacedAdminKey };
   } catch (err) {
     await db.close().catch(() => undefined);
     throw err;

@@ -35,7 +35,7 @@ export async function startServer(config: Config, options: { logStream?: NodeJS.
   let app: FastifyInstance | null = null;
   try {
     app = await buildServer(
-      { db: services.db, identity: services.identity, audit: services.audit, policies: services.policies, workspace: services.workspace, version: packageVersion() },
+      { db: services.db, identity: services.identity, audit: services.audit, policies: services.policies, prompts: services.prompts, workspace: services.workspace, version: packageVersion() },
       { bodyLimit: config.bodyLimit, logLevel: config.logLevel, ...(options.logStream ? { logStream: options.logStream } : {}) },
     );
     await app.listen({ port: config.port, host: config.host });

@@ -6,6 +6,7 @@ import type { Config } from '../config/index.js';
 import { embeddedLockOwner } from '../db/index.js';
 import { ERROR_CODES, TarmacError, type ErrorCode } from '../errors/index.js';
 import type { ApiKey, CreateKeyInput } from '../identity/index.js';
+import type { PromptDiff, PromptSummary, PromptVersion, VersionSelector } from '../prompts/index.js';
 import type { ApplyResult } from '../workspace/index.js';
 
 /** What the CLI does, against the database directly or through a running server's API. */
@@ -16,6 +17,10 @@ export interface TarmacClient {
   createKey(input: CreateKeyInput): Promise<{ key: ApiKey; token: string }>;
   listKeys(): Promise<ApiKey[]>;
   revokeKey(id: string): Promise<ApiKey>;
+  listPrompts(): Promise<PromptSummary[]>;
+  getPromptVersion(name: string, selector: VersionSelector): Promise<PromptVersion>;
+  diffPrompt(name: string, from: number, to: number): Promise<PromptDiff>;
+  movePromptLabel(name: string, label: string, version: number): Promise<PromptSummary>;
   close(): Promise<void>;
 }
 
@@ -66,6 +71,22 @@ class LocalClient implements TarmacClient {
 
   revokeKey(id: string): Promise<ApiKey> {
     return this.services.identity.revokeKey({ principal: this.principal }, id);
+  }
+
+  listPrompts(): Promise<PromptSummary[]> {
+    return this.services.prompts.list({ principal: this.principal });
+  }
+
+  getPromptVersion(name: string, selector: VersionSelector): Promise<PromptVersion> {
+    return this.services.prompts.getVersion({ principal: this.principal }, name, selector);
+  }
+
+  diffPrompt(name: string, from: number, to: number): Promise<PromptDiff> {
+    return this.services.prompts.diff({ principal: this.principal }, name, from, to);
+  }
+
+  movePromptLabel(name: string, label: string, version: number): Promise<PromptSummary> {
+    return this.services.prompts.moveLabel({ principal: this.principal }, name, label, version);
   }
 
   close(): Promise<void> {
@@ -119,6 +140,27 @@ class RemoteClient implements TarmacClient {
 
   revokeKey(id: string): Promise<ApiKey> {
     return this.call('DELETE', `/api/v1/keys/${encodeURIComponent(id)}`);
+  }
+
+  async listPrompts(): Promise<PromptSummary[]> {
+    return (await this.call<{ prompts: PromptSummary[] }>('GET', '/api/v1/prompts')).prompts;
+  }
+
+  async getPromptVersion(name: string, selector: VersionSelector): Promise<PromptVersion> {
+    const prompt = encodeURIComponent(name);
+    if ('version' in selector) return this.call('GET', `/api/v1/prompts/${prompt}/versions/${selector.version}`);
+    const summary = await this.call<PromptSummary>('GET', `/api/v1/prompts/${prompt}`);
+    const version = summary.labels[selector.label];
+    if (version === undefined) throw new TarmacError('not_found', `prompt ${name} has no label ${selector.label}`);
+    return this.call('GET', `/api/v1/prompts/${prompt}/versions/${version}`);
+  }
+
+  diffPrompt(name: string, from: number, to: number): Promise<PromptDiff> {
+    return this.call('GET', `/api/v1/prompts/${encodeURIComponent(name)}/diff?from=${from}&to=${to}`);
+  }
+
+  movePromptLabel(name: string, label: string, version: number): Promise<PromptSummary> {
+    return this.call('PUT', `/api/v1/prompts/${encodeURIComponent(name)}/labels/${encodeURIComponent(label)}`, { version });
   }
 
   async close(): Promise<void> {}

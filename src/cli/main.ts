@@ -169,6 +169,68 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
       io.out(`revoked ${key.prefix}`);
     });
 
+  const prompts = program.command('prompts').description('The prompt registry: versions, labels, diffs');
+  const versionNumber = (value: string, what: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new TarmacError('validation_failed', `${what} must be a version number (1, 2, …)`);
+    return n;
+  };
+  prompts
+    .command('list')
+    .description('Prompts of your teams, with their latest version and labels')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { json?: boolean }) => {
+      const list = await withClient(config(), (c) => c.listPrompts());
+      if (opts.json) return io.out(JSON.stringify(list, null, 2));
+      io.out(
+        table([
+          ['NAME', 'TEAM', 'LATEST', 'LABELS'],
+          ...list.map((p) => [p.name, p.teamId, `v${p.latestVersion}`, Object.entries(p.labels).map(([l, v]) => `${l}=v${v}`).join(' ')]),
+        ]),
+      );
+    });
+  prompts
+    .command('show')
+    .description('One version of a prompt (default: the one labelled production)')
+    .argument('<name>', 'prompt name')
+    .option('--version <n>', 'version number')
+    .option('--label <label>', 'label', 'production')
+    .option('--json', 'machine-readable output')
+    .action(async (name: string, opts: { version?: string; label: string; json?: boolean }) => {
+      const selector = opts.version ? { version: versionNumber(opts.version, '--version') } : { label: opts.label };
+      const v = await withClient(config(), (c) => c.getPromptVersion(name, selector));
+      if (opts.json) return io.out(JSON.stringify(v, null, 2));
+      io.out(`${v.prompt} v${v.version}${v.labels.length ? ` [${v.labels.join(', ')}]` : ''}  ${v.createdAt}${v.note ? `  ${v.note}` : ''}`);
+      for (const m of v.messages) io.out(`\n[${m.role}]\n${m.content}`);
+      const vars = Object.entries(v.variables);
+      if (vars.length) io.out(`\nvariables: ${vars.map(([k, s]) => `${k} (${s.type}${s.required ? '' : ', optional'})`).join(', ')}`);
+      if (Object.keys(v.model).length) io.out(`model: ${JSON.stringify(v.model)}`);
+    });
+  prompts
+    .command('diff')
+    .description('Unified diff between two versions')
+    .argument('<name>', 'prompt name')
+    .argument('<from>', 'version number')
+    .argument('<to>', 'version number')
+    .option('--json', 'machine-readable output')
+    .action(async (name: string, from: string, to: string, opts: { json?: boolean }) => {
+      const d = await withClient(config(), (c) => c.diffPrompt(name, versionNumber(from, 'from'), versionNumber(to, 'to')));
+      if (opts.json) return io.out(JSON.stringify(d, null, 2));
+      io.out(d.patch.trimEnd());
+    });
+  prompts
+    .command('label')
+    .description('Point a label at a version (rollback = move it back); production needs a team owner')
+    .argument('<name>', 'prompt name')
+    .argument('<label>', 'label, e.g. production or staging')
+    .argument('<version>', 'version number')
+    .option('--json', 'machine-readable output')
+    .action(async (name: string, label: string, version: string, opts: { json?: boolean }) => {
+      const summary = await withClient(config(), (c) => c.movePromptLabel(name, label, versionNumber(version, 'version')));
+      if (opts.json) return io.out(JSON.stringify(summary, null, 2));
+      io.out(`${name}: ${label} → v${summary.labels[label]}`);
+    });
+
   return program;
 }
 

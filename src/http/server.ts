@@ -9,6 +9,7 @@ import { pendingMigrations, type Database } from '../db/index.js';
 import { isTarmacError, parseInput, TarmacError } from '../errors/index.js';
 import { registerIdentityRoutes, type IdentityService } from '../identity/index.js';
 import { registerPolicyRoutes, type PolicyService } from '../policies/index.js';
+import { registerPromptRoutes, type PromptService } from '../prompts/index.js';
 import { registerWorkspaceRoutes, type WorkspaceService } from '../workspace/index.js';
 import { HttpMetrics } from './metrics.js';
 import { OpenApiCollector } from './openapi.js';
@@ -19,6 +20,7 @@ export interface ServerDeps {
   identity: IdentityService;
   audit: AuditLog;
   policies: PolicyService;
+  prompts: PromptService;
   workspace: WorkspaceService;
   version: string;
 }
@@ -194,6 +196,7 @@ export async function buildServer(deps: ServerDeps, options: ServerOptions): Pro
   registerIdentityRoutes(app, deps.identity);
   registerAuditRoutes(app, deps.audit);
   registerPolicyRoutes(app, deps.policies);
+  registerPromptRoutes(app, deps.prompts);
   registerWorkspaceRoutes(app, deps.workspace);
 
   await app.ready();

@@ -121,6 +121,41 @@ teams:
     expect(await auditCount()).toBe(before);
   });
 
+  it('versions prompts from the file: new content is a new version, old content moves labels back', async () => {
+    const prompt = (text: string) => `${FILE}prompts:
+  - name: uw-answer
+    team: underwriting
+    messages:
+      - role: system
+        content: Answer from the context only.
+      - role: user
+        content: "${text}"
+    variables:
+      question: { type: string }
+    labels: [production, staging]
+`;
+    const first = await apply(prompt('Q: {{question}}'));
+    expect(first.changes.filter((c) => c.kind === 'prompt' || c.kind === 'label').map((c) => `${c.op} ${c.kind} ${c.name}`)).toEqual([
+      'create prompt uw-answer',
+      'create label uw-answer:production',
+      'create label uw-answer:staging',
+    ]);
+    expect((await apply(prompt('Q: {{question}}'))).changes).toEqual([]);
+
+    const second = await apply(prompt('Question: {{question}}'));
+    expect(formatChanges(second.changes)).toBe(
+      '~ prompt uw-answer\n    version: 1 → 2\n~ label uw-answer:production → v2 (was v1)\n~ label uw-answer:staging → v2 (was v1)',
+    );
+    // back to the first text: no third version, the labels move back to v1
+    const back = await apply(prompt('Q: {{question}}'));
+    expect(back.changes.map((c) => `${c.op} ${c.kind} ${c.name}`)).toEqual(['update label uw-answer:production', 'update label uw-answer:staging']);
+    const got = await s.prompts.get({ principal: s.admin }, 'uw-answer');
+    expect(got).toMatchObject({ latestVersion: 2, labels: { production: 1, staging: 1 } });
+
+    const bad = await apply(prompt('Q: {{question}} for {{who}}')).catch((e: unknown) => e);
+    expect((bad as Error).message).toContain('tarmac.yaml:27: prompts[0].messages[1].content: uses undeclared variable who');
+  });
+
   it('needs a platform admin', async () => {
     const user = await s.identity.createUser({ principal: s.admin }, { email: 'dev@example.com' });
     const p = await s.identity.authenticate((await s.identity.createKey({ principal: s.admin }, { name: 'dev', user: user.email })).token);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { TEAM_ROLES } from '../access/index.js';
 import { PolicyName, PolicyRules } from '../policies/index.js';
+import { LabelName, PromptContent, PromptName } from '../prompts/index.js';
 
 const Email = z.email().max(320).transform((e) => e.toLowerCase());
 
@@ -31,6 +32,14 @@ export const WorkspacePolicy = z.strictObject({
   ...PolicyRules.shape,
 });
 
+export const WorkspacePrompt = z.strictObject({
+  name: PromptName.describe('Identifies the prompt'),
+  team: z.string().min(1).max(200).describe('Owning team (name), declared here or already in Tarmac'),
+  description: z.string().max(2000).optional(),
+  ...PromptContent.shape,
+  labels: z.array(LabelName).max(20).optional().describe('Labels to point at the version this file declares'),
+});
+
 function unique<T>(items: T[], key: (item: T) => string, ctx: z.RefinementCtx, path: string, what: string): void {
   const seen = new Set<string>();
   items.forEach((item, i) => {
@@ -47,11 +56,13 @@ export const WorkspaceFile = z
     users: z.array(WorkspaceUser).default([]).describe('Users, by email'),
     teams: z.array(WorkspaceTeam).default([]).describe('Teams, by name'),
     policies: z.array(WorkspacePolicy).default([]).describe('Platform policies, by name'),
+    prompts: z.array(WorkspacePrompt).default([]).describe('Prompts, by name: a changed content becomes a new version'),
   })
   .superRefine((file, ctx) => {
     unique(file.users, (u) => u.email, ctx, 'users', 'user');
     unique(file.teams, (t) => t.name, ctx, 'teams', 'team');
     unique(file.policies, (p) => p.name, ctx, 'policies', 'policy');
+    unique(file.prompts, (p) => p.name, ctx, 'prompts', 'prompt');
     file.teams.forEach((team, t) => {
       const seen = new Set<string>();
       (team.members ?? []).forEach((m, i) => {

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { requireAdmin, requireScope, type AuditContext, type Principal } from '../access/index.js';
-import { canonicalJson, type AuditLog } from '../audit/index.js';
+import { canonicalJson, type AuditLog, type RecordAudit } from '../audit/index.js';
 import { parseYaml, yamlErrorAt } from '../config/index.js';
 import type { Database, Queryable } from '../db/index.js';
 import { findTeam, findUser, IdentityWriter, membersOfTeam, type TeamRow, type UserRow } from '../identity/index.js';
 import { findPolicy, upsertPolicy, type PolicyRules } from '../policies/index.js';
+import { checkTemplates, contentHash, findPrompt, promptLabels, promptVersions, PromptWriter, type PromptContent } from '../prompts/index.js';
 import { WorkspaceFile } from './workspace.schema.js';
 
 /** One field that an apply changes. */
@@ -17,8 +18,8 @@ export interface FieldChange {
 /** One object that an apply creates, updates or deletes. */
 export interface Change {
   op: 'create' | 'update' | 'delete';
-  kind: 'user' | 'team' | 'member' | 'policy';
-  /** Email, team name, `team/email` or policy name. */
+  kind: 'user' | 'team' | 'member' | 'policy' | 'prompt' | 'label';
+  /** Email, team name, `team/email`, policy or prompt name, or `prompt:label`. */
   name: string;
   fields: FieldChange[];
 }
@@ -48,15 +49,17 @@ function policyRules(p: WorkspaceFile['policies'][number]): PolicyRules {
   return JSON.parse(JSON.stringify(rules)) as PolicyRules;
 }
 
+type Step = (w: IdentityWriter, tx: Queryable, record: RecordAudit) => Promise<void>;
+
 interface Plan {
   changes: Change[];
-  run: (w: IdentityWriter, tx: Queryable, record: Parameters<typeof upsertPolicy>[1]) => Promise<void>;
+  run: Step;
 }
 
 /** Compares the file with the database and returns the changes and how to make them. */
-async function plan(q: Queryable, file: WorkspaceFile, source: { text: string; name: string }): Promise<Plan> {
+async function plan(q: Queryable, file: WorkspaceFile, source: { text: string; name: string }, by: string): Promise<Plan> {
   const changes: Change[] = [];
-  const steps: ((w: IdentityWriter, tx: Queryable, record: Parameters<typeof upsertPolicy>[1]) => Promise<void>)[] = [];
+  const steps: Step[] = [];
   const users = new Map<string, UserRow | null>();
 
   for (const u of file.users) {
@@ -139,12 +142,71 @@ async function plan(q: Queryable, file: WorkspaceFile, source: { text: string; n
     steps.push(async (_w, tx, record) => upsertPolicy(tx, record, { name: p.name, description, rules }));
   }
 
+  for (const [i, p] of file.prompts.entries()) await planPrompt(q, file, source, by, i, p, changes, steps);
+
   return {
     changes,
     run: async (w, tx, record) => {
       for (const step of steps) await step(w, tx, record);
     },
   };
+}
+
+async function planPrompt(
+  q: Queryable,
+  file: WorkspaceFile,
+  source: { text: string; name: string },
+  by: string,
+  i: number,
+  p: WorkspaceFile['prompts'][number],
+  changes: Change[],
+  steps: Step[],
+): Promise<void> {
+  const content: PromptContent = { messages: p.messages, variables: p.variables, model: p.model };
+  const problem = checkTemplates(content)[0];
+  if (problem) throw yamlErrorAt(source.text, source.name, ['prompts', i, ...pathParts(problem.path)], problem.message);
+  const team = await findTeam(q, p.team);
+  if (!team && !file.teams.some((t) => t.name === p.team)) {
+    throw yamlErrorAt(source.text, source.name, ['prompts', i, 'team'], `team ${p.team} is neither declared in teams nor known to Tarmac`);
+  }
+  const current = await findPrompt(q, p.name);
+  if (current && team && current.team_id !== team.id) {
+    throw yamlErrorAt(source.text, source.name, ['prompts', i, 'team'], `prompt ${p.name} belongs to another team; a prompt does not move between teams`);
+  }
+  const description = p.description ?? current?.description ?? '';
+  const all = current ? await promptVersions(q, current.id) : [];
+  const latest = all[all.length - 1]?.version ?? 0;
+  const hash = contentHash(content);
+  const existing = [...all].reverse().find((v) => v.content_hash === hash)?.version ?? null;
+  const target = existing ?? latest + 1;
+  if (!current) {
+    changes.push({ op: 'create', kind: 'prompt', name: p.name, fields: [{ path: 'version', from: null, to: 1 }] });
+  } else {
+    const fields: FieldChange[] = [];
+    if (description !== current.description) fields.push({ path: 'description', from: current.description, to: description });
+    if (existing === null) fields.push({ path: 'version', from: latest, to: target });
+    if (fields.length > 0) changes.push({ op: 'update', kind: 'prompt', name: p.name, fields });
+  }
+  const labelsNow = current ? await promptLabels(q, current.id) : [];
+  const moves = (p.labels ?? []).filter((label) => labelsNow.find((l) => l.label === label)?.version !== target);
+  for (const label of moves) {
+    const was = labelsNow.find((l) => l.label === label)?.version ?? null;
+    changes.push({ op: was === null ? 'create' : 'update', kind: 'label', name: `${p.name}:${label}`, fields: [{ path: 'version', from: was, to: target }] });
+  }
+  if (current && description === current.description && existing !== null && moves.length === 0) return;
+  steps.push(async (_w, tx, record) => {
+    const writer = new PromptWriter(tx, record, by);
+    const owner = (await findTeam(tx, p.team)) as TeamRow;
+    const row = current ?? (await writer.create({ name: p.name, teamId: owner.id, description }));
+    if (current) await writer.describe(current, description);
+    const { version } = await writer.addVersion(row, content, `applied from ${source.name}`);
+    for (const label of moves) await writer.moveLabel(row, label, version);
+  });
+}
+
+/** `messages[0].content` → ['messages', 0, 'content']. */
+function pathParts(path: string): (string | number)[] {
+  return path.split(/\.|\[(\d+)\]/).filter((part) => part !== undefined && part !== '').map((part) => (/^\d+$/.test(part) ? Number(part) : part));
 }
 
 // Applies take turns, so two at once cannot interleave their plans.
@@ -174,12 +236,12 @@ export class WorkspaceService {
     const file = this.parse(text, fileName);
     const sha256 = createHash('sha256').update(text).digest('hex');
     if (options.dryRun) {
-      const { changes } = await plan(this.db, file, { text, name: fileName });
+      const { changes } = await plan(this.db, file, { text, name: fileName }, ctx.actor.userId ?? ctx.actor.id);
       return { file: fileName, sha256, dryRun: true, changes };
     }
     return this.audit.transaction(ctx, async (tx, record) => {
       await tx.query('select pg_advisory_xact_lock($1)', [APPLY_LOCK_KEY]);
-      const p = await plan(tx, file, { text, name: fileName });
+      const p = await plan(tx, file, { text, name: fileName }, ctx.actor.userId ?? ctx.actor.id);
       if (p.changes.length === 0) return { file: fileName, sha256, dryRun: false, changes: [] };
       await p.run(new IdentityWriter(tx, record), tx, record);
       await record({
@@ -209,8 +271,9 @@ export function formatChanges(changes: Change[]): string {
   return changes
     .map((c) => {
       const head = `${SYMBOL[c.op]} ${c.kind} ${c.name}`;
-      if (c.op === 'create' && c.kind !== 'member') return head;
+      if (c.op === 'create' && c.kind !== 'member' && c.kind !== 'label') return head;
       if (c.kind === 'member') return `${head} (${c.op === 'delete' ? show(c.fields[0]?.from) : show(c.fields[0]?.to)})`;
+      if (c.kind === 'label') return `${head} → v${show(c.fields[0]?.to)}${c.fields[0]?.from === null ? '' : ` (was v${show(c.fields[0]?.from)})`}`;
       return [head, ...c.fields.map((f) => `    ${f.path}: ${show(f.from)} → ${show(f.to)}`)].join('\n');
     })
     .join('\n');

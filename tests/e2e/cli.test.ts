@@ -45,6 +45,27 @@ describe('tarmac CLI', () => {
       const verify = await runCli(['audit', 'verify', '--json'], env);
       expect(verify.code).toBe(0);
       expect(JSON.parse(verify.stdout)).toMatchObject({ ok: true });
+
+      // the demo prompt: list, show, then a second version through the API, a diff and a label move
+      const prompts = await runCli(['prompts', 'list'], env);
+      expect(prompts.stdout).toMatch(/underwriting-answer\s+team_\w+\s+v1\s+production=v1/);
+      const shown = await runCli(['prompts', 'show', 'underwriting-answer'], env);
+      expect(shown.stdout).toContain('underwriting-answer v1 [production]');
+      expect(shown.stdout).toContain('Question: {{question}}');
+      const current = (await (await fetch(`${server.url}/api/v1/prompts/underwriting-answer/versions/1`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
+        messages: unknown[];
+        variables: unknown;
+      };
+      const added = await fetch(`${server.url}/api/v1/prompts/underwriting-answer/versions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ messages: [...current.messages, { role: 'user', content: 'Be brief.' }], variables: current.variables, labels: ['staging'] }),
+      });
+      expect(added.status).toBe(200);
+      expect((await runCli(['prompts', 'diff', 'underwriting-answer', '1', '2'], env)).stdout).toContain('+Be brief.');
+      const moved = await runCli(['prompts', 'label', 'underwriting-answer', 'production', '2'], env);
+      expect(moved.stdout.trim()).toBe('underwriting-answer: production → v2');
+      expect((await runCli(['prompts', 'label', 'underwriting-answer', 'production', 'two'], env)).code).toBe(1);
     } finally {
       server.child.kill('SIGTERM');
       await server.done;

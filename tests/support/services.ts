@@ -3,6 +3,7 @@ import type { Principal } from '../../src/access/index.js';
 import { AuditLog, generateSigningKey } from '../../src/audit/index.js';
 import { IdentityService } from '../../src/identity/index.js';
 import { PolicyService } from '../../src/policies/index.js';
+import { PromptService } from '../../src/prompts/index.js';
 import { WorkspaceService } from '../../src/workspace/index.js';
 import { openTestDatabase, type TestDatabase } from './db.js';
 
@@ -10,6 +11,7 @@ export interface TestServices extends TestDatabase {
   audit: AuditLog;
   identity: IdentityService;
   policies: PolicyService;
+  prompts: PromptService;
   workspace: WorkspaceService;
   adminToken: string;
   admin: Principal;
@@ -34,6 +36,7 @@ export async function openTestServices(options: { checkpointEvery?: number } = {
     audit,
     identity,
     policies: new PolicyService(base.db),
+    prompts: new PromptService(base.db, audit),
     workspace: new WorkspaceService(base.db, audit),
     adminToken,
     admin,

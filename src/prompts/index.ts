@@ -1,0 +1,23 @@
+/**
+ * The prompt registry: named chat prompts owned by a team, with typed variables and model parameters;
+ * immutable versions; labels (`production`, `staging`, custom) moved explicitly and audited; diffs; rendering.
+ *
+ * @example
+ * const prompts = new PromptService(db, audit);
+ * await prompts.moveLabel(caller, 'underwriting-answer', 'production', 3);
+ * const { messages } = await prompts.render(caller, 'underwriting-answer', { label: 'production' }, { question });
+ */
+export { LabelName, ModelParams, PRODUCTION_LABEL, PromptContent, PromptMessage, PromptName, VariableSpec } from './prompts.schema.js';
+export {
+  contentHash,
+  PromptService,
+  PromptWriter,
+  requireLabelRole,
+  type PromptDiff,
+  type PromptSummary,
+  type PromptVersion,
+  type VersionSelector,
+} from './prompts.service.js';
+export { findPrompt, labels as promptLabels, versions as promptVersions } from './prompts.repository.js';
+export { registerPromptRoutes } from './prompts.routes.js';
+export { checkTemplates, renderMessages, templateVariables } from './template.js';

@@ -1,0 +1,165 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { principalOf, routeAuth, type ZodTypeProvider } from '../access/index.js';
+import { LabelName, ModelParams, PromptContent, PromptMessage, PromptName, VariableSpec } from './prompts.schema.js';
+import type { Caller } from '../identity/index.js';
+import type { PromptService, VersionSelector } from './prompts.service.js';
+
+const Summary = z.object({
+  id: z.string(),
+  name: z.string(),
+  teamId: z.string(),
+  description: z.string(),
+  latestVersion: z.number(),
+  labels: z.record(z.string(), z.number()),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+const Version = z.object({
+  prompt: z.string(),
+  version: z.number(),
+  messages: z.array(PromptMessage),
+  variables: z.record(z.string(), VariableSpec),
+  model: ModelParams,
+  contentHash: z.string(),
+  note: z.string(),
+  createdBy: z.string().nullable(),
+  createdAt: z.string(),
+  labels: z.array(z.string()),
+});
+
+const Labels = z.array(LabelName).max(20).optional().describe('Labels to point at this version');
+const Note = z.string().max(2000).optional().describe('What changed and why');
+const CreateBody = z.strictObject({
+  name: PromptName,
+  team: z.string().min(1).max(200).describe('Owning team (id or name)'),
+  description: z.string().max(2000).optional(),
+  ...PromptContent.shape,
+  note: Note,
+  labels: Labels,
+});
+const VersionBody = z.strictObject({ ...PromptContent.shape, note: Note, labels: Labels });
+const Params = z.strictObject({ prompt: z.string().min(1).max(100) });
+const VersionParams = z.strictObject({ prompt: z.string().min(1).max(100), version: z.coerce.number().int().min(1) });
+const LabelParams = z.strictObject({ prompt: z.string().min(1).max(100), label: LabelName });
+const RenderBody = z
+  .strictObject({
+    version: z.number().int().min(1).optional(),
+    label: LabelName.optional(),
+    variables: z.record(z.string(), z.unknown()).default({}),
+  })
+  .refine((b) => !(b.version !== undefined && b.label !== undefined), { message: 'give version or label, not both', path: ['label'] });
+
+const caller = (request: FastifyRequest): Caller => ({ principal: principalOf(request), requestId: request.id });
+const selector = (b: { version?: number | undefined; label?: string | undefined }): VersionSelector =>
+  b.version !== undefined ? { version: b.version } : { label: b.label ?? 'production' };
+
+/** `/api/v1/prompts…`: the prompt registry. */
+export function registerPromptRoutes(app: FastifyInstance, prompts: PromptService): void {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const read = routeAuth({ scope: 'read' });
+  const write = routeAuth({ scope: 'write' });
+  const tags = ['prompts'];
+
+  r.get('/api/v1/prompts', { config: read, schema: { summary: 'Prompts of your teams (admins: all).', tags, response: { 200: z.object({ prompts: z.array(Summary) }) } } }, async (request) => ({
+    prompts: await prompts.list(caller(request)),
+  }));
+
+  r.post(
+    '/api/v1/prompts',
+    { config: write, schema: { summary: 'Create a prompt with its first version (team builders; labelling production needs an owner).', tags, body: CreateBody, response: { 201: Version } } },
+    async (request, reply) => {
+      const { name, team, description, note, labels, ...content } = request.body;
+      return reply.code(201).send(await prompts.create(caller(request), { name, team, description, note, labels, content }));
+    },
+  );
+
+  r.get(
+    '/api/v1/prompts/:prompt',
+    { config: read, schema: { summary: 'A prompt with its labels and every version.', tags, params: Params, response: { 200: Summary.extend({ versions: z.array(Version) }) } } },
+    async (request) => prompts.get(caller(request), request.params.prompt),
+  );
+
+  r.post(
+    '/api/v1/prompts/:prompt/versions',
+    {
+      config: write,
+      schema: {
+        summary: 'Add a version (none if the content equals an existing one) and optionally move labels to it.',
+        tags,
+        params: Params,
+        body: VersionBody,
+        response: { 200: Version.extend({ created: z.boolean() }) },
+      },
+    },
+    async (request) => {
+      const { note, labels, ...content } = request.body;
+      return prompts.addVersion(caller(request), request.params.prompt, { content, note, labels });
+    },
+  );
+
+  r.get(
+    '/api/v1/prompts/:prompt/versions/:version',
+    { config: read, schema: { summary: 'One version of a prompt.', tags, params: VersionParams, response: { 200: Version } } },
+    async (request) => prompts.getVersion(caller(request), request.params.prompt, { version: request.params.version }),
+  );
+
+  r.get(
+    '/api/v1/prompts/:prompt/diff',
+    {
+      config: read,
+      schema: {
+        summary: 'Unified diff between two versions.',
+        tags,
+        params: Params,
+        querystring: z.strictObject({ from: z.coerce.number().int().min(1), to: z.coerce.number().int().min(1) }),
+        response: {
+          200: z.object({
+            prompt: z.string(),
+            from: z.number(),
+            to: z.number(),
+            patch: z.string(),
+            changed: z.object({ messages: z.boolean(), variables: z.boolean(), model: z.boolean() }),
+          }),
+        },
+      },
+    },
+    async (request) => prompts.diff(caller(request), request.params.prompt, request.query.from, request.query.to),
+  );
+
+  r.put(
+    '/api/v1/prompts/:prompt/labels/:label',
+    {
+      config: write,
+      schema: {
+        summary: 'Point a label at a version (rollback = move it back); production needs a team owner.',
+        tags,
+        params: LabelParams,
+        body: z.strictObject({ version: z.number().int().min(1) }),
+        response: { 200: Summary },
+      },
+    },
+    async (request) => prompts.moveLabel(caller(request), request.params.prompt, request.params.label, request.body.version),
+  );
+
+  r.delete(
+    '/api/v1/prompts/:prompt/labels/:label',
+    { config: write, schema: { summary: 'Remove a label.', tags, params: LabelParams, response: { 200: Summary } } },
+    async (request) => prompts.removeLabel(caller(request), request.params.prompt, request.params.label),
+  );
+
+  r.post(
+    '/api/v1/prompts/:prompt/render',
+    {
+      config: read,
+      schema: {
+        summary: 'Render a version (by number, or by label; default production) with variables.',
+        tags,
+        params: Params,
+        body: RenderBody,
+        response: { 200: z.object({ prompt: z.string(), version: z.number(), messages: z.array(PromptMessage), model: ModelParams }) },
+      },
+    },
+    async (request) => prompts.render(caller(request), request.params.prompt, selector(request.body), request.body.variables),
+  );
+}
