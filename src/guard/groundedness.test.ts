@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { checkGroundedness } from './groundedness.js';
+import { numbers, sentences } from './text.js';
+
+const guideline = {
+  id: 'chunk-7',
+  text:
+    'Homeowners policies. A standard homeowners policy may be written for roofs up to 20 years old. ' +
+    'Roofs older than 20 years require an inspection by a licensed contractor. ' +
+    'Properties in flood zone AE need a separate flood policy from the NFIP.',
+};
+
+describe('groundedness', () => {
+  it('supports claims found in the context and points at the span', () => {
+    const answer = 'A standard homeowners policy covers roofs up to 20 years old [1]. Older roofs require an inspection by a licensed contractor [1].';
+    const g = checkGroundedness(answer, [guideline]);
+    expect(g.score).toBe(1);
+    expect(g.claims).toHaveLength(2);
+    const first = g.claims[0]!;
+    expect(answer.slice(first.start, first.end)).toBe('A standard homeowners policy covers roofs up to 20 years old [1].');
+    expect(first.support).toMatchObject({ passageId: 'chunk-7' });
+    expect(guideline.text.slice(first.support!.start, first.support!.end)).toContain('roofs up to 20 years old');
+  });
+
+  it('flags a claim whose number the context does not contain', () => {
+    const g = checkGroundedness('A standard homeowners policy may be written for roofs up to 25 years old.', [guideline]);
+    expect(g.score).toBe(0);
+    expect(g.unsupported[0]).toMatchObject({ supported: false, missing: ['25'] });
+  });
+
+  it('flags a claim whose name the context does not contain', () => {
+    const g = checkGroundedness('Properties in flood zone AE need a separate flood policy from FEMA.', [guideline]);
+    expect(g.unsupported[0]!.missing).toEqual(['fema']);
+  });
+
+  it('flags a claim about something the context does not discuss', () => {
+    const g = checkGroundedness('Earthquake deductibles are fifteen percent of dwelling coverage in coastal counties.', [guideline]);
+    expect(g.score).toBe(0);
+    expect(g.claims[0]!.score).toBeLessThan(0.3);
+  });
+
+  it('counts only claims: a mixed answer gets the share of supported ones', () => {
+    const g = checkGroundedness(
+      'Sources: Roofs older than 20 years require an inspection by a licensed contractor. Pools always double the premium.',
+      [guideline],
+    );
+    expect(g.claims.map((c) => c.supported)).toEqual([true, false]);
+    expect(g.score).toBe(0.5);
+    expect(g.unsupported.map((c) => c.text)).toEqual(['Pools always double the premium.']);
+  });
+
+  it('scores an answer without claims as grounded', () => {
+    expect(checkGroundedness('', [guideline]).score).toBe(1);
+    expect(checkGroundedness('Yes.', []).score).toBe(1);
+    expect(checkGroundedness('Roofs need inspections after twenty years.', []).score).toBe(0);
+  });
+
+  it('splits sentences without breaking on abbreviations and normalises numbers', () => {
+    expect(sentences('Dr. Smith approved it. The limit is 1,200 USD.').map((s) => s.text)).toEqual(['Dr. Smith approved it.', 'The limit is 1,200 USD.']);
+    expect(numbers('1,200 units, 5.0 and 12.50 percent, 7%')).toEqual(['1200', '5', '12.5%', '7%']);
+  });
+});
