@@ -8,6 +8,8 @@ import type { Config } from '../config/index.js';
 import { migrate, openDatabase, type Database } from '../db/index.js';
 import { IdentityService } from '../identity/index.js';
 import { PolicyService } from '../policies/index.js';
+import { RetrievalService } from '../retrieval/index.js';
+import { SourceService } from '../sources/index.js';
 import { formatChanges, WorkspaceService } from '../workspace/index.js';
 
 const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -36,6 +38,8 @@ export interface Services {
   identity: IdentityService;
   policies: PolicyService;
   workspace: WorkspaceService;
+  sources: SourceService;
+  retrieval: RetrievalService;
   logger: Logger;
   /** Set when this call installed Tarmac on a new database. */
   installed: boolean;
@@ -104,6 +108,8 @@ export async function openServices(config: Config, options: { command: string; l
     const identity = new IdentityService(db, audit);
     const policies = new PolicyService(db);
     const workspace = new WorkspaceService(db, audit);
+    const sources = new SourceService(db, audit, { maxDocumentBytes: config.maxDocumentBytes });
+    const retrieval = new RetrievalService(db, sources);
 
     let installed = false;
     let replacedAdminKey: string | null = null;
@@ -135,7 +141,7 @@ export async function openServices(config: Config, options: { command: string; l
       const result = await workspace.applyAs({ actor: systemActor('config') }, text, config.configFile, { dryRun: false });
       if (result.changes.length > 0) logger.info({ file: config.configFile, diff: formatChanges(result.changes) }, 'configuration applied');
     }
-    return { config, db, audit, identity, policies, workspace, logger, installed, replacedAdminKey };
+    return { config, db, audit, identity, policies, workspace, sources, retrieval, logger, installed, replacedAdminKey };
   } catch (err) {
     await db.close().catch(() => undefined);
     throw err;

@@ -48,8 +48,8 @@ export async function startServer(config: Config, options: { logStream?: NodeJS.
       runner.send('audit-checkpoint', { reason: 'interval' }, { singletonKey: 'due' }).catch((err: unknown) => logger.error({ err }, 'cannot queue audit checkpoint'));
     });
     const app = await buildServer(
-      { db: services.db, identity: services.identity, audit: services.audit, policies: services.policies, workspace: services.workspace, version: packageVersion() },
-      { bodyLimit: config.bodyLimit, logLevel: config.logLevel, ...(options.logStream ? { logStream: options.logStream } : {}) },
+      { ...services, version: packageVersion() },
+      { bodyLimit: config.bodyLimit, maxDocumentBytes: config.maxDocumentBytes, logLevel: config.logLevel, ...(options.logStream ? { logStream: options.logStream } : {}) },
     );
     await app.listen({ port: config.port, host: config.host });
     const address = app.server.address();
