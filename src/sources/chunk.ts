@@ -31,7 +31,7 @@ interface Unit {
 
 const SENTENCE = /[^.!?\n]+(?:[.!?]+|\n|$)\s*/g;
 
-/** Cuts a text longer than `max` tokens into pieces: sentences first, then token windows. */
+/** Cuts a text longer than `max` tokens into pieces: sentences, and token windows for longer sentences. */
 function split(text: string, start: number, max: number, overlap: number): { text: string; start: number; end: number }[] {
   const out: { text: string; start: number; end: number }[] = [];
   let current = '';
@@ -59,13 +59,10 @@ function split(text: string, start: number, max: number, overlap: number): { tex
       currentStart = at + sentence.length;
       continue;
     }
-    if (current && countTokens(current + sentence) > max) {
-      push();
-      current = '';
-      currentStart = at;
-    }
-    if (!current) currentStart = at;
-    current += sentence;
+    // One sentence per piece: the packing in chunkDocument fills chunks and carries the overlap.
+    push();
+    current = sentence;
+    currentStart = at;
   }
   push();
   return out;
@@ -122,7 +119,7 @@ export function chunkDocument(doc: ParsedDocument, options: ChunkOptions): Chunk
   const emit = () => {
     if (current.length === 0 || current.every((u) => u.heading)) return;
     const header = headerOf(current);
-    const body = current.map((u) => u.text).join('\n\n');
+    const body = doc.text.slice(current[0]!.start, current[current.length - 1]!.end);
     const text = header ? `${header}\n${body}` : body;
     chunks.push({
       ordinal: chunks.length,
