@@ -6,6 +6,8 @@ import type { Config } from '../config/index.js';
 import { embeddedLockOwner } from '../db/index.js';
 import { ERROR_CODES, TarmacError, type ErrorCode } from '../errors/index.js';
 import type { ApiKey, CreateKeyInput } from '../identity/index.js';
+import type { SearchInput, SearchResult } from '../retrieval/index.js';
+import type { SourceStatus, SyncCounts, SyncResult } from '../sources/index.js';
 import type { ApplyResult } from '../workspace/index.js';
 
 /** What the CLI does, against the database directly or through a running server's API. */
@@ -16,6 +18,9 @@ export interface TarmacClient {
   createKey(input: CreateKeyInput): Promise<{ key: ApiKey; token: string }>;
   listKeys(): Promise<ApiKey[]>;
   revokeKey(id: string): Promise<ApiKey>;
+  sync(source: string, onProgress: (counts: SyncCounts) => void): Promise<SyncResult>;
+  sourceStatus(source: string): Promise<SourceStatus>;
+  search(input: SearchInput): Promise<SearchResult>;
   close(): Promise<void>;
 }
 
@@ -66,6 +71,18 @@ class LocalClient implements TarmacClient {
 
   revokeKey(id: string): Promise<ApiKey> {
     return this.services.identity.revokeKey({ principal: this.principal }, id);
+  }
+
+  sync(source: string, onProgress: (counts: SyncCounts) => void): Promise<SyncResult> {
+    return this.services.sources.sync({ principal: this.principal }, source, { onProgress, trigger: 'cli' });
+  }
+
+  sourceStatus(source: string): Promise<SourceStatus> {
+    return this.services.sources.status({ principal: this.principal }, source);
+  }
+
+  search(input: SearchInput): Promise<SearchResult> {
+    return this.services.retrieval.search(this.principal, input);
   }
 
   close(): Promise<void> {
@@ -119,6 +136,18 @@ class RemoteClient implements TarmacClient {
 
   revokeKey(id: string): Promise<ApiKey> {
     return this.call('DELETE', `/api/v1/keys/${encodeURIComponent(id)}`);
+  }
+
+  sync(source: string): Promise<SyncResult> {
+    return this.call('POST', `/api/v1/sources/${encodeURIComponent(source)}/sync`);
+  }
+
+  sourceStatus(source: string): Promise<SourceStatus> {
+    return this.call('GET', `/api/v1/sources/${encodeURIComponent(source)}/status`);
+  }
+
+  search(input: SearchInput): Promise<SearchResult> {
+    return this.call('POST', '/api/v1/search', input);
   }
 
   async close(): Promise<void> {}

@@ -102,9 +102,12 @@ function recordsConnector(config: Extract<ConnectorConfig, { type: 'records' }>)
       const format = config.format ?? (file.toLowerCase().endsWith('.csv') ? 'csv' : 'jsonl');
       async function* rows(): AsyncGenerator<{ line: number; fields: Record<string, unknown> | null; problem?: string }> {
         if (format === 'csv') {
+          let invalid = 0;
           const parser = createReadStream(file).pipe(parseCsv({ columns: true, bom: true, relax_column_count: true, skip_empty_lines: true, info: true }));
           for await (const row of parser as AsyncIterable<{ record: Record<string, unknown>; info: { lines: number; invalid_field_length: number } }>) {
-            const ragged = row.info.invalid_field_length > 0;
+            // The parser counts ragged rows cumulatively.
+            const ragged = row.info.invalid_field_length > invalid;
+            invalid = row.info.invalid_field_length;
             yield { line: row.info.lines, fields: row.record, ...(ragged ? { problem: 'ragged row: the number of fields differs from the header' } : {}) };
           }
           return;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CLASSIFICATIONS } from '../policies/index.js';
+import { isValidCron } from './schedule.js';
 
 export const SourceName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and dashes, at most 63');
 
@@ -114,7 +115,7 @@ export const SourceSpec = z.strictObject({
   precedence: z.number().int().min(0).max(1000).default(0).describe('Higher wins per field when sources share entity keys'),
   fields: z.array(FieldRule).default([]).describe('Field rules of a records source'),
   acl: AclMapping.default({ default: [], map: {} }).describe('How access lists map to Tarmac principals'),
-  schedule: z.string().min(9).max(100).optional().describe('Cron expression for scheduled syncs'),
+  schedule: z.string().max(100).refine(isValidCron, 'a cron expression such as "0 * * * *"').optional().describe('Cron expression for scheduled syncs'),
   chunking: Chunking.default({ maxTokens: 400, overlapTokens: 50 }),
 });
 export type SourceSpec = z.output<typeof SourceSpec>;

@@ -34,6 +34,22 @@ export interface Source {
   updatedAt: string;
 }
 
+/** One field of an entity: the authoritative value, where it comes from, and the values that lost. */
+export interface EntityField {
+  value: unknown;
+  source: string;
+  precedence: number;
+  competing: { value: unknown; source: string; precedence: number }[];
+}
+
+/** An entity assembled from every record source that has its key. */
+export interface Entity {
+  key: string;
+  found: boolean;
+  fields: Record<string, EntityField>;
+  sources: { name: string; classification: string; precedence: number; stale: boolean; lagSeconds: number | null }[];
+}
+
 /** Freshness and counts of a source. */
 export interface SourceStatus {
   source: string;
@@ -106,6 +122,25 @@ export async function sourceFields(q: Queryable, spec: SourceSpec, id: string): 
     acl: spec.acl,
     schedule: spec.schedule ?? null,
   };
+}
+
+/**
+ * What applying `spec` would change: null when nothing, `unknown_team` when its team does not exist (and is not
+ * about to be created), else the operation and the changed fields.
+ */
+export async function sourceDiff(q: Queryable, spec: SourceSpec, teamDeclared: boolean): Promise<null | 'unknown_team' | { op: 'create' | 'update'; fields: { path: string; from: unknown; to: unknown }[] }> {
+  const team = await findTeam(q, spec.team);
+  if (!team && !teamDeclared) return 'unknown_team';
+  const current = await repo.findSource(q, spec.name);
+  if (!current) return { op: 'create', fields: [] };
+  if (!team) return { op: 'update', fields: [{ path: 'team', from: current.team_id, to: spec.team }] };
+  const want = await sourceFields(q, spec, current.id);
+  const fields = KEYS.filter((k) => canonicalJson(JSON.parse(JSON.stringify(want[k] ?? null))) !== canonicalJson(JSON.parse(JSON.stringify(current[k] ?? null)))).map((k) => ({
+    path: k,
+    from: current[k],
+    to: want[k],
+  }));
+  return fields.length === 0 ? null : { op: 'update', fields };
 }
 
 const KEYS = ['name', 'team_id', 'connector', 'config', 'description', 'classification', 'freshness_sla_seconds', 'precedence', 'field_rules', 'acl', 'schedule'] as const;
@@ -279,6 +314,25 @@ export class SourceService {
 
   async byRef(ref: string): Promise<repo.SourceRow | null> {
     return repo.findSource(this.db, ref);
+  }
+
+  /**
+   * The entity with this key across record sources: per field, the value of the source with the highest
+   * precedence (ties: the newest record) wins; the other sources' values are kept as competing values.
+   */
+  async lookup(key: string, sourceIds?: string[]): Promise<Entity> {
+    const versions = await repo.recordVersions(this.db, key, sourceIds);
+    const fields: Record<string, EntityField> = {};
+    for (const v of versions) {
+      for (const [name, value] of Object.entries(v.fields)) {
+        if (value === null || value === undefined || value === '') continue;
+        const current = fields[name];
+        if (!current) fields[name] = { value, source: v.source_name, precedence: v.precedence, competing: [] };
+        else current.competing.push({ value, source: v.source_name, precedence: v.precedence });
+      }
+    }
+    const sources = versions.map((v) => ({ name: v.source_name, classification: v.classification, precedence: v.precedence, ...freshnessOf(v) }));
+    return { key, found: versions.length > 0, fields, sources };
   }
 
   /** Freshness, lag and counts. */

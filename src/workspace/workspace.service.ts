@@ -5,6 +5,7 @@ import { parseYaml, yamlErrorAt } from '../config/index.js';
 import type { Database, Queryable } from '../db/index.js';
 import { findTeam, findUser, IdentityWriter, membersOfTeam, type TeamRow, type UserRow } from '../identity/index.js';
 import { findPolicy, upsertPolicy, type PolicyRules } from '../policies/index.js';
+import { declareSource, sourceDiff } from '../sources/index.js';
 import { WorkspaceFile } from './workspace.schema.js';
 
 /** One field that an apply changes. */
@@ -17,7 +18,7 @@ export interface FieldChange {
 /** One object that an apply creates, updates or deletes. */
 export interface Change {
   op: 'create' | 'update' | 'delete';
-  kind: 'user' | 'team' | 'member' | 'policy';
+  kind: 'user' | 'team' | 'member' | 'policy' | 'source';
   /** Email, team name, `team/email` or policy name. */
   name: string;
   fields: FieldChange[];
@@ -137,6 +138,16 @@ async function plan(q: Queryable, file: WorkspaceFile, source: { text: string; n
       changes.push({ op: 'update', kind: 'policy', name: p.name, fields });
     }
     steps.push(async (_w, tx, record) => upsertPolicy(tx, record, { name: p.name, description, rules }));
+  }
+
+  for (const [i, spec] of file.sources.entries()) {
+    const diff = await sourceDiff(q, spec, file.teams.some((t) => t.name === spec.team));
+    if (diff === 'unknown_team') throw yamlErrorAt(source.text, source.name, ['sources', i, 'team'], `team ${spec.team} is neither declared in teams nor known to Tarmac`);
+    if (diff === null) continue;
+    changes.push({ op: diff.op, kind: 'source', name: spec.name, fields: diff.fields });
+    steps.push(async (_w, tx, record) => {
+      await declareSource(tx, record, spec);
+    });
   }
 
   return {
