@@ -52,7 +52,7 @@ export async function lexicalSearch(q: Queryable, query: string, k: number, filt
      ), stats as (
        select greatest(total_length::float8 / greatest(chunks, 1), 1) as avgdl from corpus_stats
      ), cand as (
-       select c.id, c.tsv, c.tsv_length, c.text_hash from chunks c
+       select c.id, c.tf, c.tsv_length, c.text_hash from chunks c
        where c.tsv @@ (select string_agg(quote_literal(lexeme), ' | ')::tsquery from terms)
          and c.allowed && $3::text[]
          and ($4::text[] is null or c.source_id = any($4::text[]))
@@ -60,9 +60,9 @@ export async function lexicalSearch(q: Queryable, query: string, k: number, filt
      ), scored as (
        select cand.id, cand.text_hash,
               sum(t.idf * (tf.n * ${K1 + 1}) / (tf.n + ${K1} * (1 - ${B} + ${B} * cand.tsv_length / stats.avgdl))) as score
-       from cand cross join stats
-       cross join lateral (select u.lexeme, coalesce(array_length(u.positions, 1), 1)::float8 as n from unnest(cand.tsv) u) tf
-       join terms t on t.lexeme = tf.lexeme
+       from cand cross join stats cross join terms t
+       cross join lateral (select (cand.tf ->> t.lexeme)::float8 as n) tf
+       where tf.n is not null
        group by cand.id, cand.text_hash
      ), best as (
        select distinct on (text_hash) id, score from scored order by text_hash, score desc, id

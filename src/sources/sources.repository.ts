@@ -30,6 +30,7 @@ export interface SyncRunRow {
   started_at: Date;
   finished_at: Date | null;
   heartbeat_at: Date;
+  owner: string;
   seen: number;
   added: number;
   updated: number;
@@ -73,12 +74,13 @@ export async function deleteSource(q: Queryable, id: string): Promise<void> {
   await q.query('delete from sources where id = $1', [id]);
 }
 
-export async function insertRun(q: Queryable, run: { id: string; sourceId: string; trigger: string }): Promise<SyncRunRow> {
-  const { rows } = await q.query<SyncRunRow>('insert into sync_runs (id, source_id, trigger, status) values ($1, $2, $3, $4) returning *', [
+export async function insertRun(q: Queryable, run: { id: string; sourceId: string; trigger: string; owner: string }): Promise<SyncRunRow> {
+  const { rows } = await q.query<SyncRunRow>('insert into sync_runs (id, source_id, trigger, status, owner) values ($1, $2, $3, $4, $5) returning *', [
     run.id,
     run.sourceId,
     run.trigger,
     'running',
+    run.owner,
   ]);
   return rows[0]!;
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { AuditContext } from '../access/index.js';
 import type { AuditLog } from '../audit/index.js';
 import type { Database } from '../db/index.js';
@@ -39,6 +40,24 @@ export interface SyncResult {
 
 /** A run whose heartbeat is older than this is taken over by the next sync. */
 const STALE_RUN_MS = 60_000;
+const OWNER = `${hostname()}:${process.pid}`;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Whether an unfinished run's process is gone: on the embedded database only one process exists; else by host and pid, or heartbeat. */
+function runIsDead(run: repo.SyncRunRow, embedded: boolean): boolean {
+  if (embedded) return run.owner !== OWNER;
+  const [host, pid] = run.owner.split(':');
+  if (host === hostname() && pid && Number(pid) !== process.pid && !alive(Number(pid))) return true;
+  return Date.now() - run.heartbeat_at.getTime() >= STALE_RUN_MS;
+}
 
 /**
  * Writes documents into a source: unchanged ones (same content hash) are skipped, changed ones replaced
@@ -121,11 +140,11 @@ export class DocumentWriter {
     const resumed = await this.audit.transaction(ctx, async (tx, record) => {
       await tx.query('select id from sources where id = $1 for update', [source.id]);
       const open = await repo.unfinishedRun(tx, source.id);
-      if (open && Date.now() - open.heartbeat_at.getTime() < STALE_RUN_MS) {
+      if (open && !runIsDead(open, this.db.kind === 'pglite')) {
         throw new TarmacError('conflict', `source ${source.name} is already syncing (run ${open.id})`, { runId: open.id });
       }
       if (open) await tx.query("update sync_runs set status = 'failed', finished_at = now(), error = $2 where id = $1", [open.id, `interrupted; taken over by ${runId}`]);
-      await repo.insertRun(tx, { id: runId, sourceId: source.id, trigger: options.trigger });
+      await repo.insertRun(tx, { id: runId, sourceId: source.id, trigger: options.trigger, owner: OWNER });
       await record({ action: 'source.sync_started', targetType: 'source', targetId: source.id, teamId: source.team_id, after: { runId, trigger: options.trigger, resumes: open?.id ?? null } });
       return open?.id ?? null;
     });

@@ -57,6 +57,8 @@ create table chunks (
   text_hash text not null,
   tsv tsvector not null,
   tsv_length integer not null,
+  -- Lexeme → occurrences in this chunk: BM25 reads term frequencies here without unnesting tsv.
+  tf jsonb not null,
   foreign key (source_id, doc_id) references documents (source_id, doc_id) on delete cascade
 );
 create index chunks_doc on chunks (source_id, doc_id);
@@ -104,6 +106,8 @@ create table sync_runs (
   started_at timestamptz not null default now(),
   finished_at timestamptz,
   heartbeat_at timestamptz not null default now(),
+  -- host:pid of the process running the sync, so a restart on that host can tell it died.
+  owner text not null default '',
   seen integer not null default 0,
   added integer not null default 0,
   updated integer not null default 0,
