@@ -86,7 +86,7 @@ interface ZodDef {
 const defOf = (schema: unknown): ZodDef => (schema as { _zod: { def: ZodDef } })._zod.def;
 
 const WRAPPERS = new Set(['optional', 'default', 'prefault', 'nullable', 'nonoptional', 'readonly', 'catch']);
-const LEAVES = new Set(['string', 'number', 'int', 'boolean', 'bigint', 'enum', 'literal', 'date', 'null', 'undefined', 'any', 'unknown', 'nan', 'template_literal']);
+const LEAVES = new Set(['record', 'string', 'number', 'int', 'boolean', 'bigint', 'enum', 'literal', 'date', 'null', 'undefined', 'any', 'unknown', 'nan', 'template_literal']);
 
 /** Every key path of a zod 4 schema: objects give their keys, arrays add `[]`, wrappers are unwrapped. */
 function keyPaths(schema: unknown, prefix = '', out: string[] = []): string[] {

@@ -9,6 +9,8 @@ import { migrate, openDatabase, type Database } from '../db/index.js';
 import { IdentityService } from '../identity/index.js';
 import { PolicyService } from '../policies/index.js';
 import { PromptService } from '../prompts/index.js';
+import { RetrievalService } from '../retrieval/index.js';
+import { SourceService } from '../sources/index.js';
 import { formatChanges, WorkspaceService } from '../workspace/index.js';
 
 const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -38,6 +40,8 @@ export interface Services {
   policies: PolicyService;
   prompts: PromptService;
   workspace: WorkspaceService;
+  sources: SourceService;
+  retrieval: RetrievalService;
   logger: Logger;
   /** Set when this call installed Tarmac on a new database. */
   installed: boolean;
@@ -107,6 +111,8 @@ export async function openServices(config: Config, options: { command: string; l
     const policies = new PolicyService(db);
     const prompts = new PromptService(db, audit);
     const workspace = new WorkspaceService(db, audit);
+    const sources = new SourceService(db, audit, { maxDocumentBytes: config.maxDocumentBytes });
+    const retrieval = new RetrievalService(db, sources);
 
     let installed = false;
     let replacedAdminKey: string | null = null;
@@ -138,7 +144,7 @@ export async function openServices(config: Config, options: { command: string; l
       const result = await workspace.applyAs({ actor: systemActor('config') }, text, config.configFile, { dryRun: false });
       if (result.changes.length > 0) logger.info({ file: config.configFile, diff: formatChanges(result.changes) }, 'configuration applied');
     }
-    return { config, db, audit, identity, policies, prompts, workspace, logger, installed, replacedAdminKey };
+    return { config, db, audit, identity, policies, prompts, workspace, sources, retrieval, logger, installed, replacedAdminKey };
   } catch (err) {
     await db.close().catch(() => undefined);
     throw err;

@@ -3,7 +3,9 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/index.js';
 import { buildServer } from '../http/index.js';
+import { systemActor } from '../access/index.js';
 import { JobRunner } from '../jobs/index.js';
+import { dueSources } from '../sources/index.js';
 import { adminKeyPath, createLogger, openServices, packageVersion, type Services } from './app.js';
 
 /** A running server with its workers. */
@@ -35,8 +37,8 @@ export async function startServer(config: Config, options: { logStream?: NodeJS.
   let app: FastifyInstance | null = null;
   try {
     app = await buildServer(
-      { db: services.db, identity: services.identity, audit: services.audit, policies: services.policies, prompts: services.prompts, workspace: services.workspace, version: packageVersion() },
-      { bodyLimit: config.bodyLimit, logLevel: config.logLevel, ...(options.logStream ? { logStream: options.logStream } : {}) },
+      { ...services, version: packageVersion() },
+      { bodyLimit: config.bodyLimit, maxDocumentBytes: config.maxDocumentBytes, logLevel: config.logLevel, ...(options.logStream ? { logStream: options.logStream } : {}) },
     );
     await app.listen({ port: config.port, host: config.host });
     // Workers start once requests are served: readiness does not wait for the job queue.
@@ -51,6 +53,18 @@ export async function startServer(config: Config, options: { logStream?: NodeJS.
       });
       await runner.schedule('audit-checkpoint', '0 * * * *', { reason: 'schedule' });
     }
+    await runner.work('source-sync-tick', async () => {
+      for (const name of dueSources(await services.sources.all(), new Date())) {
+        await runner.send('source-sync', { source: name, reason: 'schedule' }, { singletonKey: name });
+      }
+    });
+    await runner.schedule('source-sync-tick', '* * * * *', { reason: 'schedule' });
+    await runner.work('source-sync', async ({ source, reason }) => {
+      const row = await services.sources.byRef(source);
+      if (!row) return;
+      const result = await services.sources.syncAs({ actor: systemActor('scheduler') }, row, { trigger: reason });
+      logger.info({ source, runId: result.runId, status: result.status, error: result.error, ...result.counts }, 'source synced');
+    });
     services.audit.onCheckpointDue(() => {
       runner.send('audit-checkpoint', { reason: 'interval' }, { singletonKey: 'due' }).catch((err: unknown) => logger.error({ err }, 'cannot queue audit checkpoint'));
     });

@@ -7,6 +7,8 @@ import { embeddedLockOwner } from '../db/index.js';
 import { ERROR_CODES, TarmacError, type ErrorCode } from '../errors/index.js';
 import type { ApiKey, CreateKeyInput } from '../identity/index.js';
 import type { PromptDiff, PromptSummary, PromptVersion, VersionSelector } from '../prompts/index.js';
+import type { SearchInput, SearchResult } from '../retrieval/index.js';
+import type { SourceStatus, SyncCounts, SyncResult } from '../sources/index.js';
 import type { ApplyResult } from '../workspace/index.js';
 
 /** What the CLI does, against the database directly or through a running server's API. */
@@ -21,6 +23,9 @@ export interface TarmacClient {
   getPromptVersion(name: string, selector: VersionSelector): Promise<PromptVersion>;
   diffPrompt(name: string, from: number, to: number): Promise<PromptDiff>;
   movePromptLabel(name: string, label: string, version: number): Promise<PromptSummary>;
+  sync(source: string, onProgress: (counts: SyncCounts) => void): Promise<SyncResult>;
+  sourceStatus(source: string): Promise<SourceStatus>;
+  search(input: SearchInput): Promise<SearchResult>;
   close(): Promise<void>;
 }
 
@@ -87,6 +92,18 @@ class LocalClient implements TarmacClient {
 
   movePromptLabel(name: string, label: string, version: number): Promise<PromptSummary> {
     return this.services.prompts.moveLabel({ principal: this.principal }, name, label, version);
+  }
+
+  sync(source: string, onProgress: (counts: SyncCounts) => void): Promise<SyncResult> {
+    return this.services.sources.sync({ principal: this.principal }, source, { onProgress, trigger: 'cli' });
+  }
+
+  sourceStatus(source: string): Promise<SourceStatus> {
+    return this.services.sources.status({ principal: this.principal }, source);
+  }
+
+  search(input: SearchInput): Promise<SearchResult> {
+    return this.services.retrieval.search(this.principal, input);
   }
 
   close(): Promise<void> {
@@ -161,6 +178,18 @@ class RemoteClient implements TarmacClient {
 
   movePromptLabel(name: string, label: string, version: number): Promise<PromptSummary> {
     return this.call('PUT', `/api/v1/prompts/${encodeURIComponent(name)}/labels/${encodeURIComponent(label)}`, { version });
+  }
+
+  sync(source: string): Promise<SyncResult> {
+    return this.call('POST', `/api/v1/sources/${encodeURIComponent(source)}/sync`);
+  }
+
+  sourceStatus(source: string): Promise<SourceStatus> {
+    return this.call('GET', `/api/v1/sources/${encodeURIComponent(source)}/status`);
+  }
+
+  search(input: SearchInput): Promise<SearchResult> {
+    return this.call('POST', '/api/v1/search', input);
   }
 
   async close(): Promise<void> {}

@@ -4,6 +4,7 @@ import { packageVersion, startBanner, startServer } from '../app/index.js';
 import type { Scope, TeamRole } from '../access/index.js';
 import { loadConfig, type Config } from '../config/index.js';
 import { isTarmacError, TarmacError } from '../errors/index.js';
+import type { SyncCounts } from '../sources/index.js';
 import { formatChanges } from '../workspace/index.js';
 import { connect, type TarmacClient } from './client.js';
 
@@ -231,7 +232,63 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
       io.out(`${name}: ${label} → v${summary.labels[label]}`);
     });
 
+  program
+    .command('sync')
+    .description('Sync a source now through its connector; shows progress and a summary; exit 1 when the sync fails')
+    .argument('<source>', 'source name or id')
+    .option('--json', 'machine-readable output')
+    .action(async (source: string, opts: { json?: boolean }) => {
+      const started = Date.now();
+      const result = await withClient(config(), (c) =>
+        c.sync(source, (counts) => {
+          if (!opts.json) io.err(progressLine(counts, Date.now() - started));
+        }),
+      );
+      if (opts.json) io.out(JSON.stringify(result, null, 2));
+      else {
+        const c = result.counts;
+        io.out(
+          `${result.status === 'succeeded' ? 'synced' : 'sync FAILED'} ${source} in ${((Date.now() - started) / 1000).toFixed(1)} s: ` +
+            `${c.seen} seen, ${c.added} added, ${c.updated} updated, ${c.unchanged} unchanged, ${c.deleted} deleted, ${c.failed} failed, ${c.quarantined} quarantined` +
+            (result.resumed ? ` (took over interrupted run ${result.resumed})` : ''),
+        );
+        if (result.error) io.err(`error: ${result.error}`);
+      }
+      if (result.status !== 'succeeded') throw new ExitError(EXIT.failure);
+    });
+
+  program
+    .command('search')
+    .description('Search the chunks you may read (or, as a platform admin, those USER may read)')
+    .argument('<query>', 'the query')
+    .option('--as <user>', 'search as this user (email or id; platform admins only)')
+    .option('-k, --k <k>', 'number of results', '10')
+    .option('--source <sources>', 'comma-separated source names')
+    .option('--json', 'machine-readable output')
+    .action(async (query: string, opts: { as?: string; k: string; source?: string; json?: boolean }) => {
+      const k = Number(opts.k);
+      if (!Number.isInteger(k) || k < 1 || k > 200) throw new TarmacError('validation_failed', '-k must be a whole number from 1 to 200');
+      const result = await withClient(config(), (c) =>
+        c.search({ query, k, ...(opts.as ? { as: opts.as } : {}), ...(opts.source ? { sources: opts.source.split(',').map((s) => s.trim()) } : {}) }),
+      );
+      if (opts.json) return io.out(JSON.stringify(result, null, 2));
+      if (result.results.length === 0) return io.out(`no results as ${result.as}`);
+      result.results.forEach((h, i) => {
+        const where = [h.source, h.documentId, ...(h.sectionPath.length > 0 ? [h.sectionPath.join(' > ')] : [])].join(' · ');
+        io.out(`${i + 1}. ${h.title || h.documentId}  (${h.score.toFixed(3)})\n   ${where} · v${h.version} · ${h.classification}${h.stale ? ' · STALE' : ''}\n   ${h.text.replace(/\s+/g, ' ').slice(0, 200)}`);
+      });
+    });
+
   return program;
+}
+
+/** One progress line of a sync: a bar of the documents written so far and the counts. */
+function progressLine(c: SyncCounts, ms: number): string {
+  const done = c.added + c.updated + c.unchanged + c.failed + c.quarantined;
+  const width = 20;
+  const filled = c.seen === 0 ? 0 : Math.round((done / Math.max(c.seen, 1)) * width);
+  const rate = ms > 0 ? Math.round((c.seen / ms) * 1000) : 0;
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${c.seen} seen · +${c.added} ~${c.updated} =${c.unchanged} -${c.deleted} !${c.failed} ?${c.quarantined} · ${rate} docs/s`;
 }
 
 /** Runs the CLI and returns its exit code. */

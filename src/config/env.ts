@@ -55,6 +55,11 @@ export const ENV = {
     int(0, 600_000).default(10_000),
     'How long a stopping server lets in-flight requests and running jobs finish before it cuts them off.',
   ),
+  maxDocumentBytes: envVar(
+    'TARMAC_MAX_DOCUMENT_BYTES',
+    int(1024, 2 * 1024 * 1024 * 1024).default(50 * 1024 * 1024),
+    'Largest document a source may index, in bytes; larger ones are marked failed with document_too_large.',
+  ),
   url: envVar('TARMAC_URL', z.string().url().optional(), 'CLI: the server to talk to; absent means the CLI opens the database itself unless a local server holds it.'),
   apiKey: envVar('TARMAC_API_KEY', z.string().min(1).optional(), 'CLI: the API key to act with; default the bootstrap admin key in TARMAC_DATA_DIR/admin-key.'),
 } as const;

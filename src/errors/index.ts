@@ -25,6 +25,11 @@ export const ERROR_CODES = [
   'database_locked',
   'not_ready',
   'internal_error',
+  'document_too_large',
+  'document_unparseable',
+  'source_unavailable',
+  'source_stale',
+  'required_field_missing',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -46,6 +51,11 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   database_locked: 503,
   not_ready: 503,
   internal_error: 500,
+  document_too_large: 413,
+  document_unparseable: 422,
+  source_unavailable: 502,
+  source_stale: 409,
+  required_field_missing: 422,
 };
 
 export class TarmacError extends Error {

@@ -3,6 +3,6 @@
  * every route, OpenAPI, health, readiness and Prometheus metrics. Registers each capability's routes.
  *
  * @example
- * const app = await buildServer(deps, { bodyLimit: 1048576, logLevel: 'info' });
+ * const app = await buildServer(deps, { bodyLimit: 1048576, maxDocumentBytes: 52428800, logLevel: 'info' });
  */
 export { buildServer, REDACTED_LOG_PATHS, type ServerDeps, type ServerOptions } from './server.js';

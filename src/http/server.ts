@@ -10,6 +10,8 @@ import { isTarmacError, parseInput, TarmacError } from '../errors/index.js';
 import { registerIdentityRoutes, type IdentityService } from '../identity/index.js';
 import { registerPolicyRoutes, type PolicyService } from '../policies/index.js';
 import { registerPromptRoutes, type PromptService } from '../prompts/index.js';
+import { registerRetrievalRoutes, type RetrievalService } from '../retrieval/index.js';
+import { registerSourceRoutes, type SourceService } from '../sources/index.js';
 import { registerWorkspaceRoutes, type WorkspaceService } from '../workspace/index.js';
 import { HttpMetrics } from './metrics.js';
 import { OpenApiCollector } from './openapi.js';
@@ -22,11 +24,15 @@ export interface ServerDeps {
   policies: PolicyService;
   prompts: PromptService;
   workspace: WorkspaceService;
+  sources: SourceService;
+  retrieval: RetrievalService;
   version: string;
 }
 
 export interface ServerOptions {
   bodyLimit: number;
+  /** Largest document a source indexes; the push route accepts bodies of that size (base64 included). */
+  maxDocumentBytes: number;
   logLevel: string;
   /** Write logs here instead of standard output (tests). */
   logStream?: NodeJS.WritableStream;
@@ -82,7 +88,7 @@ function clientError(err: Error & { code?: string }, socket: Duplex): void {
  * authentication of every non-public route, OpenAPI from the routes' zod schemas, health and metrics.
  *
  * @example
- * const app = await buildServer(deps, { bodyLimit: 1048576, logLevel: 'info' });
+ * const app = await buildServer(deps, { bodyLimit: 1048576, maxDocumentBytes: 52428800, logLevel: 'info' });
  * await app.listen({ port: 8080, host: '127.0.0.1' });
  */
 export async function buildServer(deps: ServerDeps, options: ServerOptions): Promise<FastifyInstance> {
@@ -198,6 +204,8 @@ export async function buildServer(deps: ServerDeps, options: ServerOptions): Pro
   registerPolicyRoutes(app, deps.policies);
   registerPromptRoutes(app, deps.prompts);
   registerWorkspaceRoutes(app, deps.workspace);
+  registerSourceRoutes(app, deps.sources, { pushBodyLimit: Math.max(options.bodyLimit, Math.ceil(options.maxDocumentBytes * 1.4) + 1024 * 1024) });
+  registerRetrievalRoutes(app, deps.retrieval);
 
   await app.ready();
   return app;

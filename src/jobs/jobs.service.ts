@@ -1,4 +1,5 @@
 import PgBoss from 'pg-boss';
+import type { ZodType } from 'zod';
 import type { Database } from '../db/index.js';
 import { parseInput } from '../errors/index.js';
 import { QUEUES, type QueueName, type QueuePayload } from './queues.js';
@@ -41,14 +42,14 @@ export class JobRunner {
 
   /** Queues one job; `singletonKey` keeps at most one such job waiting. */
   async send<Q extends QueueName>(queue: Q, payload: QueuePayload<Q>, options: { singletonKey?: string } = {}): Promise<string | null> {
-    const data = parseInput(QUEUES[queue], payload, `${queue} payload`) as object;
+    const data = parseInput(QUEUES[queue] as ZodType<object>, payload, `${queue} payload`);
     return this.boss.send(queue, data, options);
   }
 
   /** Runs `handler` for each job of the queue; a throw marks the job failed and pg-boss retries it. */
   async work<Q extends QueueName>(queue: Q, handler: (payload: QueuePayload<Q>) => Promise<void>): Promise<void> {
     await this.boss.work<object>(queue, { pollingIntervalSeconds: 1 }, async (jobs) => {
-      for (const job of jobs) await handler(parseInput(QUEUES[queue], job.data, `${queue} payload`) as QueuePayload<Q>);
+      for (const job of jobs) await handler(parseInput(QUEUES[queue] as ZodType<object>, job.data, `${queue} payload`) as QueuePayload<Q>);
     });
   }
 

@@ -4,6 +4,10 @@ import { z } from 'zod';
 export const QUEUES = {
   /** Sign audit checkpoints: those due every N entries (`interval`), plus one at the head (`schedule`, hourly). */
   'audit-checkpoint': z.strictObject({ reason: z.enum(['interval', 'schedule']) }),
+  /** Queue a sync of every source whose schedule fired since its last sync (every minute). */
+  'source-sync-tick': z.strictObject({ reason: z.enum(['schedule']) }),
+  /** Sync one source by name. */
+  'source-sync': z.strictObject({ source: z.string().min(1), reason: z.enum(['schedule', 'manual']) }),
 } as const;
 
 export type QueueName = keyof typeof QUEUES;

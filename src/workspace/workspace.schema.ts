@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { TEAM_ROLES } from '../access/index.js';
 import { PolicyName, PolicyRules } from '../policies/index.js';
 import { LabelName, PromptContent, PromptName } from '../prompts/index.js';
+import { SourceSpec } from '../sources/index.js';
 
 const Email = z.email().max(320).transform((e) => e.toLowerCase());
 
@@ -57,12 +58,14 @@ export const WorkspaceFile = z
     teams: z.array(WorkspaceTeam).default([]).describe('Teams, by name'),
     policies: z.array(WorkspacePolicy).default([]).describe('Platform policies, by name'),
     prompts: z.array(WorkspacePrompt).default([]).describe('Prompts, by name: a changed content becomes a new version'),
+    sources: z.array(SourceSpec).default([]).describe('Context sources, by name'),
   })
   .superRefine((file, ctx) => {
     unique(file.users, (u) => u.email, ctx, 'users', 'user');
     unique(file.teams, (t) => t.name, ctx, 'teams', 'team');
     unique(file.policies, (p) => p.name, ctx, 'policies', 'policy');
     unique(file.prompts, (p) => p.name, ctx, 'prompts', 'prompt');
+    unique(file.sources, (s) => s.name, ctx, 'sources', 'source');
     file.teams.forEach((team, t) => {
       const seen = new Set<string>();
       (team.members ?? []).forEach((m, i) => {

@@ -6,6 +6,7 @@ import type { Database, Queryable } from '../db/index.js';
 import { findTeam, findUser, IdentityWriter, membersOfTeam, type TeamRow, type UserRow } from '../identity/index.js';
 import { findPolicy, upsertPolicy, type PolicyRules } from '../policies/index.js';
 import { checkTemplates, contentHash, findPrompt, promptLabels, promptVersions, PromptWriter, type PromptContent } from '../prompts/index.js';
+import { declareSource, sourceDiff } from '../sources/index.js';
 import { WorkspaceFile } from './workspace.schema.js';
 
 /** One field that an apply changes. */
@@ -18,8 +19,8 @@ export interface FieldChange {
 /** One object that an apply creates, updates or deletes. */
 export interface Change {
   op: 'create' | 'update' | 'delete';
-  kind: 'user' | 'team' | 'member' | 'policy' | 'prompt' | 'label';
-  /** Email, team name, `team/email`, policy or prompt name, or `prompt:label`. */
+  kind: 'user' | 'team' | 'member' | 'policy' | 'source' | 'prompt' | 'label';
+  /** Email, team name, `team/email`, policy, source or prompt name, or `prompt:label`. */
   name: string;
   fields: FieldChange[];
 }
@@ -142,6 +143,15 @@ async function plan(q: Queryable, file: WorkspaceFile, source: { text: string; n
     steps.push(async (_w, tx, record) => upsertPolicy(tx, record, { name: p.name, description, rules }));
   }
 
+  for (const [i, spec] of file.sources.entries()) {
+    const diff = await sourceDiff(q, spec, file.teams.some((t) => t.name === spec.team));
+    if (diff === 'unknown_team') throw yamlErrorAt(source.text, source.name, ['sources', i, 'team'], `team ${spec.team} is neither declared in teams nor known to Tarmac`);
+    if (diff === null) continue;
+    changes.push({ op: diff.op, kind: 'source', name: spec.name, fields: diff.fields });
+    steps.push(async (_w, tx, record) => {
+      await declareSource(tx, record, spec);
+    });
+  }
   for (const [i, p] of file.prompts.entries()) await planPrompt(q, file, source, by, i, p, changes, steps);
 
   return {

@@ -10,7 +10,7 @@ export interface TestServer extends TestServices {
   logs: string[];
 }
 
-export async function openTestServer(options: { bodyLimit?: number } = {}): Promise<TestServer> {
+export async function openTestServer(options: { bodyLimit?: number; maxDocumentBytes?: number } = {}): Promise<TestServer> {
   const services = await openTestServices();
   const logs: string[] = [];
   const logStream = new Writable({
@@ -20,8 +20,8 @@ export async function openTestServer(options: { bodyLimit?: number } = {}): Prom
     },
   });
   const app = await buildServer(
-    { db: services.db, identity: services.identity, audit: services.audit, policies: services.policies, prompts: services.prompts, workspace: services.workspace, version: 'test' },
-    { bodyLimit: options.bodyLimit ?? 1024 * 1024, logLevel: 'info', logStream },
+    { ...services, version: 'test' },
+    { bodyLimit: options.bodyLimit ?? 1024 * 1024, maxDocumentBytes: options.maxDocumentBytes ?? 1024 * 1024, logLevel: 'info', logStream },
   );
   return {
     ...services,

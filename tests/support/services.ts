@@ -4,6 +4,8 @@ import { AuditLog, generateSigningKey } from '../../src/audit/index.js';
 import { IdentityService } from '../../src/identity/index.js';
 import { PolicyService } from '../../src/policies/index.js';
 import { PromptService } from '../../src/prompts/index.js';
+import { RetrievalService } from '../../src/retrieval/index.js';
+import { SourceService } from '../../src/sources/index.js';
 import { WorkspaceService } from '../../src/workspace/index.js';
 import { openTestDatabase, type TestDatabase } from './db.js';
 
@@ -13,11 +15,13 @@ export interface TestServices extends TestDatabase {
   policies: PolicyService;
   prompts: PromptService;
   workspace: WorkspaceService;
+  sources: SourceService;
+  retrieval: RetrievalService;
   adminToken: string;
   admin: Principal;
 }
 
-export async function openTestServices(options: { checkpointEvery?: number } = {}): Promise<TestServices> {
+export async function openTestServices(options: { checkpointEvery?: number; maxDocumentBytes?: number } = {}): Promise<TestServices> {
   const base = await openTestDatabase();
   const signingKey = generateSigningKey();
   const audit = new AuditLog(base.db, { checkpointEvery: options.checkpointEvery ?? 1000, signingKey, trustedPublicKey: signingKey.publicKeyPem });
@@ -31,6 +35,7 @@ export async function openTestServices(options: { checkpointEvery?: number } = {
     },
   });
   const admin = await identity.authenticate(adminToken);
+  const sources = new SourceService(base.db, audit, { maxDocumentBytes: options.maxDocumentBytes ?? 1024 * 1024 });
   return {
     ...base,
     audit,
@@ -38,6 +43,8 @@ export async function openTestServices(options: { checkpointEvery?: number } = {
     policies: new PolicyService(base.db),
     prompts: new PromptService(base.db, audit),
     workspace: new WorkspaceService(base.db, audit),
+    sources,
+    retrieval: new RetrievalService(base.db, sources),
     adminToken,
     admin,
   };

@@ -1,0 +1,10 @@
+/**
+ * Retrieval: lexical search (BM25 on PostgreSQL full-text search) that always runs as a caller, with the
+ * access filter inside the ranking query, metadata filters and near-duplicate collapse.
+ *
+ * @example
+ * const retrieval = new RetrievalService(db, sources);
+ * const { results } = await retrieval.search(principal, { query: 'claims deadline', k: 5 });
+ */
+export { registerRetrievalRoutes } from './retrieval.routes.js';
+export { hitView, RetrievalService, type SearchHit, type SearchIdentity, type SearchInput, type SearchResult } from './retrieval.service.js';

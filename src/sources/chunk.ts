@@ -1,0 +1,158 @@
+import { countTokens, decode, encode } from 'gpt-tokenizer';
+import type { Block, ParsedDocument } from './parse.js';
+
+/** One chunk of a document: what retrieval ranks and what a context manifest cites. */
+export interface Chunk {
+  ordinal: number;
+  text: string;
+  /** Headings above the chunk, outermost first. */
+  sectionPath: string[];
+  /** Character offsets of the chunk in the document text (end exclusive). */
+  start: number;
+  end: number;
+  tokenCount: number;
+}
+
+export interface ChunkOptions {
+  maxTokens: number;
+  overlapTokens: number;
+}
+
+interface Unit {
+  text: string;
+  start: number;
+  end: number;
+  tokens: number;
+  header?: string;
+  section: string[];
+  /** Starts a section: the chunk before it is closed. */
+  heading: boolean;
+}
+
+const SENTENCE = /[^.!?\n]+(?:[.!?]+|\n|$)\s*/g;
+
+/** Cuts a text longer than `max` tokens into pieces: sentences, and token windows for longer sentences. */
+function split(text: string, start: number, max: number, overlap: number): { text: string; start: number; end: number }[] {
+  const out: { text: string; start: number; end: number }[] = [];
+  let current = '';
+  let currentStart = start;
+  const push = () => {
+    if (current.trim()) out.push({ text: current.trim(), start: currentStart, end: currentStart + current.trimEnd().length });
+  };
+  for (const m of text.matchAll(SENTENCE)) {
+    const sentence = m[0];
+    const at = start + (m.index ?? 0);
+    if (countTokens(sentence) > max) {
+      push();
+      current = '';
+      const tokens = encode(sentence);
+      const step = Math.max(1, max - overlap);
+      let offset = 0;
+      for (let i = 0; i < tokens.length; i += step) {
+        const piece = decode(tokens.slice(i, i + max));
+        const found = sentence.indexOf(piece.trim(), Math.max(0, offset - piece.length));
+        const pStart = found >= 0 ? found : offset;
+        out.push({ text: piece.trim(), start: at + pStart, end: at + pStart + piece.trim().length });
+        offset = pStart + 1;
+        if (i + max >= tokens.length) break;
+      }
+      currentStart = at + sentence.length;
+      continue;
+    }
+    // One sentence per piece: the packing in chunkDocument fills chunks and carries the overlap.
+    push();
+    current = sentence;
+    currentStart = at;
+  }
+  push();
+  return out;
+}
+
+function unitsOf(blocks: Block[], options: ChunkOptions): Unit[] {
+  const units: Unit[] = [];
+  const stack: { level: number; text: string }[] = [];
+  let offset = 0;
+  for (const block of blocks) {
+    const start = offset;
+    // parse.ts joins blocks with a blank line.
+    offset += block.text.length + 2;
+    if (block.kind === 'heading') {
+      const level = block.level ?? 1;
+      while (stack.length > 0 && stack[stack.length - 1]!.level >= level) stack.pop();
+      stack.push({ level, text: block.text.replace(/^#+\s*/, '') });
+    }
+    const section = stack.map((s) => s.text);
+    const tokens = countTokens(block.text);
+    const header = block.kind === 'table_row' ? block.header : undefined;
+    const budget = options.maxTokens - (header ? countTokens(header) : 0);
+    const base = { section, heading: block.kind === 'heading', ...(header ? { header } : {}) };
+    if (tokens <= budget) {
+      units.push({ ...base, text: block.text, start, end: start + block.text.length, tokens });
+      continue;
+    }
+    for (const piece of split(block.text, start, Math.max(8, budget), options.overlapTokens)) {
+      units.push({ ...base, ...piece, tokens: countTokens(piece.text), heading: false });
+    }
+  }
+  return units;
+}
+
+/**
+ * Cuts a parsed document into token-bounded chunks that follow its structure: a heading starts a new chunk,
+ * blocks (paragraphs, list items, table rows) are packed whole up to `maxTokens`, a table row carries its
+ * header, and each chunk repeats up to `overlapTokens` of whole blocks from the end of the previous one.
+ *
+ * @example
+ * const chunks = chunkDocument(parsed, { maxTokens: 400, overlapTokens: 50 });
+ * chunks[0] // { ordinal: 0, text: '# Claims…', sectionPath: ['Claims'], start: 0, end: 812, tokenCount: 180 }
+ */
+export function chunkDocument(doc: ParsedDocument, options: ChunkOptions): Chunk[] {
+  const units = unitsOf(doc.blocks, options);
+  const chunks: Chunk[] = [];
+  let current: Unit[] = [];
+  let tokens = 0;
+  const headerOf = (list: Unit[]) => (list[0]?.header && !list[0].text.startsWith(list[0].header) ? list[0].header : undefined);
+  const headerTokens = (list: Unit[]) => {
+    const header = headerOf(list);
+    return header ? countTokens(header) : 0;
+  };
+  const emit = () => {
+    if (current.length === 0 || current.every((u) => u.heading)) return;
+    const header = headerOf(current);
+    const body = doc.text.slice(current[0]!.start, current[current.length - 1]!.end);
+    const text = header ? `${header}\n${body}` : body;
+    chunks.push({
+      ordinal: chunks.length,
+      text,
+      sectionPath: current[current.length - 1]!.section,
+      start: current[0]!.start,
+      end: current[current.length - 1]!.end,
+      tokenCount: countTokens(text),
+    });
+  };
+  for (const unit of units) {
+    if (unit.heading && current.some((u) => !u.heading)) {
+      emit();
+      current = [];
+      tokens = 0;
+    } else if (current.length > 0 && tokens + unit.tokens + headerTokens(current) > options.maxTokens) {
+      emit();
+      // Overlap: whole trailing units of the same section, within the overlap budget.
+      const carry: Unit[] = [];
+      let carried = 0;
+      for (let i = current.length - 1; i >= 0; i--) {
+        const u = current[i]!;
+        if (u.heading || u.section.join('/') !== unit.section.join('/') || carried + u.tokens > options.overlapTokens) break;
+        carry.unshift(u);
+        carried += u.tokens;
+      }
+      const fits = carried + unit.tokens + (unit.header ? countTokens(unit.header) : 0) <= options.maxTokens;
+      current = fits ? carry : [];
+      tokens = fits ? carried : 0;
+    }
+    current.push(unit);
+    tokens += unit.tokens;
+  }
+  emit();
+  return chunks;
+}

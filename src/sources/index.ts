@@ -1,0 +1,20 @@
+/**
+ * Sources: connectors (push, filesystem, records, http, postgres), parsing, structure-aware chunking,
+ * incremental sync with atomic replacement by content hash, field rules and quarantine, freshness.
+ *
+ * @example
+ * const sources = new SourceService(db, audit, { maxDocumentBytes: 50 * 1024 * 1024 });
+ * await sources.declare(caller, { name: 'handbook', team: 'hr', connector: { type: 'push' }, acl: { default: ['*'] } });
+ * await sources.push(caller, 'handbook', [{ id: 'leave.md', text: '# Leave\nTwenty days a year.' }]);
+ */
+export { chunkDocument, type Chunk, type ChunkOptions } from './chunk.js';
+export { connectorFor, globToRegExp, type Connector, type Listing } from './connectors.js';
+export { decodeText, type TextEncoding } from './encoding.js';
+export { applyFieldRules, resolveAllowed, type SourceDocument } from './ingest.js';
+export { DOCUMENT_FORMATS, formatOf, parseDocument, type Block, type DocumentFormat, type ParsedDocument } from './parse.js';
+export { recordVersions, type RecordVersion, type SourceRow, type SyncRunRow } from './sources.repository.js';
+export { dueSources, isValidCron } from './schedule.js';
+export { registerSourceRoutes } from './sources.routes.js';
+export { SourceSpec, type SourceSpecInput } from './sources.schema.js';
+export { declareSource, freshnessOf, sourceDiff, SourceService, sourceView, type Caller, type Entity, type EntityField, type PushedDocument, type Source, type SourceStatus } from './sources.service.js';
+export { emptyCounts, type SyncCounts, type SyncResult } from './sync.service.js';
