@@ -179,7 +179,7 @@ describe('docs/api.md', () => {
   beforeAll(async () => {
     services = await openTestServices();
     app = await buildServer(
-      { db: services.db, identity: services.identity, audit: services.audit, policies: services.policies, workspace: services.workspace, version: 'test' },
+      { db: services.db, identity: services.identity, audit: services.audit, policies: services.policies, workspace: services.workspace, gateway: services.gateway, version: 'test' },
       { bodyLimit: 1024 * 1024, logLevel: 'silent' },
     );
     const response = await app.inject({ method: 'GET', url: '/openapi.json', headers: { authorization: `Bearer ${services.adminToken}` } });

@@ -7,6 +7,7 @@ import { AuditLog, loadSigningKey, type SigningKey } from '../audit/index.js';
 import type { Config } from '../config/index.js';
 import { migrate, openDatabase, type Database } from '../db/index.js';
 import { IdentityService } from '../identity/index.js';
+import { GatewayService } from '../models/index.js';
 import { PolicyService } from '../policies/index.js';
 import { formatChanges, WorkspaceService } from '../workspace/index.js';
 
@@ -36,6 +37,7 @@ export interface Services {
   identity: IdentityService;
   policies: PolicyService;
   workspace: WorkspaceService;
+  gateway: GatewayService;
   logger: Logger;
   /** Set when this call installed Tarmac on a new database. */
   installed: boolean;
@@ -135,7 +137,8 @@ export async function openServices(config: Config, options: { command: string; l
       const result = await workspace.applyAs({ actor: systemActor('config') }, text, config.configFile, { dryRun: false });
       if (result.changes.length > 0) logger.info({ file: config.configFile, diff: formatChanges(result.changes) }, 'configuration applied');
     }
-    return { config, db, audit, identity, policies, workspace, logger, installed, replacedAdminKey };
+    const gateway = new GatewayService(db, { onError: (err, what) => logger.error({ err }, what) });
+    return { config, db, audit, identity, policies, workspace, gateway, logger, installed, replacedAdminKey };
   } catch (err) {
     await db.close().catch(() => undefined);
     throw err;

@@ -48,7 +48,15 @@ export async function startServer(config: Config, options: { logStream?: NodeJS.
       runner.send('audit-checkpoint', { reason: 'interval' }, { singletonKey: 'due' }).catch((err: unknown) => logger.error({ err }, 'cannot queue audit checkpoint'));
     });
     const app = await buildServer(
-      { db: services.db, identity: services.identity, audit: services.audit, policies: services.policies, workspace: services.workspace, version: packageVersion() },
+      {
+        db: services.db,
+        identity: services.identity,
+        audit: services.audit,
+        policies: services.policies,
+        workspace: services.workspace,
+        gateway: services.gateway,
+        version: packageVersion(),
+      },
       { bodyLimit: config.bodyLimit, logLevel: config.logLevel, ...(options.logStream ? { logStream: options.logStream } : {}) },
     );
     await app.listen({ port: config.port, host: config.host });
@@ -72,6 +80,8 @@ export async function startServer(config: Config, options: { logStream?: NodeJS.
           clearTimeout(cut);
           await runner.stop(config.shutdownTimeoutMs);
         } finally {
+          // Traces still in memory are written before the database closes.
+          await services.gateway.close().catch((err: unknown) => logger.error({ err }, 'cannot write the last gateway traces'));
           if (!config.databaseUrl) rmSync(serverInfoPath(config), { force: true });
           await services.db.close();
           clearTimeout(timer);

@@ -68,8 +68,9 @@ class LocalClient implements TarmacClient {
     return this.services.identity.revokeKey({ principal: this.principal }, id);
   }
 
-  close(): Promise<void> {
-    return this.services.db.close();
+  async close(): Promise<void> {
+    await this.services.gateway.close();
+    await this.services.db.close();
   }
 }
 

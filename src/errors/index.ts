@@ -23,6 +23,13 @@ export const ERROR_CODES = [
   'conflict',
   'database_locked',
   'not_ready',
+  'model_not_found',
+  'egress_denied',
+  'budget_exceeded',
+  'rate_limited',
+  'upstream_rejected',
+  'upstream_error',
+  'upstream_timeout',
   'internal_error',
 ] as const;
 
@@ -43,6 +50,13 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   conflict: 409,
   database_locked: 503,
   not_ready: 503,
+  model_not_found: 404,
+  egress_denied: 403,
+  budget_exceeded: 429,
+  rate_limited: 429,
+  upstream_rejected: 400,
+  upstream_error: 502,
+  upstream_timeout: 504,
   internal_error: 500,
 };
 

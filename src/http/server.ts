@@ -8,6 +8,7 @@ import { registerAuditRoutes, type AuditLog } from '../audit/index.js';
 import { pendingMigrations, type Database } from '../db/index.js';
 import { isTarmacError, parseInput, TarmacError } from '../errors/index.js';
 import { registerIdentityRoutes, type IdentityService } from '../identity/index.js';
+import { openAiErrorType, registerGatewayRoutes, type GatewayService } from '../models/index.js';
 import { registerPolicyRoutes, type PolicyService } from '../policies/index.js';
 import { registerWorkspaceRoutes, type WorkspaceService } from '../workspace/index.js';
 import { HttpMetrics } from './metrics.js';
@@ -20,6 +21,7 @@ export interface ServerDeps {
   audit: AuditLog;
   policies: PolicyService;
   workspace: WorkspaceService;
+  gateway: GatewayService;
   version: string;
 }
 
@@ -162,6 +164,11 @@ export async function buildServer(deps: ServerDeps, options: ServerOptions): Pro
     const error = isTarmacError(err) ? err : fromFastify(err);
     if (error.code === 'internal_error') request.log.error({ err }, 'request failed');
     else request.log.info({ code: error.code, message: error.message }, 'request rejected');
+    // The OpenAI-compatible routes also carry OpenAI's `type` and `param`, which its client libraries read.
+    if (request.url.startsWith('/v1/')) {
+      const body = error.toJSON();
+      return reply.code(error.status).send({ error: { ...body.error, type: openAiErrorType(error.status), param: null } });
+    }
     return reply.code(error.status).send(error.toJSON());
   });
 
@@ -195,6 +202,7 @@ export async function buildServer(deps: ServerDeps, options: ServerOptions): Pro
   registerAuditRoutes(app, deps.audit);
   registerPolicyRoutes(app, deps.policies);
   registerWorkspaceRoutes(app, deps.workspace);
+  registerGatewayRoutes(app, deps.gateway, deps.db);
 
   await app.ready();
   return app;

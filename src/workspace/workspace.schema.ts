@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { TEAM_ROLES } from '../access/index.js';
+import { GatewayConfig } from '../models/index.js';
 import { PolicyName, PolicyRules } from '../policies/index.js';
 
 const Email = z.email().max(320).transform((e) => e.toLowerCase());
@@ -47,6 +48,7 @@ export const WorkspaceFile = z
     users: z.array(WorkspaceUser).default([]).describe('Users, by email'),
     teams: z.array(WorkspaceTeam).default([]).describe('Teams, by name'),
     policies: z.array(WorkspacePolicy).default([]).describe('Platform policies, by name'),
+    gateway: GatewayConfig.optional().describe('The model gateway: providers, routes, budgets and prices; when present it replaces the stored one'),
   })
   .superRefine((file, ctx) => {
     unique(file.users, (u) => u.email, ctx, 'users', 'user');

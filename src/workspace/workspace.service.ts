@@ -4,6 +4,7 @@ import { canonicalJson, type AuditLog } from '../audit/index.js';
 import { parseYaml, yamlErrorAt } from '../config/index.js';
 import type { Database, Queryable } from '../db/index.js';
 import { findTeam, findUser, IdentityWriter, membersOfTeam, type TeamRow, type UserRow } from '../identity/index.js';
+import { storedGatewayConfig } from '../models/index.js';
 import { findPolicy, upsertPolicy, type PolicyRules } from '../policies/index.js';
 import { WorkspaceFile } from './workspace.schema.js';
 
@@ -17,7 +18,7 @@ export interface FieldChange {
 /** One object that an apply creates, updates or deletes. */
 export interface Change {
   op: 'create' | 'update' | 'delete';
-  kind: 'user' | 'team' | 'member' | 'policy';
+  kind: 'user' | 'team' | 'member' | 'policy' | 'gateway';
   /** Email, team name, `team/email` or policy name. */
   name: string;
   fields: FieldChange[];
@@ -137,6 +138,24 @@ async function plan(q: Queryable, file: WorkspaceFile, source: { text: string; n
       changes.push({ op: 'update', kind: 'policy', name: p.name, fields });
     }
     steps.push(async (_w, tx, record) => upsertPolicy(tx, record, { name: p.name, description, rules }));
+  }
+
+  if (file.gateway) {
+    const has = (await q.query('select 1 from gateway_config where id = 1')).rows.length > 0;
+    const current = has ? await storedGatewayConfig(q) : null;
+    const desired = JSON.parse(JSON.stringify(file.gateway)) as unknown;
+    const fields: FieldChange[] = [];
+    fieldChanges('', current ?? {}, desired, fields);
+    if (!current || fields.length > 0) {
+      changes.push({ op: current ? 'update' : 'create', kind: 'gateway', name: 'gateway', fields: current ? fields : [] });
+      steps.push(async (_w, tx, record) => {
+        await tx.query(
+          `insert into gateway_config (id, config) values (1, $1) on conflict (id) do update set config = excluded.config, updated_at = now()`,
+          [JSON.stringify(desired)],
+        );
+        await record({ action: current ? 'gateway.updated' : 'gateway.created', targetType: 'gateway', targetId: 'gateway', before: current, after: desired });
+      });
+    }
   }
 
   return {

@@ -20,7 +20,7 @@ export async function openTestServer(options: { bodyLimit?: number } = {}): Prom
     },
   });
   const app = await buildServer(
-    { db: services.db, identity: services.identity, audit: services.audit, policies: services.policies, workspace: services.workspace, version: 'test' },
+    { db: services.db, identity: services.identity, audit: services.audit, policies: services.policies, workspace: services.workspace, gateway: services.gateway, version: 'test' },
     { bodyLimit: options.bodyLimit ?? 1024 * 1024, logLevel: 'info', logStream },
   );
   return {

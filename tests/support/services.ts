@@ -2,6 +2,7 @@
 import type { Principal } from '../../src/access/index.js';
 import { AuditLog, generateSigningKey } from '../../src/audit/index.js';
 import { IdentityService } from '../../src/identity/index.js';
+import { GatewayService } from '../../src/models/index.js';
 import { PolicyService } from '../../src/policies/index.js';
 import { WorkspaceService } from '../../src/workspace/index.js';
 import { openTestDatabase, type TestDatabase } from './db.js';
@@ -11,6 +12,7 @@ export interface TestServices extends TestDatabase {
   identity: IdentityService;
   policies: PolicyService;
   workspace: WorkspaceService;
+  gateway: GatewayService;
   adminToken: string;
   admin: Principal;
 }
@@ -29,8 +31,14 @@ export async function openTestServices(options: { checkpointEvery?: number } = {
     },
   });
   const admin = await identity.authenticate(adminToken);
+  const gateway = new GatewayService(base.db, { configTtlMs: 0, traceFlushMs: 100 });
   return {
     ...base,
+    close: async () => {
+      await gateway.close();
+      await base.close();
+    },
+    gateway,
     audit,
     identity,
     policies: new PolicyService(base.db),
