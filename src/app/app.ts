@@ -103,9 +103,15 @@ export async function openServices(config: Config, options: { command: string; l
       trustedPublicKey: trusted,
       localPublicKey: keyFile?.publicKeyPem ?? null,
     });
-    const identity = new IdentityService(db, audit);
+    const identity = new IdentityService(db, audit, { authCacheMs: options.command === 'tarmac serve' ? config.authCacheMs : 0 });
     const policies = new PolicyService(db);
-    const workspace = new WorkspaceService(db, audit);
+    let gateway: GatewayService | null = null;
+    const workspace = new WorkspaceService(db, audit, {
+      onApplied: () => {
+        identity.forgetPrincipals();
+        gateway?.reload();
+      },
+    });
 
     let installed = false;
     let replacedAdminKey: string | null = null;
@@ -137,7 +143,7 @@ export async function openServices(config: Config, options: { command: string; l
       const result = await workspace.applyAs({ actor: systemActor('config') }, text, config.configFile, { dryRun: false });
       if (result.changes.length > 0) logger.info({ file: config.configFile, diff: formatChanges(result.changes) }, 'configuration applied');
     }
-    const gateway = new GatewayService(db, { onError: (err, what) => logger.error({ err }, what) });
+    gateway = new GatewayService(db, { onError: (err, what) => logger.error({ err }, what) });
     return { config, db, audit, identity, policies, workspace, gateway, logger, installed, replacedAdminKey };
   } catch (err) {
     await db.close().catch(() => undefined);

@@ -16,6 +16,7 @@ import type { Database, Queryable } from '../db/index.js';
 import { TarmacError } from '../errors/index.js';
 import * as repo from './identity.repository.js';
 import { generateKey, newId, parseKey, secretMatches } from './keys.js';
+import { PrincipalCache } from './principal-cache.js';
 
 export interface Team {
   id: string;
@@ -241,18 +242,41 @@ export class IdentityWriter {
  * const team = await identity.createTeam({ principal }, { name: 'underwriting' });
  */
 export class IdentityService {
+  private readonly principals: PrincipalCache;
+
   constructor(
     private readonly db: Database,
     private readonly audit: AuditLog,
-  ) {}
-
-  private write<T>(caller: Caller | AuditContext, fn: (w: IdentityWriter, tx: Queryable) => Promise<T>): Promise<T> {
-    const ctx: AuditContext = 'principal' in caller ? { actor: caller.principal.actor, requestId: caller.requestId ?? null } : caller;
-    return this.audit.transaction(ctx, (tx, record) => fn(new IdentityWriter(tx, record), tx));
+    options: { authCacheMs?: number } = {},
+  ) {
+    this.principals = new PrincipalCache(options.authCacheMs ?? 0);
   }
 
-  /** Turns a bearer token into a principal, or throws `unauthorized` saying why. */
+  private async write<T>(caller: Caller | AuditContext, fn: (w: IdentityWriter, tx: Queryable) => Promise<T>): Promise<T> {
+    const ctx: AuditContext = 'principal' in caller ? { actor: caller.principal.actor, requestId: caller.requestId ?? null } : caller;
+    try {
+      return await this.audit.transaction(ctx, (tx, record) => fn(new IdentityWriter(tx, record), tx));
+    } finally {
+      this.principals.clear();
+    }
+  }
+
+  /** Forgets cached principals (after identity changes made outside this service). */
+  forgetPrincipals(): void {
+    this.principals.clear();
+  }
+
+  /**
+   * Turns a bearer token into a principal, or throws `unauthorized` saying why. With `authCacheMs` set, a
+   * principal is reused for that long (see {@link PrincipalCache}).
+   */
   async authenticate(token: string): Promise<Principal> {
+    const cached = this.principals.get(token);
+    if (cached) return cached;
+    return this.authenticateNow(token);
+  }
+
+  private async authenticateNow(token: string): Promise<Principal> {
     const parsed = parseKey(token);
     if (!parsed) throw new TarmacError('unauthorized', 'the API key is malformed (Tarmac keys start with tmk_)');
     const row = await repo.findKey(this.db, parsed.id);
@@ -271,7 +295,7 @@ export class IdentityService {
       roles = { [row.team_id]: row.team_role };
     }
     if (!row.last_used_at || Date.now() - row.last_used_at.getTime() > 60_000) await repo.touchKey(this.db, row.id);
-    return {
+    const principal: Principal = {
       keyId: row.id,
       userId: row.user_id,
       teamId: row.team_id,
@@ -280,6 +304,8 @@ export class IdentityService {
       roles,
       actor: { type: 'key', id: row.id, userId: row.user_id },
     };
+    this.principals.set(token, principal, row.expires_at);
+    return principal;
   }
 
   // ── users ────────────────────────────────────────────────────────────────────────────────────

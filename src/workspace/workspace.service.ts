@@ -181,6 +181,8 @@ export class WorkspaceService {
   constructor(
     private readonly db: Database,
     private readonly audit: AuditLog,
+    /** `onApplied` runs after an apply that changed something (caches of other services drop stale state). */
+    private readonly options: { onApplied?: () => void } = {},
   ) {}
 
   /** Parses and validates a file's text (file, path and line in every error). */
@@ -196,7 +198,7 @@ export class WorkspaceService {
       const { changes } = await plan(this.db, file, { text, name: fileName });
       return { file: fileName, sha256, dryRun: true, changes };
     }
-    return this.audit.transaction(ctx, async (tx, record) => {
+    const result = await this.audit.transaction(ctx, async (tx, record) => {
       await tx.query('select pg_advisory_xact_lock($1)', [APPLY_LOCK_KEY]);
       const p = await plan(tx, file, { text, name: fileName });
       if (p.changes.length === 0) return { file: fileName, sha256, dryRun: false, changes: [] };
@@ -209,6 +211,8 @@ export class WorkspaceService {
       });
       return { file: fileName, sha256, dryRun: false, changes: p.changes };
     });
+    if (result.changes.length > 0) this.options.onApplied?.();
+    return result;
   }
 
   /** Applies a file for an authenticated caller: platform admins only. */
