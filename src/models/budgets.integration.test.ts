@@ -100,25 +100,28 @@ describe('BudgetLedger', () => {
   const limit: Limit = { scope: 'test:ledger', window: 'day', label: 'dailyUsd', usdCap: 1, requestCap: null, tokenCap: null };
 
   it('holds reservations until they settle, then counts what was used', async () => {
-    const ledger = new BudgetLedger(server.db);
+    const ledger = new BudgetLedger(server.db, { settleMs: 60_000 });
     // Admitted while settled plus reserved spend is under the cap: the request that crosses it is the last.
     const a = await ledger.reserve([limit], { usd: 0.6, tokens: 0 });
     const b = await ledger.reserve([limit], { usd: 0.5, tokens: 0 });
     await expect(ledger.reserve([limit], { usd: 0.2, tokens: 0 })).rejects.toMatchObject({ code: 'budget_exceeded' });
-    await ledger.settle(a, { usd: 0.1, tokens: 0 });
+    ledger.settle(a, { usd: 0.1, tokens: 0 });
+    await ledger.flush();
     const c = await ledger.reserve([limit], { usd: 0.2, tokens: 0 });
-    await ledger.settle(b, { usd: 0.3, tokens: 0 });
-    await ledger.settle(c, { usd: 0.2, tokens: 0 });
+    ledger.settle(b, { usd: 0.3, tokens: 0 });
+    ledger.settle(c, { usd: 0.2, tokens: 0 });
+    await ledger.close();
     const { rows } = await server.db.query<{ spent_usd: string; reserved_usd: string; requests: number }>("select * from gateway_counters where scope = 'test:ledger'");
     expect(rows.map((r) => [Number(r.spent_usd), Number(r.reserved_usd), r.requests])).toEqual([[0.6, 0, 3]]);
   });
 
   it('reserves in all limits or in none', async () => {
-    const ledger = new BudgetLedger(server.db);
+    const ledger = new BudgetLedger(server.db, { settleMs: 60_000 });
     const full: Limit = { scope: 'test:full', window: 'minute', label: 'requestsPerMinute', usdCap: null, requestCap: 1, tokenCap: null };
     const other: Limit = { scope: 'test:other', window: 'day', label: 'dailyUsd', usdCap: 5, requestCap: null, tokenCap: null };
     await ledger.reserve([full], { usd: 0, tokens: 0 });
     await expect(ledger.reserve([other, full], { usd: 1, tokens: 0 })).rejects.toMatchObject({ code: 'rate_limited' });
+    await ledger.close();
     const { rows } = await server.db.query("select * from gateway_counters where scope = 'test:other'");
     expect(rows).toEqual([]);
   });

@@ -33,17 +33,6 @@ export function windowEnd(kind: WindowKind, start: Date): Date {
   return new Date(Date.UTC(start.getUTCFullYear(), start.getUTCMonth() + 1, 1));
 }
 
-const RESERVE = `insert into gateway_counters (scope, window_kind, window_start, reserved_usd, requests, reserved_tokens)
-values ($1, $2, $3, $4, 1, $5)
-on conflict (scope, window_kind, window_start) do update set
-  reserved_usd = gateway_counters.reserved_usd + excluded.reserved_usd,
-  requests = gateway_counters.requests + 1,
-  reserved_tokens = gateway_counters.reserved_tokens + excluded.reserved_tokens
-where ($6::numeric is null or gateway_counters.spent_usd + gateway_counters.reserved_usd < $6::numeric)
-  and ($7::integer is null or gateway_counters.requests < $7::integer)
-  and ($8::bigint is null or gateway_counters.tokens + gateway_counters.reserved_tokens < $8::bigint)
-returning 1 as ok`;
-
 const SETTLE = `update gateway_counters c set
   reserved_usd = greatest(c.reserved_usd - s.reserved_usd, 0),
   spent_usd = c.spent_usd + s.spent_usd,
@@ -63,16 +52,28 @@ function exceeded(limit: Limit, now: Date): TarmacError {
 
 /**
  * Budgets and rate limits held in the database, so that every process on one PostgreSQL sees the same counts.
- * A request first reserves its estimated cost and tokens in every counter that applies, in one transaction and
- * only while each counter is under its cap (row locks make concurrent reservations take turns); when it ends,
- * the reservation is replaced by what it really used.
+ * A request first reserves its estimated cost and tokens in every counter that applies, in one statement
+ * that only succeeds while each counter is under its cap (row locks make concurrent reservations take turns);
+ * when it ends, the reservation is replaced by what it really used. Settlements are batched off the request
+ * path (within `settleMs`, and on {@link close}); until then the reservation keeps counting, which can only
+ * refuse early, never overspend.
  *
  * @example
  * const held = await budgets.reserve(limits, { usd: 0.01, tokens: 1200 });
- * try { ... } finally { await budgets.settle(held, { usd: cost, tokens: used }); }
+ * try { ... } finally { budgets.settle(held, { usd: cost, tokens: used }); }
  */
 export class BudgetLedger {
-  constructor(private readonly db: Database) {}
+  private pending = new Map<string, { scope: string; window_kind: WindowKind; window_start: string; reserved_usd: number; spent_usd: number; reserved_tokens: number; tokens: number }>();
+  private flushing: Promise<void> | null = null;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly db: Database,
+    private readonly options: { settleMs?: number; onError?: (err: unknown) => void } = {},
+  ) {
+    this.timer = setInterval(() => void this.flush().catch((err: unknown) => this.options.onError?.(err)), options.settleMs ?? 100);
+    this.timer.unref();
+  }
 
   /** Reserves in every limit, or throws `budget_exceeded` / `rate_limited` naming the first one that is full. */
   async reserve(limits: readonly Limit[], estimate: { usd: number; tokens: number }, now = new Date()): Promise<Reservation> {
@@ -83,28 +84,62 @@ export class BudgetLedger {
     // A fixed order of counters, so that concurrent reservations cannot deadlock.
     const sorted = [...limits].sort((a, b) => (a.scope + a.window < b.scope + b.window ? -1 : 1));
     const rows = sorted.map((l) => ({ scope: l.scope, window: l.window, start: windowStart(l.window, now).toISOString() }));
-    await this.db.transaction(async (tx: Queryable) => {
-      for (const [i, limit] of sorted.entries()) {
-        const row = rows[i]!;
-        const { rows: ok } = await tx.query(RESERVE, [row.scope, row.window, row.start, estimate.usd, estimate.tokens, limit.usdCap, limit.requestCap, limit.tokenCap]);
-        if (ok.length === 0) throw exceeded(limit, now);
-      }
-    });
+    const counters = sorted.map((l, i) => ({ ...rows[i], usdCap: l.usdCap, requestCap: l.requestCap, tokenCap: l.tokenCap }));
+    try {
+      await this.db.query('select gateway_reserve($1::jsonb, $2::numeric, $3::bigint)', [JSON.stringify(counters), estimate.usd, estimate.tokens]);
+    } catch (err) {
+      const full = /gateway counter (\d+) is full/.exec((err as Error).message);
+      const limit = full ? sorted[Number(full[1])] : undefined;
+      if (limit) throw exceeded(limit, now);
+      throw err;
+    }
     return { rows, usd: estimate.usd, tokens: estimate.tokens };
   }
 
-  /** Replaces a reservation with what the request used (zero when it failed before any usage). */
-  async settle(held: Reservation, used: { usd: number; tokens: number }): Promise<void> {
-    if (held.rows.length === 0) return;
-    const rows = held.rows.map((r) => ({
-      scope: r.scope,
-      window_kind: r.window,
-      window_start: r.start,
-      reserved_usd: held.usd,
-      spent_usd: used.usd,
-      reserved_tokens: held.tokens,
-      tokens: used.tokens,
-    }));
-    await this.db.query(SETTLE, [JSON.stringify(rows)]);
+  /** Queues the replacement of a reservation by what the request used (zero when it failed before any usage). */
+  settle(held: Reservation, used: { usd: number; tokens: number }): void {
+    for (const r of held.rows) {
+      const key = `${r.scope}\u0000${r.window}\u0000${r.start}`;
+      let p = this.pending.get(key);
+      if (!p) this.pending.set(key, (p = { scope: r.scope, window_kind: r.window, window_start: r.start, reserved_usd: 0, spent_usd: 0, reserved_tokens: 0, tokens: 0 }));
+      p.reserved_usd += held.usd;
+      p.spent_usd += used.usd;
+      p.reserved_tokens += held.tokens;
+      p.tokens += used.tokens;
+    }
+  }
+
+  /** Writes every queued settlement now (one statement per batch). */
+  flush(): Promise<void> {
+    this.flushing ??= (async () => {
+      while (this.pending.size > 0) {
+        const batch = this.pending;
+        this.pending = new Map();
+        try {
+          await this.db.query(SETTLE, [JSON.stringify([...batch.values()])]);
+        } catch (err) {
+          for (const [key, value] of batch) {
+            const p = this.pending.get(key);
+            if (!p) this.pending.set(key, value);
+            else {
+              p.reserved_usd += value.reserved_usd;
+              p.spent_usd += value.spent_usd;
+              p.reserved_tokens += value.reserved_tokens;
+              p.tokens += value.tokens;
+            }
+          }
+          throw err;
+        }
+      }
+    })().finally(() => {
+      this.flushing = null;
+    });
+    return this.flushing;
+  }
+
+  /** Stops the timer and writes what is queued. */
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.flush();
   }
 }

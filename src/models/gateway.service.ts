@@ -101,7 +101,7 @@ export class GatewayService {
   ) {
     this.env = options.env ?? process.env;
     this.configTtlMs = options.configTtlMs ?? 2000;
-    this.ledger = new BudgetLedger(db);
+    this.ledger = new BudgetLedger(db, { onError: (err) => options.onError?.(err, 'budget settlement failed; will retry') });
     this.traces = new TraceWriter(db, {
       flushMs: options.traceFlushMs ?? 500,
       batchSize: 500,
@@ -133,9 +133,19 @@ export class GatewayService {
     this.loaded = null;
   }
 
-  /** Flushes traces; call before closing the database. */
+  /** Writes pending settlements and traces; call before closing the database. */
   async close(): Promise<void> {
-    await this.traces.close();
+    try {
+      await this.ledger.close();
+    } finally {
+      await this.traces.close();
+    }
+  }
+
+  /** Writes pending budget settlements and traces now (tests and reports that read them at once). */
+  async flush(): Promise<void> {
+    await this.ledger.flush();
+    await this.traces.flush();
   }
 
   /** `GET /v1/models`: routes, declared provider models and the built-in model. */
@@ -282,12 +292,8 @@ export class GatewayService {
     return { g, resolved, classification, allowed, reservation };
   }
 
-  private async settle(reservation: Reservation, trace: GatewayTrace): Promise<void> {
-    try {
-      await this.ledger.settle(reservation, { usd: trace.cost_usd, tokens: trace.input_tokens + trace.output_tokens });
-    } catch (err) {
-      this.options.onError?.(err, 'budget settlement failed');
-    }
+  private settle(reservation: Reservation, trace: GatewayTrace): void {
+    this.ledger.settle(reservation, { usd: trace.cost_usd, tokens: trace.input_tokens + trace.output_tokens });
   }
 
   private price(g: LoadedGateway, trace: GatewayTrace, provider: string, model: string, usage: { input: number; output: number; cached: number }, estimated: boolean): void {
@@ -412,7 +418,7 @@ export class GatewayService {
       throw err;
     } finally {
       if (trace.status === 'ok') {
-        if (reservation) await this.settle(reservation, trace);
+        if (reservation) this.settle(reservation, trace);
         await this.finish(trace, started, null);
       }
     }
@@ -420,7 +426,7 @@ export class GatewayService {
 
   private async fail(trace: GatewayTrace, started: number, err: unknown, reservation: Reservation | null): Promise<void> {
     trace.status = 'error';
-    if (reservation) await this.settle(reservation, trace);
+    if (reservation) this.settle(reservation, trace);
     await this.finish(trace, started, err);
   }
 
@@ -527,7 +533,7 @@ export class GatewayService {
       }
       // A consumer that stops reading (the client went away) ends the generator without an error.
       if (!failure && caller.signal.aborted) failure = new ClientGone();
-      if (reservation) await this.settle(reservation, trace);
+      if (reservation) this.settle(reservation, trace);
       await this.finish(trace, started, failure);
     }
   }
@@ -579,7 +585,7 @@ export class GatewayService {
       throw err;
     } finally {
       if (trace.status === 'ok') {
-        if (reservation) await this.settle(reservation, trace);
+        if (reservation) this.settle(reservation, trace);
         await this.finish(trace, started, null);
       }
     }

@@ -60,3 +60,29 @@ create table gateway_cache (
   expires_at timestamptz not null,
   primary key (team_key, route, request_hash)
 );
+
+-- Reserves one request in every counter that applies, in one statement: a full counter raises, and the
+-- statement's atomicity takes back the reservations already made in the others.
+create function gateway_reserve(counters jsonb, usd numeric, tokens bigint) returns integer language plpgsql as $$
+declare
+  r jsonb;
+  i integer := 0;
+begin
+  for r in select value from jsonb_array_elements(counters) loop
+    insert into gateway_counters as c (scope, window_kind, window_start, reserved_usd, requests, reserved_tokens)
+    values (r->>'scope', r->>'window', (r->>'start')::timestamptz, usd, 1, tokens)
+    on conflict (scope, window_kind, window_start) do update set
+      reserved_usd = c.reserved_usd + excluded.reserved_usd,
+      requests = c.requests + 1,
+      reserved_tokens = c.reserved_tokens + excluded.reserved_tokens
+    where (r->>'usdCap' is null or c.spent_usd + c.reserved_usd < (r->>'usdCap')::numeric)
+      and (r->>'requestCap' is null or c.requests < (r->>'requestCap')::integer)
+      and (r->>'tokenCap' is null or c.tokens + c.reserved_tokens < (r->>'tokenCap')::bigint);
+    if not found then
+      raise exception 'gateway counter % is full', i;
+    end if;
+    i := i + 1;
+  end loop;
+  return i;
+end;
+$$;

@@ -1,4 +1,5 @@
 import { ProviderError, retryAfterMs, type CallOptions, type ChatBody, type ChatChunk, type ChatCompletion, type Provider } from './provider.js';
+import { send, type Answer } from './http.js';
 import { sseData } from './sse.js';
 
 export interface OpenAiCompatibleOptions {
@@ -29,17 +30,17 @@ export class OpenAiCompatibleProvider implements Provider {
     this.apiKey = options.apiKey;
   }
 
-  private async post(path: string, body: unknown, options: CallOptions): Promise<Response> {
+  private async post(path: string, body: unknown, options: CallOptions): Promise<Answer> {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (this.apiKey) headers.authorization = `Bearer ${this.apiKey}`;
-    let response: Response;
+    let response: Answer;
     try {
-      response = await fetch(`${this.baseUrl}${path}`, { method: 'POST', headers, body: JSON.stringify(body), signal: options.signal });
+      response = await send(`${this.baseUrl}${path}`, headers, JSON.stringify(body), options.signal);
     } catch (err) {
-      if (isAbort(err)) throw new ProviderError(`${this.name}: request timed out or was cancelled`, 'timeout');
+      if (isAbort(err) || options.signal.aborted) throw new ProviderError(`${this.name}: request timed out or was cancelled`, 'timeout');
       throw new ProviderError(`${this.name}: cannot reach the provider: ${(err as Error).message}`, 'network');
     }
-    if (!response.ok) {
+    if (response.status < 200 || response.status > 299) {
       const text = await response.text().catch(() => '');
       let upstream: unknown;
       try {
@@ -47,13 +48,13 @@ export class OpenAiCompatibleProvider implements Provider {
       } catch {
         upstream = undefined;
       }
-      const message = typeof upstream === 'object' && upstream && 'message' in upstream ? String((upstream).message) : text.slice(0, 300);
-      throw new ProviderError(`${this.name}: HTTP ${response.status}: ${message}`, 'http', response.status, retryAfterMs(response.headers.get('retry-after')), upstream);
+      const message = typeof upstream === 'object' && upstream && 'message' in upstream ? String(upstream.message) : text.slice(0, 300);
+      throw new ProviderError(`${this.name}: HTTP ${response.status}: ${message}`, 'http', response.status, retryAfterMs(response.header('retry-after')), upstream);
     }
     return response;
   }
 
-  private async json<T>(response: Response, options: CallOptions): Promise<T> {
+  private async json<T>(response: Answer, options: CallOptions): Promise<T> {
     let text: string;
     try {
       text = await response.text();
@@ -79,7 +80,6 @@ export class OpenAiCompatibleProvider implements Provider {
   async *chatStream(body: ChatBody, options: CallOptions): AsyncIterable<ChatChunk> {
     const streamOptions = typeof body.stream_options === 'object' && body.stream_options ? body.stream_options : {};
     const response = await this.post('/chat/completions', { ...body, stream: true, stream_options: { ...streamOptions, include_usage: true } }, options);
-    if (!response.body) throw new ProviderError(`${this.name}: empty stream`, 'malformed');
     let done = false;
     try {
       for await (const data of sseData(response.body)) {
