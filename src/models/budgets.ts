@@ -1,4 +1,4 @@
-import type { Database, Queryable } from '../db/index.js';
+import type { Database } from '../db/index.js';
 import { TarmacError } from '../errors/index.js';
 
 export type WindowKind = 'minute' | 'day' | 'month';
