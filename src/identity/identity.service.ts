@@ -14,6 +14,7 @@ import {
 import type { AuditLog, AuditRecord } from '../audit/index.js';
 import type { Database, Queryable } from '../db/index.js';
 import { TarmacError } from '../errors/index.js';
+import type { CLASSIFICATIONS } from '../policies/index.js';
 import * as repo from './identity.repository.js';
 import { generateKey, newId, parseKey, secretMatches } from './keys.js';
 import { PrincipalCache } from './principal-cache.js';
@@ -46,6 +47,8 @@ export interface ApiKey {
   teamId: string | null;
   teamRole: TeamRole | null;
   scopes: Scope[];
+  /** Data classification of the key's model requests that name none. */
+  classification: Classification | null;
   expiresAt: string | null;
   revokedAt: string | null;
   lastUsedAt: string | null;
@@ -67,8 +70,11 @@ export interface CreateKeyInput {
   team?: string | undefined;
   teamRole?: TeamRole | undefined;
   scopes?: Scope[] | undefined;
+  classification?: Classification | null | undefined;
   expiresAt?: Date | null | undefined;
 }
+
+type Classification = (typeof CLASSIFICATIONS)[number];
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 
@@ -105,6 +111,7 @@ export function keyView(row: repo.KeyRow): ApiKey {
     teamId: row.team_id,
     teamRole: row.team_role,
     scopes: row.scopes as Scope[],
+    classification: row.classification as Classification | null,
     expiresAt: iso(row.expires_at),
     revokedAt: iso(row.revoked_at),
     lastUsedAt: iso(row.last_used_at),
@@ -207,6 +214,7 @@ export class IdentityWriter {
     teamId: string | null;
     teamRole: TeamRole | null;
     scopes: Scope[];
+    classification?: Classification | null;
     expiresAt: Date | null;
     createdBy: string | null;
   }): Promise<{ key: ApiKey; token: string }> {
@@ -219,6 +227,7 @@ export class IdentityWriter {
       team_id: input.teamId,
       team_role: input.teamRole,
       scopes: input.scopes,
+      classification: input.classification ?? null,
       expires_at: input.expiresAt,
       created_by: input.createdBy,
     });
@@ -303,6 +312,7 @@ export class IdentityService {
       scopes,
       roles,
       actor: { type: 'key', id: row.id, userId: row.user_id },
+      classification: row.classification,
     };
     this.principals.set(token, principal, row.expires_at);
     return principal;
@@ -432,7 +442,16 @@ export class IdentityService {
       userId = user.id;
     }
     return this.write(caller, (w) =>
-      w.createKey({ name, userId, teamId, teamRole, scopes, expiresAt: input.expiresAt ?? null, createdBy: p.actor.userId ?? p.keyId }),
+      w.createKey({
+        name,
+        userId,
+        teamId,
+        teamRole,
+        scopes,
+        classification: input.classification ?? null,
+        expiresAt: input.expiresAt ?? null,
+        createdBy: p.actor.userId ?? p.keyId,
+      }),
     );
   }
 

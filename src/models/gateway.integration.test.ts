@@ -312,3 +312,17 @@ describe('prices, cache and spend', () => {
     expect(bad.statusCode).toBe(400);
   });
 });
+
+describe('classification from the key', () => {
+  it("applies the key's default classification when the request names none, and the header over it", async () => {
+    const { token } = await server.identity.createKey({ principal: server.admin }, { name: 'restricted app', scopes: ['read', 'write'], classification: 'restricted' });
+    const ask = (headers: Record<string, string> = {}) =>
+      fetch(`${url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ model: 'main', messages: [{ role: 'user', content: 'Hi' }] }),
+      });
+    expect((await ask()).status).toBe(403);
+    expect((await ask({ 'x-tarmac-classification': 'public' })).status).toBe(200);
+  });
+});

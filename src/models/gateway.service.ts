@@ -173,8 +173,9 @@ export class GatewayService {
     throw new TarmacError('model_not_found', `no route or provider model named ${JSON.stringify(model)}; GET /v1/models lists them`, { model });
   }
 
-  private classification(g: LoadedGateway, header: string | undefined): Classification {
-    if (header === undefined) return g.config.defaultClassification ?? 'internal';
+  /** The header, else the key's default, else the gateway's default, else `internal`. */
+  private classification(g: LoadedGateway, header: string | undefined, principal: Principal): Classification {
+    if (header === undefined) return (principal.classification as Classification | null | undefined) ?? g.config.defaultClassification ?? 'internal';
     if (!(CLASSIFICATIONS as readonly string[]).includes(header)) {
       throw new TarmacError('validation_failed', `x-tarmac-classification must be one of ${CLASSIFICATIONS.join(', ')}`, {
         issues: [{ path: 'x-tarmac-classification', message: `one of ${CLASSIFICATIONS.join(', ')}` }],
@@ -277,7 +278,7 @@ export class GatewayService {
     const maxOutput = requestedOutput ?? g.config.reserveOutputTokens ?? 1024;
     const resolved = this.resolve(g, model);
     trace.route = resolved.name;
-    const classification = this.classification(g, caller.classification);
+    const classification = this.classification(g, caller.classification, caller.principal);
     trace.classification = classification;
     const teamId = this.team(g, caller);
     trace.team_id = teamId;

@@ -1,5 +1,8 @@
 -- Model gateway: its configuration, one trace per request, and the budget and rate-limit counters.
 
+-- The data classification a key's gateway requests have when they do not say (absent: the gateway default).
+alter table api_keys add column classification text check (classification in ('public', 'internal', 'confidential', 'restricted'));
+
 create table gateway_config (
   id integer primary key check (id = 1),
   config jsonb not null,
