@@ -3,6 +3,8 @@ import type { PolicyRules } from '../policies/index.js';
 import { findPolicy } from '../policies/index.js';
 import { EMPTY_GATEWAY_CONFIG, GatewayConfig } from './gateway.schema.js';
 import { PriceTable } from './prices.js';
+import { AnthropicProvider } from './providers/anthropic.js';
+import { GeminiProvider } from './providers/gemini.js';
 import { LocalProvider } from './providers/local-extractive.js';
 import { OpenAiCompatibleProvider } from './providers/openai-compatible.js';
 import type { Provider } from './providers/provider.js';
@@ -29,7 +31,9 @@ export async function loadGateway(db: Database, env: NodeJS.ProcessEnv): Promise
   const config = await storedGatewayConfig(db);
   const providers = new Map<string, Provider>([['local', new LocalProvider()]]);
   for (const p of config.providers) {
-    providers.set(p.name, new OpenAiCompatibleProvider({ name: p.name, baseUrl: p.baseUrl, apiKey: p.apiKeyEnv ? env[p.apiKeyEnv] : undefined }));
+    const options = { name: p.name, baseUrl: p.baseUrl, apiKey: p.apiKeyEnv ? env[p.apiKeyEnv] : undefined };
+    const BUILD = { 'openai-compatible': OpenAiCompatibleProvider, anthropic: AnthropicProvider, gemini: GeminiProvider } as const;
+    providers.set(p.name, new BUILD[p.type](options));
   }
   const policyName = config.policy ?? 'default';
   const policy = await findPolicy(db, policyName);

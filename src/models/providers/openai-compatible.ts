@@ -1,15 +1,11 @@
-import { ProviderError, retryAfterMs, type CallOptions, type ChatBody, type ChatChunk, type ChatCompletion, type Provider } from './provider.js';
-import { send, type Answer } from './http.js';
+import { ProviderError, type CallOptions, type ChatBody, type ChatChunk, type ChatCompletion, type Provider } from './provider.js';
 import { sseData } from './sse.js';
+import { parseEvent, postJson, readJson, streamError } from './upstream.js';
 
 export interface OpenAiCompatibleOptions {
   name: string;
   baseUrl: string;
   apiKey: string | undefined;
-}
-
-function isAbort(err: unknown): boolean {
-  return err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError');
 }
 
 /**
@@ -22,55 +18,17 @@ function isAbort(err: unknown): boolean {
 export class OpenAiCompatibleProvider implements Provider {
   readonly name: string;
   private readonly baseUrl: string;
-  private readonly apiKey: string | undefined;
+  private readonly headers: Record<string, string>;
 
   constructor(options: OpenAiCompatibleOptions) {
     this.name = options.name;
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
-    this.apiKey = options.apiKey;
-  }
-
-  private async post(path: string, body: unknown, options: CallOptions): Promise<Answer> {
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (this.apiKey) headers.authorization = `Bearer ${this.apiKey}`;
-    let response: Answer;
-    try {
-      response = await send(`${this.baseUrl}${path}`, headers, JSON.stringify(body), options.signal);
-    } catch (err) {
-      if (isAbort(err) || options.signal.aborted) throw new ProviderError(`${this.name}: request timed out or was cancelled`, 'timeout');
-      throw new ProviderError(`${this.name}: cannot reach the provider: ${(err as Error).message}`, 'network');
-    }
-    if (response.status < 200 || response.status > 299) {
-      const text = await response.text().catch(() => '');
-      let upstream: unknown;
-      try {
-        upstream = (JSON.parse(text) as { error?: unknown }).error;
-      } catch {
-        upstream = undefined;
-      }
-      const message = typeof upstream === 'object' && upstream && 'message' in upstream ? String(upstream.message) : text.slice(0, 300);
-      throw new ProviderError(`${this.name}: HTTP ${response.status}: ${message}`, 'http', response.status, retryAfterMs(response.header('retry-after')), upstream);
-    }
-    return response;
-  }
-
-  private async json<T>(response: Answer, options: CallOptions): Promise<T> {
-    let text: string;
-    try {
-      text = await response.text();
-    } catch (err) {
-      if (isAbort(err) || options.signal.aborted) throw new ProviderError(`${this.name}: request timed out or was cancelled`, 'timeout');
-      throw new ProviderError(`${this.name}: connection closed while reading the answer`, 'network');
-    }
-    try {
-      return JSON.parse(text) as T;
-    } catch {
-      throw new ProviderError(`${this.name}: the answer is not valid JSON`, 'malformed');
-    }
+    this.headers = options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {};
   }
 
   async chat(body: ChatBody, options: CallOptions): Promise<ChatCompletion> {
-    const completion = await this.json<ChatCompletion>(await this.post('/chat/completions', { ...body, stream: false }, options), options);
+    const response = await postJson(this.name, `${this.baseUrl}/chat/completions`, this.headers, { ...body, stream: false }, options.signal);
+    const completion = await readJson<ChatCompletion>(this.name, response, options.signal);
     if (!completion || typeof completion !== 'object' || !Array.isArray(completion.choices)) {
       throw new ProviderError(`${this.name}: the answer is not a chat completion`, 'malformed');
     }
@@ -79,7 +37,8 @@ export class OpenAiCompatibleProvider implements Provider {
 
   async *chatStream(body: ChatBody, options: CallOptions): AsyncIterable<ChatChunk> {
     const streamOptions = typeof body.stream_options === 'object' && body.stream_options ? body.stream_options : {};
-    const response = await this.post('/chat/completions', { ...body, stream: true, stream_options: { ...streamOptions, include_usage: true } }, options);
+    const request = { ...body, stream: true, stream_options: { ...streamOptions, include_usage: true } };
+    const response = await postJson(this.name, `${this.baseUrl}/chat/completions`, this.headers, request, options.signal);
     let done = false;
     try {
       for await (const data of sseData(response.body)) {
@@ -87,12 +46,7 @@ export class OpenAiCompatibleProvider implements Provider {
           done = true;
           break;
         }
-        let chunk: ChatChunk;
-        try {
-          chunk = JSON.parse(data) as ChatChunk;
-        } catch {
-          throw new ProviderError(`${this.name}: a stream event is not valid JSON`, 'malformed');
-        }
+        const chunk = parseEvent<ChatChunk>(this.name, data);
         if (typeof chunk === 'object' && chunk && 'error' in chunk) {
           throw new ProviderError(`${this.name}: error event in the stream: ${JSON.stringify(chunk.error).slice(0, 300)}`, 'http', 500);
         }
@@ -100,15 +54,14 @@ export class OpenAiCompatibleProvider implements Provider {
         yield chunk;
       }
     } catch (err) {
-      if (err instanceof ProviderError) throw err;
-      if (isAbort(err) || options.signal.aborted) throw new ProviderError(`${this.name}: stream timed out or was cancelled`, 'timeout');
-      throw new ProviderError(`${this.name}: the connection closed mid-stream: ${(err as Error).message}`, 'network');
+      throw streamError(this.name, err, options.signal);
     }
     if (!done) throw new ProviderError(`${this.name}: the stream ended without [DONE]`, 'network');
   }
 
   async embeddings(body: Record<string, unknown> & { model: string }, options: CallOptions): Promise<Record<string, unknown>> {
-    const result = await this.json<Record<string, unknown>>(await this.post('/embeddings', body, options), options);
+    const response = await postJson(this.name, `${this.baseUrl}/embeddings`, this.headers, body, options.signal);
+    const result = await readJson<Record<string, unknown>>(this.name, response, options.signal);
     if (!result || typeof result !== 'object' || !Array.isArray(result.data)) throw new ProviderError(`${this.name}: the answer is not an embedding list`, 'malformed');
     return result;
   }
