@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ProviderError, type CallOptions, type ChatBody, type ChatChunk, type ChatCompletion, type Provider, type Usage } from './provider.js';
 import { sseData } from './sse.js';
-import { contentParts, functionTools, nowSeconds, parseArguments, stopList, textOf, toolCallsOf } from './translate.js';
+import { contentParts, functionTools, nowSeconds, parseArguments, stopList, str, textOf, toolCallsOf } from './translate.js';
 import { parseEvent, postJson, readJson, streamError } from './upstream.js';
 
 type Block = Record<string, unknown>;
@@ -47,7 +47,7 @@ export function toAnthropicRequest(body: ChatBody): Record<string, unknown> {
     if (m.role === 'system' || m.role === 'developer') {
       system.push(textOf(m.content));
     } else if (m.role === 'tool' || m.role === 'function') {
-      push('user', [{ type: 'tool_result', tool_use_id: String(m.tool_call_id ?? m.name ?? ''), content: textOf(m.content) }]);
+      push('user', [{ type: 'tool_result', tool_use_id: str(m.tool_call_id) || str(m.name), content: textOf(m.content) }]);
     } else {
       const blocks: Block[] = contentParts(m.content).map((p) =>
         p.kind === 'text'
@@ -81,7 +81,7 @@ export function toAnthropicRequest(body: ChatBody): Record<string, unknown> {
 /** The OpenAI chat completion for a Messages API answer. */
 export function fromAnthropicMessage(message: { id?: string; model?: string; content?: Block[]; stop_reason?: string; usage?: AnthropicUsage }, model: string): ChatCompletion {
   const blocks = message.content ?? [];
-  const text = blocks.filter((b) => b.type === 'text').map((b) => String(b.text ?? '')).join('');
+  const text = blocks.filter((b) => b.type === 'text').map((b) => str(b.text)).join('');
   const calls = blocks
     .filter((b) => b.type === 'tool_use')
     .map((b) => ({ id: String(b.id), type: 'function', function: { name: String(b.name), arguments: JSON.stringify(b.input ?? {}) } }));

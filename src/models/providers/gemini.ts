@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ProviderError, type CallOptions, type ChatBody, type ChatChunk, type ChatCompletion, type Provider, type Usage } from './provider.js';
 import { sseData } from './sse.js';
-import { contentParts, functionTools, nowSeconds, parseArguments, stopList, textOf, toolCallsOf } from './translate.js';
+import { contentParts, functionTools, nowSeconds, parseArguments, stopList, str, textOf, toolCallsOf } from './translate.js';
 import { parseEvent, postJson, readJson, streamError } from './upstream.js';
 
 type Part = Record<string, unknown>;
@@ -55,7 +55,7 @@ export function toGeminiRequest(body: ChatBody): Record<string, unknown> {
       system.push(textOf(m.content));
     } else if (m.role === 'tool' || m.role === 'function') {
       const text = textOf(m.content);
-      const name = callNames.get(String(m.tool_call_id ?? '')) ?? String(m.name ?? 'tool');
+      const name = callNames.get(str(m.tool_call_id)) ?? (str(m.name) || 'tool');
       push('user', [{ functionResponse: { name, response: parseArguments(text) } }]);
     } else {
       const parts: Part[] = contentParts(m.content).map((p) =>

@@ -1,5 +1,8 @@
 import type { ChatMessage } from './provider.js';
 
+/** A string field of an untyped object, or ''. */
+export const str = (value: unknown): string => (typeof value === 'string' ? value : typeof value === 'number' ? String(value) : '');
+
 /** One part of an OpenAI message content: text or an image. */
 export type ContentPart = { kind: 'text'; text: string } | { kind: 'image'; url: string; mediaType: string | null; data: string | null };
 
@@ -35,8 +38,8 @@ export const textOf = (content: unknown): string =>
 export function toolCallsOf(message: ChatMessage): ToolCall[] {
   if (!Array.isArray(message.tool_calls)) return [];
   return (message.tool_calls as { id?: unknown; function?: { name?: unknown; arguments?: unknown } }[]).map((c) => ({
-    id: String(c.id ?? ''),
-    name: String(c.function?.name ?? ''),
+    id: str(c.id),
+    name: str(c.function?.name),
     arguments: typeof c.function?.arguments === 'string' ? c.function.arguments : '{}',
   }));
 }
@@ -57,7 +60,7 @@ export function functionTools(tools: unknown): { name: string; description?: str
   return (tools as { type?: unknown; function?: { name?: unknown; description?: unknown; parameters?: unknown } }[])
     .filter((t) => t.type === 'function' && t.function)
     .map((t) => ({
-      name: String(t.function?.name ?? ''),
+      name: str(t.function?.name),
       ...(typeof t.function?.description === 'string' ? { description: t.function.description } : {}),
       parameters: (t.function?.parameters as Record<string, unknown> | undefined) ?? { type: 'object', properties: {} },
     }));
