@@ -22,5 +22,8 @@ export async function* sseData(body: AsyncIterable<Uint8Array>): AsyncGenerator<
       }
     }
   }
+  // A last event without its closing blank line still counts.
+  const last = buffer.replace(/\r$/, '');
+  if (last.startsWith('data:')) data.push(last.slice(last.startsWith('data: ') ? 6 : 5));
   if (data.length > 0) yield data.join('\n');
 }
