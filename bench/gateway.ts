@@ -4,6 +4,7 @@
 // alternating phases of one run. Prints one JSON line: added latency p50/p99 (Tarmac minus direct, medians of
 // the rounds), the highest open-loop rate sustained with zero errors, errors, and traces recorded vs sent.
 //   node --import tsx bench/gateway.ts            (BENCH_ROUNDS, BENCH_PHASE_S to change the length)
+// With BENCH_DATABASE_URL=postgres://… Tarmac runs on a new database on that PostgreSQL server instead.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, createServer, request } from 'node:http';
@@ -98,6 +99,19 @@ async function phase(url: URL, body: string, headers: Record<string, string>, ra
   return result;
 }
 
+/** A new, empty database on the PostgreSQL server of `url`. */
+async function newPostgresDatabase(url: string): Promise<string> {
+  const { default: pg } = await import('pg');
+  const name = `tarmac_bench_${Date.now()}`;
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
@@ -109,6 +123,7 @@ async function main(): Promise<void> {
   const stub = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), 'stub'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   const stubPort = await waitFor(stub, /port (\d+)/);
   const dir = mkdtempSync(path.join(tmpdir(), 'tarmac-bench-'));
+  const databaseUrl = process.env.BENCH_DATABASE_URL ? await newPostgresDatabase(process.env.BENCH_DATABASE_URL) : '';
   const config = path.join(dir, 'tarmac.yaml');
   writeFileSync(
     config,
@@ -133,7 +148,7 @@ gateway:
   );
   const tarmac = spawn(process.execPath, [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), '--import', 'tsx', path.join(ROOT, 'src/cli/run.ts'), 'serve', '--port', '0'], {
     cwd: ROOT,
-    env: { ...process.env, TARMAC_DATA_DIR: dir, TARMAC_CONFIG: config, TARMAC_SEED_DEMO: 'false', TARMAC_LOG_LEVEL: 'warn', TARMAC_DATABASE_URL: '' },
+    env: { ...process.env, TARMAC_DATA_DIR: dir, TARMAC_CONFIG: config, TARMAC_SEED_DEMO: 'false', TARMAC_LOG_LEVEL: 'warn', TARMAC_DATABASE_URL: databaseUrl },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const tarmacUrl = await waitFor(tarmac, /listening on (http:\/\/\S+)/);
@@ -191,7 +206,7 @@ gateway:
   await new Promise((r) => tarmac.on('exit', r));
   stub.kill('SIGTERM');
   const { openDatabase } = await import('../src/db/index.js');
-  const db = await openDatabase({ dataDir: dir });
+  const db = await openDatabase(databaseUrl ? { url: databaseUrl } : { dataDir: dir });
   const recorded = Number((await db.query<{ n: string }>('select count(*) as n from gateway_traces')).rows[0]?.n ?? 0);
   await db.close();
 
@@ -208,6 +223,7 @@ gateway:
   process.stdout.write(
     `${JSON.stringify({
       bench: 'gateway',
+      database: databaseUrl ? 'postgres' : 'pglite',
       // The machine is shared: the load average says how much else ran during the measurement.
       loadAverage1m: round(loadavg()[0] ?? 0, 2),
       rounds: ROUNDS,

@@ -81,6 +81,8 @@ async function streamResponse(gateway: GatewayService, request: FastifyRequest, 
   try {
     first = await chunks.next();
   } catch (err) {
+    // Nobody is left to answer; the trace already says `cancelled`.
+    if (c.signal.aborted) return void reply.hijack();
     reply.header('x-tarmac-run-id', session.runId);
     return withRetryAfter(reply, err);
   }
@@ -138,6 +140,7 @@ export function registerGatewayRoutes(app: FastifyInstance, gateway: GatewayServ
         if (result.costEstimated) reply.header('x-tarmac-cost-estimated', 'true');
         return result.body;
       } catch (err) {
+        if (c.signal.aborted) return void reply.hijack();
         return withRetryAfter(reply, err);
       }
     },

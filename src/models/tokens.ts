@@ -1,5 +1,14 @@
-import { countTokens } from 'gpt-tokenizer';
+import { createRequire } from 'node:module';
+import type * as GptTokenizer from 'gpt-tokenizer';
 import type { ChatMessage } from './providers/provider.js';
+
+type Tokenizer = typeof GptTokenizer;
+let tokenizer: Tokenizer | null = null;
+
+// Loaded on first use: its encodings take a third of a second, which every CLI command would pay otherwise.
+function loadTokenizer(): Tokenizer {
+  return (tokenizer ??= createRequire(import.meta.url)('gpt-tokenizer') as Tokenizer);
+}
 
 /** The text of a message's content: a string, or the text parts of a content array. */
 export function messageText(content: unknown): string {
@@ -14,7 +23,7 @@ export function messageText(content: unknown): string {
 
 /** Counts tokens with the o200k encoding (an estimate for models with another tokenizer). */
 export function countTextTokens(text: string): number {
-  return text === '' ? 0 : countTokens(text);
+  return text === '' ? 0 : loadTokenizer().countTokens(text);
 }
 
 /**
