@@ -53,6 +53,8 @@ export interface Principal {
   /** Team id → role. */
   roles: Readonly<Record<string, TeamRole>>;
   actor: Actor;
+  /** The data classification of this key's model requests when a request does not name one. */
+  classification?: string | null;
 }
 
 /** Every route declares who may call it; the server refuses to register a route without this. */

@@ -7,6 +7,7 @@ import { AuditLog, loadSigningKey, type SigningKey } from '../audit/index.js';
 import type { Config } from '../config/index.js';
 import { migrate, openDatabase, type Database } from '../db/index.js';
 import { IdentityService } from '../identity/index.js';
+import { GatewayService } from '../models/index.js';
 import { PolicyService } from '../policies/index.js';
 import { PromptService } from '../prompts/index.js';
 import { RetrievalService } from '../retrieval/index.js';
@@ -42,6 +43,7 @@ export interface Services {
   workspace: WorkspaceService;
   sources: SourceService;
   retrieval: RetrievalService;
+  gateway: GatewayService;
   logger: Logger;
   /** Set when this call installed Tarmac on a new database. */
   installed: boolean;
@@ -107,10 +109,16 @@ export async function openServices(config: Config, options: { command: string; l
       trustedPublicKey: trusted,
       localPublicKey: keyFile?.publicKeyPem ?? null,
     });
-    const identity = new IdentityService(db, audit);
+    const identity = new IdentityService(db, audit, { authCacheMs: options.command === 'tarmac serve' ? config.authCacheMs : 0 });
     const policies = new PolicyService(db);
     const prompts = new PromptService(db, audit);
-    const workspace = new WorkspaceService(db, audit);
+    let gateway: GatewayService | null = null;
+    const workspace = new WorkspaceService(db, audit, {
+      onApplied: () => {
+        identity.forgetPrincipals();
+        gateway?.reload();
+      },
+    });
     const sources = new SourceService(db, audit, { maxDocumentBytes: config.maxDocumentBytes });
     const retrieval = new RetrievalService(db, sources);
 
@@ -144,7 +152,8 @@ export async function openServices(config: Config, options: { command: string; l
       const result = await workspace.applyAs({ actor: systemActor('config') }, text, config.configFile, { dryRun: false });
       if (result.changes.length > 0) logger.info({ file: config.configFile, diff: formatChanges(result.changes) }, 'configuration applied');
     }
-    return { config, db, audit, identity, policies, prompts, workspace, sources, retrieval, logger, installed, replacedAdminKey };
+    gateway = new GatewayService(db, { onError: (err, what) => logger.error({ err }, what) });
+    return { config, db, audit, identity, policies, prompts, workspace, sources, retrieval, gateway, logger, installed, replacedAdminKey };
   } catch (err) {
     await db.close().catch(() => undefined);
     throw err;

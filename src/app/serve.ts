@@ -89,6 +89,8 @@ export async function startServer(config: Config, options: { logStream?: NodeJS.
           clearTimeout(cut);
           await runner.stop(config.shutdownTimeoutMs);
         } finally {
+          // Traces still in memory are written before the database closes.
+          await services.gateway.close().catch((err: unknown) => logger.error({ err }, 'cannot write the last gateway traces'));
           if (!config.databaseUrl) rmSync(serverInfoPath(config), { force: true });
           await services.db.close();
           clearTimeout(timer);

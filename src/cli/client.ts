@@ -106,8 +106,9 @@ class LocalClient implements TarmacClient {
     return this.services.retrieval.search(this.principal, input);
   }
 
-  close(): Promise<void> {
-    return this.services.db.close();
+  async close(): Promise<void> {
+    await this.services.gateway.close();
+    await this.services.db.close();
   }
 }
 

@@ -115,8 +115,9 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
     .addOption(new Option('--role <role>', 'role of a team key in its team').choices(['owner', 'builder', 'reviewer', 'viewer']))
     .option('--scopes <scopes>', 'comma-separated: read,write,admin', 'read,write')
     .option('--expires-in-days <days>', 'expiry in days')
+    .addOption(new Option('--classification <classification>', 'data classification of model requests that name none').choices(['public', 'internal', 'confidential', 'restricted']))
     .option('--json', 'machine-readable output')
-    .action(async (opts: { name: string; user?: string; team?: string; role?: TeamRole; scopes: string; expiresInDays?: string; json?: boolean }) => {
+    .action(async (opts: { name: string; user?: string; team?: string; role?: TeamRole; scopes: string; expiresInDays?: string; classification?: 'public' | 'internal' | 'confidential' | 'restricted'; json?: boolean }) => {
       if (opts.role && !opts.team) throw new TarmacError('validation_failed', '--role applies to team keys only: add --team');
       const days = opts.expiresInDays === undefined ? undefined : Number(opts.expiresInDays);
       if (days !== undefined && (!Number.isInteger(days) || days < 1)) throw new TarmacError('validation_failed', '--expires-in-days must be a whole number of days');
@@ -130,6 +131,7 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
           team: opts.team,
           teamRole: opts.role,
           scopes: scopes as Scope[],
+          classification: opts.classification,
           expiresAt: days ? new Date(Date.now() + days * 86_400_000) : null,
         }),
       );

@@ -60,6 +60,11 @@ export const ENV = {
     int(1024, 2 * 1024 * 1024 * 1024).default(50 * 1024 * 1024),
     'Largest document a source may index, in bytes; larger ones are marked failed with document_too_large.',
   ),
+  authCacheMs: envVar(
+    'TARMAC_AUTH_CACHE_MS',
+    int(0, 60_000).default(5000),
+    'How long a server reuses an authenticated key; revocations made through another process take effect within this time. 0 turns the cache off.',
+  ),
   url: envVar('TARMAC_URL', z.string().url().optional(), 'CLI: the server to talk to; absent means the CLI opens the database itself unless a local server holds it.'),
   apiKey: envVar('TARMAC_API_KEY', z.string().min(1).optional(), 'CLI: the API key to act with; default the bootstrap admin key in TARMAC_DATA_DIR/admin-key.'),
 } as const;

@@ -1,10 +1,13 @@
 /**
- * Guard: checks on what goes to a model and what comes back. Groundedness checks an answer against its
- * context, offline, claim by claim.
+ * Guard: checks on what goes to a model and what comes back: detection of personal data with its redaction or
+ * pseudonymisation (restored in the answer), and groundedness of an answer against its context, offline,
+ * claim by claim.
  *
  * @example
+ * const p = new Pseudonymiser('pseudonymise');
+ * const safe = p.apply('Write to jane@example.com'); // 'Write to <EMAIL_1>'
  * const g = checkGroundedness(answer, passages);
- * if (g.score < posture.deliverThreshold) holdForReview(g.unsupported);
  */
 export { checkGroundedness, DEFAULT_CLAIM_THRESHOLD, type ClaimCheck, type ContextPassage, type GroundednessResult, type SupportSpan } from './groundedness.js';
+export { detectPii, PII_TYPES, Pseudonymiser, StreamRestorer, type PiiMatch, type PiiType } from './pii.js';
 export { contentTerms, numbers, sentences } from './text.js';

@@ -8,6 +8,7 @@ import { registerAuditRoutes, type AuditLog } from '../audit/index.js';
 import { pendingMigrations, type Database } from '../db/index.js';
 import { isTarmacError, parseInput, TarmacError } from '../errors/index.js';
 import { registerIdentityRoutes, type IdentityService } from '../identity/index.js';
+import { openAiErrorType, registerGatewayRoutes, type GatewayService } from '../models/index.js';
 import { registerPolicyRoutes, type PolicyService } from '../policies/index.js';
 import { registerPromptRoutes, type PromptService } from '../prompts/index.js';
 import { registerRetrievalRoutes, type RetrievalService } from '../retrieval/index.js';
@@ -26,6 +27,7 @@ export interface ServerDeps {
   workspace: WorkspaceService;
   sources: SourceService;
   retrieval: RetrievalService;
+  gateway: GatewayService;
   version: string;
 }
 
@@ -170,6 +172,11 @@ export async function buildServer(deps: ServerDeps, options: ServerOptions): Pro
     const error = isTarmacError(err) ? err : fromFastify(err);
     if (error.code === 'internal_error') request.log.error({ err }, 'request failed');
     else request.log.info({ code: error.code, message: error.message }, 'request rejected');
+    // The OpenAI-compatible routes also carry OpenAI's `type` and `param`, which its client libraries read.
+    if (request.url.startsWith('/v1/')) {
+      const body = error.toJSON();
+      return reply.code(error.status).send({ error: { ...body.error, type: openAiErrorType(error.status), param: null } });
+    }
     return reply.code(error.status).send(error.toJSON());
   });
 
@@ -206,6 +213,7 @@ export async function buildServer(deps: ServerDeps, options: ServerOptions): Pro
   registerWorkspaceRoutes(app, deps.workspace);
   registerSourceRoutes(app, deps.sources, { pushBodyLimit: Math.max(options.bodyLimit, Math.ceil(options.maxDocumentBytes * 1.4) + 1024 * 1024) });
   registerRetrievalRoutes(app, deps.retrieval);
+  registerGatewayRoutes(app, deps.gateway, deps.db);
 
   await app.ready();
   return app;

@@ -35,6 +35,7 @@ export interface KeyRow {
   team_id: string | null;
   team_role: TeamRole | null;
   scopes: string[];
+  classification: string | null;
   expires_at: Date | null;
   revoked_at: Date | null;
   last_used_at: Date | null;
@@ -131,9 +132,9 @@ export async function listKeys(q: Queryable, filter: { userId?: string; teamIds?
 export async function insertKey(q: Queryable, k: Omit<KeyRow, 'created_at' | 'revoked_at' | 'last_used_at'>): Promise<KeyRow> {
   return (
     await q.query<KeyRow>(
-      `insert into api_keys (id, name, secret_hash, user_id, team_id, team_role, scopes, expires_at, created_by)
-       values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning *`,
-      [k.id, k.name, k.secret_hash, k.user_id, k.team_id, k.team_role, k.scopes, k.expires_at, k.created_by],
+      `insert into api_keys (id, name, secret_hash, user_id, team_id, team_role, scopes, classification, expires_at, created_by)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) returning *`,
+      [k.id, k.name, k.secret_hash, k.user_id, k.team_id, k.team_role, k.scopes, k.classification, k.expires_at, k.created_by],
     )
   ).rows[0] as KeyRow;
 }

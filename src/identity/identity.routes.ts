@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { principalOf, routeAuth, SCOPES, TEAM_ROLES, type ZodTypeProvider } from '../access/index.js';
+import { CLASSIFICATIONS } from '../policies/index.js';
 import type { Caller, IdentityService } from './identity.service.js';
 
 const TeamName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and dashes, at most 63');
@@ -27,6 +28,7 @@ const ApiKey = z.object({
   teamId: z.string().nullable(),
   teamRole: Role.nullable(),
   scopes: z.array(z.enum(SCOPES)),
+  classification: z.enum(CLASSIFICATIONS).nullable(),
   expiresAt: z.string().nullable(),
   revokedAt: z.string().nullable(),
   lastUsedAt: z.string().nullable(),
@@ -45,6 +47,7 @@ const CreateKeyBody = z.strictObject({
   team: z.string().max(200).optional().describe('Team id or name, for an application key owned by a team'),
   teamRole: Role.optional().describe('Role of a team key in its team; default builder'),
   scopes: z.array(z.enum(SCOPES)).min(1).optional().describe('Default read and write'),
+  classification: z.enum(CLASSIFICATIONS).optional().describe('Data classification of model requests that name none'),
   expiresAt: z.iso.datetime({ offset: true }).optional(),
   expiresInDays: z.number().int().min(1).max(3650).optional(),
 });

@@ -14,8 +14,10 @@ import {
 import type { AuditLog, RecordAudit } from '../audit/index.js';
 import type { Database, Queryable } from '../db/index.js';
 import { TarmacError } from '../errors/index.js';
+import type { CLASSIFICATIONS } from '../policies/index.js';
 import * as repo from './identity.repository.js';
 import { generateKey, newId, parseKey, secretMatches } from './keys.js';
+import { PrincipalCache } from './principal-cache.js';
 
 export interface Team {
   id: string;
@@ -45,6 +47,8 @@ export interface ApiKey {
   teamId: string | null;
   teamRole: TeamRole | null;
   scopes: Scope[];
+  /** Data classification of the key's model requests that name none. */
+  classification: Classification | null;
   expiresAt: string | null;
   revokedAt: string | null;
   lastUsedAt: string | null;
@@ -66,8 +70,11 @@ export interface CreateKeyInput {
   team?: string | undefined;
   teamRole?: TeamRole | undefined;
   scopes?: Scope[] | undefined;
+  classification?: Classification | null | undefined;
   expiresAt?: Date | null | undefined;
 }
+
+type Classification = (typeof CLASSIFICATIONS)[number];
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 
@@ -104,6 +111,7 @@ export function keyView(row: repo.KeyRow): ApiKey {
     teamId: row.team_id,
     teamRole: row.team_role,
     scopes: row.scopes as Scope[],
+    classification: row.classification as Classification | null,
     expiresAt: iso(row.expires_at),
     revokedAt: iso(row.revoked_at),
     lastUsedAt: iso(row.last_used_at),
@@ -204,6 +212,7 @@ export class IdentityWriter {
     teamId: string | null;
     teamRole: TeamRole | null;
     scopes: Scope[];
+    classification?: Classification | null;
     expiresAt: Date | null;
     createdBy: string | null;
   }): Promise<{ key: ApiKey; token: string }> {
@@ -216,6 +225,7 @@ export class IdentityWriter {
       team_id: input.teamId,
       team_role: input.teamRole,
       scopes: input.scopes,
+      classification: input.classification ?? null,
       expires_at: input.expiresAt,
       created_by: input.createdBy,
     });
@@ -239,18 +249,41 @@ export class IdentityWriter {
  * const team = await identity.createTeam({ principal }, { name: 'underwriting' });
  */
 export class IdentityService {
+  private readonly principals: PrincipalCache;
+
   constructor(
     private readonly db: Database,
     private readonly audit: AuditLog,
-  ) {}
-
-  private write<T>(caller: Caller | AuditContext, fn: (w: IdentityWriter, tx: Queryable) => Promise<T>): Promise<T> {
-    const ctx: AuditContext = 'principal' in caller ? { actor: caller.principal.actor, requestId: caller.requestId ?? null } : caller;
-    return this.audit.transaction(ctx, (tx, record) => fn(new IdentityWriter(tx, record), tx));
+    options: { authCacheMs?: number } = {},
+  ) {
+    this.principals = new PrincipalCache(options.authCacheMs ?? 0);
   }
 
-  /** Turns a bearer token into a principal, or throws `unauthorized` saying why. */
+  private async write<T>(caller: Caller | AuditContext, fn: (w: IdentityWriter, tx: Queryable) => Promise<T>): Promise<T> {
+    const ctx: AuditContext = 'principal' in caller ? { actor: caller.principal.actor, requestId: caller.requestId ?? null } : caller;
+    try {
+      return await this.audit.transaction(ctx, (tx, record) => fn(new IdentityWriter(tx, record), tx));
+    } finally {
+      this.principals.clear();
+    }
+  }
+
+  /** Forgets cached principals (after identity changes made outside this service). */
+  forgetPrincipals(): void {
+    this.principals.clear();
+  }
+
+  /**
+   * Turns a bearer token into a principal, or throws `unauthorized` saying why. With `authCacheMs` set, a
+   * principal is reused for that long (see {@link PrincipalCache}).
+   */
   async authenticate(token: string): Promise<Principal> {
+    const cached = this.principals.get(token);
+    if (cached) return cached;
+    return this.authenticateNow(token);
+  }
+
+  private async authenticateNow(token: string): Promise<Principal> {
     const parsed = parseKey(token);
     if (!parsed) throw new TarmacError('unauthorized', 'the API key is malformed (Tarmac keys start with tmk_)');
     const row = await repo.findKey(this.db, parsed.id);
@@ -269,7 +302,7 @@ export class IdentityService {
       roles = { [row.team_id]: row.team_role };
     }
     if (!row.last_used_at || Date.now() - row.last_used_at.getTime() > 60_000) await repo.touchKey(this.db, row.id);
-    return {
+    const principal: Principal = {
       keyId: row.id,
       userId: row.user_id,
       teamId: row.team_id,
@@ -277,7 +310,10 @@ export class IdentityService {
       scopes,
       roles,
       actor: { type: 'key', id: row.id, userId: row.user_id },
+      classification: row.classification,
     };
+    this.principals.set(token, principal, row.expires_at);
+    return principal;
   }
 
   // ── users ────────────────────────────────────────────────────────────────────────────────────
@@ -404,7 +440,16 @@ export class IdentityService {
       userId = user.id;
     }
     return this.write(caller, (w) =>
-      w.createKey({ name, userId, teamId, teamRole, scopes, expiresAt: input.expiresAt ?? null, createdBy: p.actor.userId ?? p.keyId }),
+      w.createKey({
+        name,
+        userId,
+        teamId,
+        teamRole,
+        scopes,
+        classification: input.classification ?? null,
+        expiresAt: input.expiresAt ?? null,
+        createdBy: p.actor.userId ?? p.keyId,
+      }),
     );
   }
 

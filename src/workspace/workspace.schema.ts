@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { TEAM_ROLES } from '../access/index.js';
+import { GatewayConfig } from '../models/index.js';
 import { PolicyName, PolicyRules } from '../policies/index.js';
 import { LabelName, PromptContent, PromptName } from '../prompts/index.js';
 import { SourceSpec } from '../sources/index.js';
@@ -59,6 +60,7 @@ export const WorkspaceFile = z
     policies: z.array(WorkspacePolicy).default([]).describe('Platform policies, by name'),
     prompts: z.array(WorkspacePrompt).default([]).describe('Prompts, by name: a changed content becomes a new version'),
     sources: z.array(SourceSpec).default([]).describe('Context sources, by name'),
+    gateway: GatewayConfig.optional().describe('The model gateway: providers, routes, budgets and prices; when present it replaces the stored one'),
   })
   .superRefine((file, ctx) => {
     unique(file.users, (u) => u.email, ctx, 'users', 'user');

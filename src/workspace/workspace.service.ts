@@ -4,6 +4,7 @@ import { canonicalJson, type AuditLog, type RecordAudit } from '../audit/index.j
 import { parseYaml, yamlErrorAt } from '../config/index.js';
 import type { Database, Queryable } from '../db/index.js';
 import { findTeam, findUser, IdentityWriter, membersOfTeam, type TeamRow, type UserRow } from '../identity/index.js';
+import { storedGatewayConfig } from '../models/index.js';
 import { findPolicy, upsertPolicy, type PolicyRules } from '../policies/index.js';
 import { checkTemplates, contentHash, findPrompt, promptLabels, promptVersions, PromptWriter, type PromptContent } from '../prompts/index.js';
 import { declareSource, sourceDiff } from '../sources/index.js';
@@ -19,8 +20,8 @@ export interface FieldChange {
 /** One object that an apply creates, updates or deletes. */
 export interface Change {
   op: 'create' | 'update' | 'delete';
-  kind: 'user' | 'team' | 'member' | 'policy' | 'source' | 'prompt' | 'label';
-  /** Email, team name, `team/email`, policy, source or prompt name, or `prompt:label`. */
+  kind: 'user' | 'team' | 'member' | 'policy' | 'source' | 'prompt' | 'label' | 'gateway';
+  /** Email, team name, `team/email`, policy, source or prompt name, `prompt:label`, or `gateway`. */
   name: string;
   fields: FieldChange[];
 }
@@ -153,6 +154,23 @@ async function plan(q: Queryable, file: WorkspaceFile, source: { text: string; n
     });
   }
   for (const [i, p] of file.prompts.entries()) await planPrompt(q, file, source, by, i, p, changes, steps);
+  if (file.gateway) {
+    const has = (await q.query('select 1 from gateway_config where id = 1')).rows.length > 0;
+    const current = has ? await storedGatewayConfig(q) : null;
+    const desired = JSON.parse(JSON.stringify(file.gateway)) as unknown;
+    const fields: FieldChange[] = [];
+    fieldChanges('', current ?? {}, desired, fields);
+    if (!current || fields.length > 0) {
+      changes.push({ op: current ? 'update' : 'create', kind: 'gateway', name: 'gateway', fields: current ? fields : [] });
+      steps.push(async (_w, tx, record) => {
+        await tx.query(
+          `insert into gateway_config (id, config) values (1, $1) on conflict (id) do update set config = excluded.config, updated_at = now()`,
+          [JSON.stringify(desired)],
+        );
+        await record({ action: current ? 'gateway.updated' : 'gateway.created', targetType: 'gateway', targetId: 'gateway', before: current, after: desired });
+      });
+    }
+  }
 
   return {
     changes,
@@ -234,6 +252,8 @@ export class WorkspaceService {
   constructor(
     private readonly db: Database,
     private readonly audit: AuditLog,
+    /** `onApplied` runs after an apply that changed something (caches of other services drop stale state). */
+    private readonly options: { onApplied?: () => void } = {},
   ) {}
 
   /** Parses and validates a file's text (file, path and line in every error). */
@@ -249,7 +269,7 @@ export class WorkspaceService {
       const { changes } = await plan(this.db, file, { text, name: fileName }, ctx.actor.userId ?? ctx.actor.id);
       return { file: fileName, sha256, dryRun: true, changes };
     }
-    return this.audit.transaction(ctx, async (tx, record) => {
+    const result = await this.audit.transaction(ctx, async (tx, record) => {
       await tx.query('select pg_advisory_xact_lock($1)', [APPLY_LOCK_KEY]);
       const p = await plan(tx, file, { text, name: fileName }, ctx.actor.userId ?? ctx.actor.id);
       if (p.changes.length === 0) return { file: fileName, sha256, dryRun: false, changes: [] };
@@ -262,6 +282,8 @@ export class WorkspaceService {
       });
       return { file: fileName, sha256, dryRun: false, changes: p.changes };
     });
+    if (result.changes.length > 0) this.options.onApplied?.();
+    return result;
   }
 
   /** Applies a file for an authenticated caller: platform admins only. */

@@ -2,6 +2,7 @@
 import type { Principal } from '../../src/access/index.js';
 import { AuditLog, generateSigningKey } from '../../src/audit/index.js';
 import { IdentityService } from '../../src/identity/index.js';
+import { GatewayService } from '../../src/models/index.js';
 import { PolicyService } from '../../src/policies/index.js';
 import { PromptService } from '../../src/prompts/index.js';
 import { RetrievalService } from '../../src/retrieval/index.js';
@@ -17,6 +18,7 @@ export interface TestServices extends TestDatabase {
   workspace: WorkspaceService;
   sources: SourceService;
   retrieval: RetrievalService;
+  gateway: GatewayService;
   adminToken: string;
   admin: Principal;
 }
@@ -36,8 +38,14 @@ export async function openTestServices(options: { checkpointEvery?: number; maxD
   });
   const admin = await identity.authenticate(adminToken);
   const sources = new SourceService(base.db, audit, { maxDocumentBytes: options.maxDocumentBytes ?? 1024 * 1024 });
+  const gateway = new GatewayService(base.db, { configTtlMs: 0, traceFlushMs: 100 });
   return {
     ...base,
+    close: async () => {
+      await gateway.close();
+      await base.close();
+    },
+    gateway,
     audit,
     identity,
     policies: new PolicyService(base.db),

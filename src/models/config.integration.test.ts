@@ -1,0 +1,89 @@
+// The gateway section of tarmac.yaml (validated, diffed, audited) and the trace writer's guarantees.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemActor } from '../access/index.js';
+import { openTestServices, type TestServices } from '../../tests/support/services.js';
+import { storedGatewayConfig } from './index.js';
+import { TraceWriter, type GatewayTrace } from './traces.js';
+
+let s: TestServices;
+const ctx = { actor: systemActor('test') };
+
+beforeAll(async () => {
+  s = await openTestServices();
+});
+
+afterAll(async () => {
+  await s?.close();
+});
+
+const file = (routes: string) => `version: 1
+gateway:
+  providers:
+    - { name: openai, type: openai-compatible, baseUrl: https://api.openai.com/v1, apiKeyEnv: OPENAI_API_KEY }
+  routes:
+${routes}
+`;
+
+describe('the gateway section of tarmac.yaml', () => {
+  it('is stored, shown as a diff, audited, and a second apply changes nothing', async () => {
+    const first = await s.workspace.applyAs(ctx, file('    - { name: default, targets: [{ provider: openai, model: gpt-4o-mini }] }'), 'a.yaml', { dryRun: false });
+    expect(first.changes).toEqual([{ op: 'create', kind: 'gateway', name: 'gateway', fields: [] }]);
+    expect((await storedGatewayConfig(s.db)).routes[0]?.name).toBe('default');
+    const again = await s.workspace.applyAs(ctx, file('    - { name: default, targets: [{ provider: openai, model: gpt-4o-mini }] }'), 'a.yaml', { dryRun: false });
+    expect(again.changes).toEqual([]);
+    const changed = await s.workspace.applyAs(ctx, file('    - { name: default, targets: [{ provider: openai, model: gpt-4.1 }] }'), 'a.yaml', { dryRun: false });
+    expect(changed.changes[0]).toMatchObject({ op: 'update', kind: 'gateway', fields: [{ path: 'routes', from: [{ name: 'default' }], to: [{ name: 'default' }] }] });
+    const { rows } = await s.db.query<{ action: string }>("select action from audit_entries where target_type = 'gateway' order by seq");
+    expect(rows.map((r) => r.action)).toEqual(['gateway.created', 'gateway.updated']);
+  });
+
+  it('refuses routes to unknown providers and duplicate names, with the line', async () => {
+    const bad = file('    - { name: default, targets: [{ provider: nowhere, model: x }] }\n    - { name: default, targets: [{ provider: local, model: extractive }] }');
+    const err = await s.workspace.applyAs(ctx, bad, 'bad.yaml', { dryRun: true }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'config_invalid' });
+    expect((err as Error).message).toContain('unknown provider nowhere');
+    expect((err as Error).message).toContain('duplicate route default');
+    expect((err as Error).message).toMatch(/bad\.yaml:\d+/);
+  });
+});
+
+describe('TraceWriter', () => {
+  const trace = (i: number): GatewayTrace => ({
+    id: `run_bp_${i}`,
+    at: new Date().toISOString(),
+    request_id: null,
+    key_id: null,
+    team_id: null,
+    use_case: null,
+    endpoint: 'chat',
+    route: 'r',
+    requested_model: 'r',
+    provider: null,
+    model: null,
+    attempts: [],
+    fallbacks: 0,
+    stream: false,
+    status: 'ok',
+    http_status: 200,
+    error_code: null,
+    classification: 'internal',
+    pii_types: ['EMAIL'],
+    cache_hit: false,
+    first_token_ms: null,
+    total_ms: 1,
+    input_tokens: 1,
+    output_tokens: 1,
+    cached_tokens: 0,
+    cost_usd: 0.5,
+    cost_estimated: false,
+  });
+
+  it('makes callers wait at the high-water mark instead of dropping, and writes everything on close', async () => {
+    const writer = new TraceWriter(s.db, { flushMs: 60_000, batchSize: 7, highWater: 20 });
+    for (let i = 0; i < 95; i++) await writer.record(trace(i));
+    await writer.close();
+    const { rows } = await s.db.query<{ n: number; types: string[] }>("select count(*)::int as n, min(pii_types::text) as types from gateway_traces where id like 'run_bp_%'");
+    expect(rows[0]?.n).toBe(95);
+    await expect(writer.record(trace(1000))).rejects.toThrow('closed');
+  });
+});

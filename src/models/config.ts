@@ -1,0 +1,50 @@
+import type { Database } from '../db/index.js';
+import type { PolicyRules } from '../policies/index.js';
+import { findPolicy } from '../policies/index.js';
+import { EMPTY_GATEWAY_CONFIG, GatewayConfig } from './gateway.schema.js';
+import { PriceTable } from './prices.js';
+import { AnthropicProvider } from './providers/anthropic.js';
+import { GeminiProvider } from './providers/gemini.js';
+import { LocalProvider } from './providers/local-extractive.js';
+import { OpenAiCompatibleProvider } from './providers/openai-compatible.js';
+import type { Provider } from './providers/provider.js';
+
+/** The gateway's configuration as it serves requests: parsed, with providers built and names resolved. */
+export interface LoadedGateway {
+  config: GatewayConfig;
+  providers: Map<string, Provider>;
+  prices: PriceTable;
+  policyName: string;
+  policy: PolicyRules | null;
+  teamIdByName: Map<string, string>;
+  teamNameById: Map<string, string>;
+}
+
+/** Reads the stored `gateway` section (applied from tarmac.yaml), or the empty one. */
+export async function storedGatewayConfig(db: Pick<Database, 'query'>): Promise<GatewayConfig> {
+  const row = (await db.query<{ config: unknown }>('select config from gateway_config where id = 1')).rows[0];
+  return row ? GatewayConfig.parse(row.config) : EMPTY_GATEWAY_CONFIG;
+}
+
+/** Builds the gateway from what the database holds; provider keys come from the environment. */
+export async function loadGateway(db: Database, env: NodeJS.ProcessEnv): Promise<LoadedGateway> {
+  const config = await storedGatewayConfig(db);
+  const providers = new Map<string, Provider>([['local', new LocalProvider()]]);
+  for (const p of config.providers) {
+    const options = { name: p.name, baseUrl: p.baseUrl, apiKey: p.apiKeyEnv ? env[p.apiKeyEnv] : undefined };
+    const BUILD = { 'openai-compatible': OpenAiCompatibleProvider, anthropic: AnthropicProvider, gemini: GeminiProvider } as const;
+    providers.set(p.name, new BUILD[p.type](options));
+  }
+  const policyName = config.policy ?? 'default';
+  const policy = await findPolicy(db, policyName);
+  const teams = (await db.query<{ id: string; name: string }>('select id, name from teams')).rows;
+  return {
+    config,
+    providers,
+    prices: new PriceTable(config.prices),
+    policyName,
+    policy: policy?.rules ?? null,
+    teamIdByName: new Map(teams.map((t) => [t.name, t.id])),
+    teamNameById: new Map(teams.map((t) => [t.id, t.name])),
+  };
+}

@@ -1,0 +1,189 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { principalOf, routeAuth, type ZodTypeProvider } from '../access/index.js';
+import { isTarmacError, TarmacError } from '../errors/index.js';
+import type { GatewayCaller, GatewayService } from './gateway.service.js';
+import type { ChatBody, ChatChunk } from './providers/provider.js';
+import { spend, SPEND_GROUPS } from './spend.js';
+import type { Database } from '../db/index.js';
+
+const ROLES = ['system', 'developer', 'user', 'assistant', 'tool', 'function'] as const;
+
+/** OpenAI's chat request; fields Tarmac does not interpret pass through to the provider unchanged. */
+export const ChatCompletionBody = z.looseObject({
+  model: z.string().min(1),
+  messages: z.array(z.looseObject({ role: z.enum(ROLES), content: z.unknown().optional() })).min(1),
+  stream: z.boolean().optional(),
+  stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullable().optional(),
+  max_tokens: z.number().int().positive().nullable().optional(),
+  max_completion_tokens: z.number().int().positive().nullable().optional(),
+});
+
+export const EmbeddingsBody = z.looseObject({
+  model: z.string().min(1),
+  input: z.union([z.string(), z.array(z.string()).min(1), z.array(z.number()).min(1), z.array(z.array(z.number())).min(1)]),
+});
+
+const header = (request: FastifyRequest, name: string): string | undefined => {
+  const v = request.headers[name];
+  return typeof v === 'string' && v !== '' ? v : undefined;
+};
+
+function caller(request: FastifyRequest, reply: FastifyReply): { caller: GatewayCaller; controller: AbortController } {
+  const controller = new AbortController();
+  // The response closing before it was fully written means the client went away.
+  reply.raw.on('close', () => {
+    if (!reply.raw.writableFinished) controller.abort();
+  });
+  return {
+    controller,
+    caller: {
+      principal: principalOf(request),
+      requestId: request.id,
+      classification: header(request, 'x-tarmac-classification'),
+      useCase: header(request, 'x-tarmac-use-case'),
+      team: header(request, 'x-tarmac-team'),
+      signal: controller.signal,
+    },
+  };
+}
+
+/** Adds Retry-After to limit errors, then lets the server's error handler answer. */
+function withRetryAfter(reply: FastifyReply, err: unknown): never {
+  if (isTarmacError(err) && (err.code === 'rate_limited' || err.code === 'budget_exceeded')) {
+    const resetAt = (err.details as { resetAt?: string } | undefined)?.resetAt;
+    if (resetAt) reply.header('retry-after', String(Math.max(1, Math.ceil((Date.parse(resetAt) - Date.now()) / 1000))));
+  }
+  throw err;
+}
+
+/** OpenAI's error object for an error event inside a stream. */
+export function openAiError(err: unknown): { error: { message: string; type: string; param: null; code: string } } {
+  const e = isTarmacError(err) ? err : new TarmacError('internal_error', 'internal error');
+  return { error: { message: e.message, type: openAiErrorType(e.status), param: null, code: e.code } };
+}
+
+/** OpenAI's `error.type` for an HTTP status. */
+export function openAiErrorType(status: number): string {
+  if (status === 401) return 'authentication_error';
+  if (status === 403) return 'permission_error';
+  if (status === 404) return 'not_found_error';
+  if (status === 429) return 'rate_limit_error';
+  if (status >= 500) return 'api_error';
+  return 'invalid_request_error';
+}
+
+async function streamResponse(gateway: GatewayService, request: FastifyRequest, reply: FastifyReply, body: ChatBody): Promise<void> {
+  const { caller: c } = caller(request, reply);
+  const session = gateway.chatStream(c, body);
+  const chunks = session.chunks;
+  let first: IteratorResult<ChatChunk>;
+  try {
+    first = await chunks.next();
+  } catch (err) {
+    // Nobody is left to answer; the trace already says `cancelled`.
+    if (c.signal.aborted) return void reply.hijack();
+    reply.header('x-tarmac-run-id', session.runId);
+    return withRetryAfter(reply, err);
+  }
+  reply.hijack();
+  const raw = reply.raw;
+  raw.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    connection: 'keep-alive',
+    'x-request-id': request.id,
+    'x-tarmac-run-id': session.runId,
+  });
+  const send = (chunk: ChatChunk): void => {
+    if (!session.includeUsage) {
+      if (chunk.choices.length === 0 && chunk.usage) return;
+      delete chunk.usage;
+    }
+    raw.write(`data: ${JSON.stringify(chunk)}\n\n`);
+  };
+  try {
+    if (!first.done) send(first.value);
+    for (;;) {
+      if (raw.destroyed) {
+        await chunks.return(undefined);
+        return;
+      }
+      const next = await chunks.next();
+      if (next.done) break;
+      send(next.value);
+    }
+    raw.end('data: [DONE]\n\n');
+  } catch (err) {
+    // A failure after the first token ends the stream with an error event, never a clean [DONE].
+    if (!raw.destroyed) raw.end(`data: ${JSON.stringify(openAiError(err))}\n\n`);
+    if (!isTarmacError(err)) request.log.error({ err }, 'stream failed');
+  }
+}
+
+/**
+ * The OpenAI-compatible endpoints (`/v1/chat/completions`, `/v1/embeddings`, `/v1/models`) and
+ * `GET /api/v1/spend`.
+ */
+export function registerGatewayRoutes(app: FastifyInstance, gateway: GatewayService, db: Database): void {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  r.post(
+    '/v1/chat/completions',
+    { config: routeAuth({ scope: 'write' }), schema: { summary: 'OpenAI-compatible chat completion (with stream: true for SSE).', tags: ['gateway'], body: ChatCompletionBody } },
+    async (request, reply) => {
+      const body = request.body as ChatBody;
+      if (body.stream === true) return streamResponse(gateway, request, reply, body);
+      const { caller: c } = caller(request, reply);
+      try {
+        const result = await gateway.chat(c, body);
+        reply.header('x-tarmac-run-id', result.runId).header('x-tarmac-cost-usd', String(result.costUsd));
+        if (result.costEstimated) reply.header('x-tarmac-cost-estimated', 'true');
+        return result.body;
+      } catch (err) {
+        if (c.signal.aborted) return void reply.hijack();
+        return withRetryAfter(reply, err);
+      }
+    },
+  );
+  r.post(
+    '/v1/embeddings',
+    { config: routeAuth({ scope: 'write' }), schema: { summary: 'OpenAI-compatible embeddings.', tags: ['gateway'], body: EmbeddingsBody } },
+    async (request, reply) => {
+      const { caller: c } = caller(request, reply);
+      try {
+        const result = await gateway.embeddings(c, request.body);
+        reply.header('x-tarmac-run-id', result.runId).header('x-tarmac-cost-usd', String(result.costUsd));
+        if (result.costEstimated) reply.header('x-tarmac-cost-estimated', 'true');
+        return result.body;
+      } catch (err) {
+        return withRetryAfter(reply, err);
+      }
+    },
+  );
+  r.get('/v1/models', { config: routeAuth({ scope: 'read' }), schema: { summary: 'Models and routes the gateway serves.', tags: ['gateway'] } }, async () =>
+    gateway.models(),
+  );
+  r.get(
+    '/api/v1/spend',
+    {
+      config: routeAuth({ scope: 'read' }),
+      schema: {
+        summary: 'Gateway spend by team, key, model and/or day.',
+        tags: ['gateway'],
+        querystring: z.strictObject({
+          groupBy: z
+            .string()
+            .regex(new RegExp(`^(${SPEND_GROUPS.join('|')})(,(${SPEND_GROUPS.join('|')}))*$`), `comma-separated: ${SPEND_GROUPS.join(', ')}`)
+            .optional(),
+          from: z.iso.datetime({ offset: true }).or(z.iso.date()).optional(),
+          to: z.iso.datetime({ offset: true }).or(z.iso.date()).optional(),
+        }),
+      },
+    },
+    async (request) => {
+      const q = request.query;
+      const groupBy = (q.groupBy ?? 'team').split(',') as (typeof SPEND_GROUPS)[number][];
+      return { groupBy, rows: await spend(db, principalOf(request), { groupBy, from: q.from, to: q.to }) };
+    },
+  );
+}

@@ -1,0 +1,23 @@
+/**
+ * Models: the OpenAI-compatible gateway. Providers (openai-compatible, anthropic, gemini and the built-in
+ * `local/extractive`),
+ * the price table, routes with fallbacks, retries and circuit breakers, budgets and rate limits held in the
+ * database, egress and PII rules from the policy, batched traces and spend reports.
+ *
+ * @example
+ * const gateway = new GatewayService(db);
+ * registerGatewayRoutes(app, gateway, db);
+ * const result = await gateway.chat(caller, { model: 'local/extractive', messages });
+ */
+export { GatewayConfig, type GatewayRoute, type GatewayTarget } from './gateway.schema.js';
+export { storedGatewayConfig } from './config.js';
+export { GatewayService, type ChatResult, type ChatStream, type GatewayCaller, type GatewayOptions } from './gateway.service.js';
+export { openAiErrorType, registerGatewayRoutes } from './gateway.routes.js';
+export { PriceTable, bundledPrices, type Price } from './prices.js';
+export { extractiveAnswer, LocalProvider } from './providers/local-extractive.js';
+export { AnthropicProvider } from './providers/anthropic.js';
+export { GeminiProvider } from './providers/gemini.js';
+export { OpenAiCompatibleProvider } from './providers/openai-compatible.js';
+export { ProviderError, type Provider } from './providers/provider.js';
+export { spend, SPEND_GROUPS, type SpendRow } from './spend.js';
+export type { GatewayTrace } from './traces.js';

@@ -1,0 +1,135 @@
+// Anthropic and Gemini behind the OpenAI format: the official openai client against Tarmac, Tarmac against
+// stubs speaking each provider's wire format.
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemActor } from '../access/index.js';
+import { openTestServer, type TestServer } from '../../tests/support/server.js';
+import { startStubAnthropic, startStubGemini, type StubProvider } from '../../tests/support/stub-providers.js';
+
+let server: TestServer;
+let anthropic: StubProvider;
+let gemini: StubProvider;
+let client: OpenAI;
+
+const tools: OpenAI.Chat.Completions.ChatCompletionTool[] = [
+  { type: 'function', function: { name: 'get_weather', description: 'Weather of a city', parameters: { type: 'object', properties: { city: { type: 'string' } } } } },
+];
+const conversation: OpenAI.Chat.Completions.ChatCompletionMessageParam[] = [
+  { role: 'system', content: 'Be brief.' },
+  { role: 'user', content: 'Weather in Paris?' },
+  { role: 'assistant', content: null, tool_calls: [{ id: 'call_9', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] },
+  { role: 'tool', tool_call_id: 'call_9', content: '{"celsius": 21}' },
+  { role: 'user', content: 'And so?' },
+];
+
+beforeAll(async () => {
+  anthropic = await startStubAnthropic();
+  gemini = await startStubGemini();
+  server = await openTestServer();
+  const yaml = `version: 1
+gateway:
+  providers:
+    - { name: claude, type: anthropic, baseUrl: ${anthropic.url}, apiKeyEnv: PATH }
+    - { name: google, type: gemini, baseUrl: ${gemini.url} }
+  routes:
+    - { name: resilient, retries: 0, targets: [{ provider: claude, model: overloaded }, { provider: google, model: overloaded }, { provider: google, model: ok }] }
+  prices:
+    - { model: ok, inputPerMillion: 1000000, outputPerMillion: 1000000 }
+`;
+  await server.workspace.applyAs({ actor: systemActor('test') }, yaml, 'gateway.yaml', { dryRun: false });
+  await server.app.listen({ port: 0, host: '127.0.0.1' });
+  const address = server.app.server.address();
+  client = new OpenAI({ baseURL: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/v1`, apiKey: server.adminToken, maxRetries: 0 });
+});
+
+afterAll(async () => {
+  await server?.close();
+  await anthropic?.close();
+  await gemini?.close();
+});
+
+describe('anthropic', () => {
+  it('translates a conversation with tools both ways', async () => {
+    const { data, response } = await client.chat.completions.create({ model: 'claude/tools', messages: conversation, tools, tool_choice: 'required', max_tokens: 100 }).withResponse();
+    const sent = anthropic.requests.at(-1)!;
+    expect(sent.path).toBe('/v1/messages');
+    expect(sent.headers['anthropic-version']).toBe('2023-06-01');
+    expect(sent.headers['x-api-key']).toBe(process.env.PATH);
+    expect(sent.body).toMatchObject({
+      model: 'tools',
+      max_tokens: 100,
+      system: 'Be brief.',
+      tool_choice: { type: 'any' },
+      tools: [{ name: 'get_weather', description: 'Weather of a city', input_schema: { type: 'object' } }],
+      messages: [
+        { role: 'user', content: [{ type: 'text', text: 'Weather in Paris?' }] },
+        { role: 'assistant', content: [{ type: 'tool_use', id: 'call_9', name: 'get_weather', input: { city: 'Paris' } }] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'call_9', content: '{"celsius": 21}' }, { type: 'text', text: 'And so?' }] },
+      ],
+    });
+    const choice = data.choices[0]!;
+    expect(choice.finish_reason).toBe('tool_calls');
+    expect(choice.message.content).toBe('Checking.');
+    expect(choice.message.tool_calls?.[0]).toEqual({ id: 'toolu_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } });
+    // 12 uncached + 4 cached input tokens.
+    expect(data.usage).toMatchObject({ prompt_tokens: 16, completion_tokens: 6, prompt_tokens_details: { cached_tokens: 4 } });
+    expect(response.headers.get('x-tarmac-cost-estimated')).toBeNull();
+  });
+
+  it('streams text and tool calls as OpenAI chunks with usage last', async () => {
+    const stream = await client.chat.completions.create({ model: 'claude/tools', messages: conversation, tools, stream: true, stream_options: { include_usage: true } });
+    let text = '';
+    let args = '';
+    let finish: string | null = null;
+    let usage: OpenAI.CompletionUsage | null | undefined;
+    for await (const chunk of stream) {
+      const c = chunk.choices[0];
+      text += c?.delta.content ?? '';
+      args += c?.delta.tool_calls?.[0]?.function?.arguments ?? '';
+      finish = c?.finish_reason ?? finish;
+      if (chunk.usage) usage = chunk.usage;
+    }
+    expect(text).toBe('Hello from Claude.');
+    expect(JSON.parse(args)).toEqual({ city: 'Paris' });
+    expect(finish).toBe('tool_calls');
+    expect(usage).toMatchObject({ prompt_tokens: 16, completion_tokens: 6 });
+  });
+});
+
+describe('gemini', () => {
+  it('translates a conversation with tools both ways', async () => {
+    const data = await client.chat.completions.create({ model: 'google/tools', messages: conversation, tools, temperature: 0.2 });
+    const sent = gemini.requests.at(-1)!;
+    expect(sent.path).toBe('/v1/models/tools:generateContent');
+    expect(sent.body).toMatchObject({
+      systemInstruction: { parts: [{ text: 'Be brief.' }] },
+      generationConfig: { temperature: 0.2 },
+      tools: [{ functionDeclarations: [{ name: 'get_weather' }] }],
+      contents: [
+        { role: 'user', parts: [{ text: 'Weather in Paris?' }] },
+        { role: 'model', parts: [{ functionCall: { name: 'get_weather', args: { city: 'Paris' } } }] },
+        { role: 'user', parts: [{ functionResponse: { name: 'get_weather', response: { celsius: 21 } } }, { text: 'And so?' }] },
+      ],
+    });
+    const choice = data.choices[0]!;
+    expect(choice.finish_reason).toBe('tool_calls');
+    expect(choice.message.tool_calls?.[0]).toMatchObject({ type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } });
+    expect(data.usage).toMatchObject({ prompt_tokens: 9, completion_tokens: 4 });
+  });
+
+  it('streams, and falls back across providers when they are overloaded', async () => {
+    const stream = await client.chat.completions.create({ model: 'resilient', messages: [{ role: 'user', content: 'Hi' }], stream: true, stream_options: { include_usage: true } });
+    let text = '';
+    let usage: OpenAI.CompletionUsage | null | undefined;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta.content ?? '';
+      if (chunk.usage) usage = chunk.usage;
+    }
+    expect(text).toBe('Hello from Gemini.');
+    expect(usage).toMatchObject({ prompt_tokens: 9, completion_tokens: 4 });
+    await server.gateway.flush();
+    const { rows } = await server.db.query<{ attempts: { provider: string; status: number | null }[]; cost_usd: string }>("select attempts, cost_usd from gateway_traces where route = 'resilient'");
+    expect(rows[0]?.attempts.map((a) => `${a.provider}:${a.status ?? ''}`)).toEqual(['claude:529', 'google:503', 'google:']);
+    expect(Number(rows[0]?.cost_usd)).toBe(13);
+  });
+});

@@ -1,0 +1,99 @@
+import { randomUUID } from 'node:crypto';
+import { countTextTokens, estimateMessageTokens, messageText } from '../tokens.js';
+import { ProviderError, type CallOptions, type ChatBody, type ChatChunk, type ChatCompletion, type Provider } from './provider.js';
+
+const STOP_WORDS = new Set(
+  'a an and are as at be by can do does for from has have how i in is it its me my of on or our should that the their this to was we what when where which who why will with you your'.split(' '),
+);
+
+const words = (text: string) =>
+  (text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).filter((w) => w.length > 1 && !STOP_WORDS.has(w));
+
+/** Splits text into sentences: after . ! ? followed by a space, and at line breaks (so `a.b@c.com` stays whole). */
+export function sentences(text: string): string[] {
+  return text
+    .split(/(?<=[.!?])\s+|\n+/)
+    .map((s) => s.trim())
+    .filter((s) => words(s).length > 0);
+}
+
+/**
+ * The extractive answer to the last user message: up to three sentences of the earlier messages that share
+ * the most words with it, quoted in their original order.
+ *
+ * @example
+ * extractiveAnswer([{ role: 'system', content: 'Paris is the capital of France.' }, { role: 'user', content: 'Capital of France?' }]);
+ */
+export function extractiveAnswer(messages: ChatBody['messages']): string {
+  const lastUser = messages.map((m) => m.role).lastIndexOf('user');
+  const question = lastUser >= 0 ? messageText(messages[lastUser]?.content) : '';
+  const asked = new Set(words(question));
+  const candidates = messages
+    .slice(0, Math.max(lastUser, 0))
+    .filter((m) => m.role !== 'assistant')
+    .flatMap((m) => sentences(messageText(m.content)));
+  const scored = candidates
+    .map((sentence, index) => ({ sentence, index, score: new Set(words(sentence).filter((w) => asked.has(w))).size }))
+    .filter((s) => s.score > 0)
+    .sort((a, b) => b.score - a.score || a.index - b.index)
+    .slice(0, 3)
+    .sort((a, b) => a.index - b.index);
+  if (scored.length === 0) {
+    return 'Extractive answer (quoted, not generated): no sentence in the provided messages supports an answer to this question.';
+  }
+  return `Extractive answer (quoted from the provided messages, not generated): ${scored.map((s) => `"${s.sentence}"`).join(' ')}`;
+}
+
+/**
+ * The built-in offline model `local/extractive`: it generates nothing; it quotes the sentences of the system
+ * and earlier messages best supported by the last user question, and says so. Usage is counted with gpt-tokenizer.
+ *
+ * @example
+ * const local = new LocalProvider();
+ * const completion = await local.chat({ model: 'extractive', messages }, { signal });
+ */
+export class LocalProvider implements Provider {
+  readonly name = 'local';
+
+  private answer(body: ChatBody): { id: string; created: number; text: string; usage: ChatCompletion['usage'] } {
+    if (body.model !== 'extractive') throw new ProviderError(`local: no model ${body.model} (the local provider offers extractive)`, 'unsupported', 404);
+    const text = extractiveAnswer(body.messages);
+    const prompt = estimateMessageTokens(body.messages);
+    const completion = countTextTokens(text);
+    return {
+      id: `chatcmpl-${randomUUID()}`,
+      created: Math.floor(Date.now() / 1000),
+      text,
+      usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion },
+    };
+  }
+
+  async chat(body: ChatBody, options: CallOptions): Promise<ChatCompletion> {
+    options.signal.throwIfAborted();
+    const a = this.answer(body);
+    return {
+      id: a.id,
+      object: 'chat.completion',
+      created: a.created,
+      model: body.model,
+      choices: [{ index: 0, message: { role: 'assistant', content: a.text, refusal: null }, logprobs: null, finish_reason: 'stop' }],
+      usage: a.usage,
+    };
+  }
+
+  async *chatStream(body: ChatBody, options: CallOptions): AsyncIterable<ChatChunk> {
+    const a = this.answer(body);
+    const base = { id: a.id, object: 'chat.completion.chunk', created: a.created, model: body.model };
+    yield { ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }] };
+    for (const piece of a.text.match(/\S+\s*/g) ?? []) {
+      options.signal.throwIfAborted();
+      yield { ...base, choices: [{ index: 0, delta: { content: piece }, logprobs: null, finish_reason: null }] };
+    }
+    yield { ...base, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }] };
+    yield { ...base, choices: [], usage: a.usage ?? null };
+  }
+
+  embeddings(body: Record<string, unknown> & { model: string }): Promise<Record<string, unknown>> {
+    return Promise.reject(new ProviderError(`local: ${body.model} does not produce embeddings`, 'unsupported', 400));
+  }
+}

@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { orderTargets } from './router.js';
+import { sseData } from './providers/sse.js';
+import { extractiveAnswer } from './providers/local-extractive.js';
+
+describe('orderTargets', () => {
+  const a = { provider: 'p', model: 'a', weight: 3 };
+  const b = { provider: 'p', model: 'b', weight: 1 };
+  const c = { provider: 'p', model: 'c' };
+
+  it('keeps the declared order without weights', () => {
+    expect(orderTargets([c, { ...c, model: 'd' }]).map((t) => t.model)).toEqual(['c', 'd']);
+  });
+
+  it('draws weighted targets by weight, then the unweighted ones as fallbacks', () => {
+    expect(orderTargets([c, a, b], () => 0.1).map((t) => t.model)).toEqual(['a', 'b', 'c']);
+    expect(orderTargets([c, a, b], () => 0.8).map((t) => t.model)).toEqual(['b', 'a', 'c']);
+    let firstA = 0;
+    let i = 0;
+    const random = () => ((i++ * 7919) % 1000) / 1000;
+    for (let n = 0; n < 1000; n++) if (orderTargets([a, b], random)[0]?.model === 'a') firstA++;
+    expect(firstA).toBeGreaterThan(650);
+    expect(firstA).toBeLessThan(850);
+  });
+});
+
+describe('sseData', () => {
+  async function* bytes(...pieces: string[]) {
+    for (const p of pieces) yield new TextEncoder().encode(p);
+  }
+
+  it('joins events split across reads and skips comments and event names', async () => {
+    const out: string[] = [];
+    for await (const d of sseData(bytes(': ping\n\nevent: x\nda', 'ta: {"a":1}\r\n\r\ndata: [DONE]\n\n', 'data: tail'))) out.push(d);
+    expect(out).toEqual(['{"a":1}', '[DONE]', 'tail']);
+  });
+});
+
+describe('extractiveAnswer', () => {
+  it('quotes the best-supported sentences in their order and says it found none otherwise', () => {
+    const messages = [
+      { role: 'system', content: 'Roof claims need photos. The office is in Leeds. Hail damage to a roof is covered up to 10,000 EUR.' },
+      { role: 'assistant', content: 'Roof hail photos are great.' },
+      { role: 'user', content: 'Is hail damage to my roof covered?' },
+    ];
+    expect(extractiveAnswer(messages)).toBe(
+      'Extractive answer (quoted from the provided messages, not generated): "Roof claims need photos." "Hail damage to a roof is covered up to 10,000 EUR."',
+    );
+    expect(extractiveAnswer([{ role: 'user', content: 'Anything?' }])).toContain('no sentence in the provided messages supports');
+  });
+});

@@ -1,0 +1,108 @@
+// Local stubs of Anthropic's Messages API and Google's Gemini API on 127.0.0.1, speaking their wire formats.
+// Models: ok (text), tools (a tool call), overloaded (Anthropic 529 / Gemini 503).
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface StubProvider {
+  url: string;
+  requests: { path: string; headers: IncomingMessage['headers']; body: Record<string, unknown> }[];
+  close(): Promise<void>;
+}
+
+async function serve(handle: (path: string, body: Record<string, unknown>, res: ServerResponse) => void): Promise<StubProvider> {
+  const requests: StubProvider['requests'] = [];
+  const server = createServer((req, res) => {
+    let text = '';
+    req.on('data', (d: Buffer) => (text += d.toString()));
+    req.on('end', () => {
+      const body = JSON.parse(text) as Record<string, unknown>;
+      requests.push({ path: req.url ?? '', headers: req.headers, body });
+      handle(req.url ?? '', body, res);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
+    requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+const sse = (res: ServerResponse, events: unknown[], named = false) => {
+  res.writeHead(200, { 'content-type': 'text/event-stream' });
+  for (const e of events) res.write(`${named ? `event: ${(e as { type: string }).type}\n` : ''}data: ${JSON.stringify(e)}\n\n`);
+  res.end();
+};
+
+export function startStubAnthropic(): Promise<StubProvider> {
+  return serve((_path, body, res) => {
+    if (body.model === 'overloaded') {
+      res.writeHead(529, { 'content-type': 'application/json' });
+      return res.end(JSON.stringify({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }));
+    }
+    const tools = body.model === 'tools';
+    const usage = { input_tokens: 12, output_tokens: 6, cache_read_input_tokens: 4 };
+    if (body.stream !== true) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return res.end(
+        JSON.stringify({
+          id: 'msg_1',
+          type: 'message',
+          role: 'assistant',
+          model: body.model,
+          content: tools ? [{ type: 'text', text: 'Checking.' }, { type: 'tool_use', id: 'toolu_1', name: 'get_weather', input: { city: 'Paris' } }] : [{ type: 'text', text: 'Hello from Claude.' }],
+          stop_reason: tools ? 'tool_use' : 'end_turn',
+          usage,
+        }),
+      );
+    }
+    sse(
+      res,
+      [
+        { type: 'message_start', message: { id: 'msg_1', type: 'message', role: 'assistant', model: body.model, content: [], usage: { input_tokens: 12, output_tokens: 1, cache_read_input_tokens: 4 } } },
+        { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } },
+        { type: 'ping' },
+        { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'Hello ' } },
+        { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'from Claude.' } },
+        { type: 'content_block_stop', index: 0 },
+        ...(tools
+          ? [
+              { type: 'content_block_start', index: 1, content_block: { type: 'tool_use', id: 'toolu_1', name: 'get_weather', input: {} } },
+              { type: 'content_block_delta', index: 1, delta: { type: 'input_json_delta', partial_json: '{"city": ' } },
+              { type: 'content_block_delta', index: 1, delta: { type: 'input_json_delta', partial_json: '"Paris"}' } },
+              { type: 'content_block_stop', index: 1 },
+            ]
+          : []),
+        { type: 'message_delta', delta: { stop_reason: tools ? 'tool_use' : 'end_turn' }, usage: { output_tokens: 6 } },
+        { type: 'message_stop' },
+      ],
+      true,
+    );
+  });
+}
+
+export function startStubGemini(): Promise<StubProvider> {
+  return serve((path, body, res) => {
+    const model = /models\/([^:]+):/.exec(path)?.[1] ?? '';
+    if (model === 'overloaded') {
+      res.writeHead(503, { 'content-type': 'application/json' });
+      return res.end(JSON.stringify({ error: { code: 503, message: 'The model is overloaded.', status: 'UNAVAILABLE' } }));
+    }
+    const tools = model === 'tools';
+    const usageMetadata = { promptTokenCount: 9, candidatesTokenCount: 4, totalTokenCount: 13 };
+    const parts = tools ? [{ functionCall: { name: 'get_weather', args: { city: 'Paris' } } }] : [{ text: 'Hello from Gemini.' }];
+    if (!path.includes('streamGenerateContent')) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return res.end(JSON.stringify({ candidates: [{ index: 0, content: { role: 'model', parts }, finishReason: 'STOP' }], usageMetadata, modelVersion: model }));
+    }
+    void body;
+    sse(res, [
+      { candidates: [{ index: 0, content: { role: 'model', parts: tools ? parts : [{ text: 'Hello ' }] } }], modelVersion: model },
+      { candidates: [{ index: 0, content: { role: 'model', parts: tools ? [] : [{ text: 'from Gemini.' }] }, finishReason: 'STOP' }], usageMetadata, modelVersion: model },
+    ]);
+  });
+}
