@@ -10,6 +10,7 @@ import { IdentityService } from '../identity/index.js';
 import { GatewayService } from '../models/index.js';
 import { PolicyService } from '../policies/index.js';
 import { PromptService } from '../prompts/index.js';
+import { UseCaseService } from '../usecases/index.js';
 import { RetrievalService } from '../retrieval/index.js';
 import { SourceService } from '../sources/index.js';
 import { formatChanges, WorkspaceService } from '../workspace/index.js';
@@ -40,6 +41,7 @@ export interface Services {
   identity: IdentityService;
   policies: PolicyService;
   prompts: PromptService;
+  usecases: UseCaseService;
   workspace: WorkspaceService;
   sources: SourceService;
   retrieval: RetrievalService;
@@ -112,6 +114,7 @@ export async function openServices(config: Config, options: { command: string; l
     const identity = new IdentityService(db, audit, { authCacheMs: options.command === 'tarmac serve' ? config.authCacheMs : 0 });
     const policies = new PolicyService(db);
     const prompts = new PromptService(db, audit);
+    const usecases = new UseCaseService(db, audit);
     let gateway: GatewayService | null = null;
     const workspace = new WorkspaceService(db, audit, {
       onApplied: () => {
@@ -153,7 +156,7 @@ export async function openServices(config: Config, options: { command: string; l
       if (result.changes.length > 0) logger.info({ file: config.configFile, diff: formatChanges(result.changes) }, 'configuration applied');
     }
     gateway = new GatewayService(db, { onError: (err, what) => logger.error({ err }, what) });
-    return { config, db, audit, identity, policies, prompts, workspace, sources, retrieval, gateway, logger, installed, replacedAdminKey };
+    return { config, db, audit, identity, policies, prompts, usecases, workspace, sources, retrieval, gateway, logger, installed, replacedAdminKey };
   } catch (err) {
     await db.close().catch(() => undefined);
     throw err;

@@ -156,6 +156,32 @@ teams:
     expect((bad as Error).message).toContain('tarmac.yaml:27: prompts[0].messages[1].content: uses undeclared variable who');
   });
 
+  it('declares use cases; a paused use case stays paused when the file is applied again', async () => {
+    const withUseCase = (owner: string, threshold: number) => `${FILE}usecases:
+  - name: uw-assistant
+    team: underwriting
+    owner: ${owner}
+    riskTier: medium
+    prompt: uw-answer
+    route: local/extractive
+    posture:
+      deliverThreshold: ${threshold}
+`;
+    const created = await apply(withUseCase('ann@example.com', 0.8));
+    expect(created.changes.filter((c) => c.kind === 'usecase').map((c) => `${c.op} ${c.name}`)).toEqual(['create uw-assistant']);
+    expect((await apply(withUseCase('ann@example.com', 0.8))).changes).toEqual([]);
+    await s.usecases.pause({ principal: s.admin }, 'uw-assistant', 'incident');
+    expect((await apply(withUseCase('ann@example.com', 0.8))).changes).toEqual([]);
+    expect((await s.usecases.forRun('uw-assistant')).stage).toBe('paused');
+
+    const changed = await apply(withUseCase('ann@example.com', 0.9));
+    expect(changed.changes).toEqual([
+      expect.objectContaining({ op: 'update', kind: 'usecase', name: 'uw-assistant', fields: [expect.objectContaining({ path: 'posture' })] }),
+    ]);
+    const bad = await apply(withUseCase('bob@example.com', 0.9)).catch((e: unknown) => e);
+    expect((bad as Error).message).toContain('tarmac.yaml:23: usecases[0].owner: the accountable owner bob@example.com must be an owner of team underwriting');
+  });
+
   it('needs a platform admin', async () => {
     const user = await s.identity.createUser({ principal: s.admin }, { email: 'dev@example.com' });
     const p = await s.identity.authenticate((await s.identity.createKey({ principal: s.admin }, { name: 'dev', user: user.email })).token);

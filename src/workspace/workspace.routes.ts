@@ -11,7 +11,7 @@ const ApplyBody = z.strictObject({
 
 const Change = z.object({
   op: z.enum(['create', 'update', 'delete']),
-  kind: z.enum(['user', 'team', 'member', 'policy', 'prompt', 'label', 'source', 'gateway']),
+  kind: z.enum(['user', 'team', 'member', 'policy', 'prompt', 'label', 'source', 'gateway', 'usecase']),
   name: z.string(),
   fields: z.array(z.object({ path: z.string(), from: z.unknown(), to: z.unknown() })),
 });

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { TEAM_ROLES } from '../access/index.js';
 import { GatewayConfig } from '../models/index.js';
 import { PolicyName, PolicyRules } from '../policies/index.js';
+import { UseCaseSpec } from '../usecases/index.js';
 import { LabelName, PromptContent, PromptName } from '../prompts/index.js';
 import { SourceSpec } from '../sources/index.js';
 
@@ -59,6 +60,7 @@ export const WorkspaceFile = z
     teams: z.array(WorkspaceTeam).default([]).describe('Teams, by name'),
     policies: z.array(WorkspacePolicy).default([]).describe('Platform policies, by name'),
     prompts: z.array(WorkspacePrompt).default([]).describe('Prompts, by name: a changed content becomes a new version'),
+    usecases: z.array(UseCaseSpec).default([]).describe('Use cases, by name; a paused use case stays paused'),
     sources: z.array(SourceSpec).default([]).describe('Context sources, by name'),
     gateway: GatewayConfig.optional().describe('The model gateway: providers, routes, budgets and prices; when present it replaces the stored one'),
   })
@@ -67,6 +69,7 @@ export const WorkspaceFile = z
     unique(file.teams, (t) => t.name, ctx, 'teams', 'team');
     unique(file.policies, (p) => p.name, ctx, 'policies', 'policy');
     unique(file.prompts, (p) => p.name, ctx, 'prompts', 'prompt');
+    unique(file.usecases, (u) => u.name, ctx, 'usecases', 'use case');
     unique(file.sources, (s) => s.name, ctx, 'sources', 'source');
     file.teams.forEach((team, t) => {
       const seen = new Set<string>();

@@ -2,10 +2,12 @@ import { createHash } from 'node:crypto';
 import { requireAdmin, requireScope, type AuditContext, type Principal } from '../access/index.js';
 import { canonicalJson, type AuditLog, type RecordAudit } from '../audit/index.js';
 import { parseYaml, yamlErrorAt } from '../config/index.js';
+import { TarmacError } from '../errors/index.js';
 import type { Database, Queryable } from '../db/index.js';
 import { findTeam, findUser, IdentityWriter, membersOfTeam, type TeamRow, type UserRow } from '../identity/index.js';
 import { storedGatewayConfig } from '../models/index.js';
 import { findPolicy, upsertPolicy, type PolicyRules } from '../policies/index.js';
+import { changedFields, findUseCase, UseCaseWriter } from '../usecases/index.js';
 import { checkTemplates, contentHash, findPrompt, promptLabels, promptVersions, PromptWriter, type PromptContent } from '../prompts/index.js';
 import { declareSource, sourceDiff } from '../sources/index.js';
 import { WorkspaceFile } from './workspace.schema.js';
@@ -20,7 +22,7 @@ export interface FieldChange {
 /** One object that an apply creates, updates or deletes. */
 export interface Change {
   op: 'create' | 'update' | 'delete';
-  kind: 'user' | 'team' | 'member' | 'policy' | 'source' | 'prompt' | 'label' | 'gateway';
+  kind: 'user' | 'team' | 'member' | 'policy' | 'source' | 'prompt' | 'label' | 'gateway' | 'usecase';
   /** Email, team name, `team/email`, policy, source or prompt name, `prompt:label`, or `gateway`. */
   name: string;
   fields: FieldChange[];
@@ -154,6 +156,7 @@ async function plan(q: Queryable, file: WorkspaceFile, source: { text: string; n
     });
   }
   for (const [i, p] of file.prompts.entries()) await planPrompt(q, file, source, by, i, p, changes, steps);
+  for (const [i, u] of file.usecases.entries()) await planUseCase(q, file, source, i, u, changes, steps);
   if (file.gateway) {
     const has = (await q.query('select 1 from gateway_config where id = 1')).rows.length > 0;
     const current = has ? await storedGatewayConfig(q) : null;
@@ -229,6 +232,40 @@ async function planPrompt(
     if (current) await writer.describe(current, description);
     const { version } = await writer.addVersion(row, content, `applied from ${source.name}`);
     for (const label of moves) await writer.moveLabel(row, label, version);
+  });
+}
+
+async function planUseCase(
+  q: Queryable,
+  file: WorkspaceFile,
+  source: { text: string; name: string },
+  i: number,
+  spec: WorkspaceFile['usecases'][number],
+  changes: Change[],
+  steps: Step[],
+): Promise<void> {
+  if (!(await findTeam(q, spec.team)) && !file.teams.some((t) => t.name === spec.team)) {
+    throw yamlErrorAt(source.text, source.name, ['usecases', i, 'team'], `team ${spec.team} is neither declared in teams nor known to Tarmac`);
+  }
+  const current = await findUseCase(q, spec.name);
+  const owner = await findUser(q, spec.owner);
+  if (current) {
+    const fields: FieldChange[] = owner ? changedFields(current, spec, owner.id) : [{ path: 'owner', from: null, to: spec.owner }];
+    if (current.stage !== spec.stage && current.stage !== 'paused' && current.stage !== 'retired') fields.push({ path: 'stage', from: current.stage, to: spec.stage });
+    if (fields.length === 0) return;
+    changes.push({ op: 'update', kind: 'usecase', name: spec.name, fields });
+  } else {
+    changes.push({ op: 'create', kind: 'usecase', name: spec.name, fields: [] });
+  }
+  steps.push(async (_w, tx, record) => {
+    try {
+      await new UseCaseWriter(tx, record).declare(spec);
+    } catch (err) {
+      const details = (err as { details?: { issues?: { path: string }[] } }).details;
+      const field = details?.issues?.[0]?.path ?? 'name';
+      if (err instanceof TarmacError) throw yamlErrorAt(source.text, source.name, ['usecases', i, field], err.message);
+      throw err;
+    }
   });
 }
 

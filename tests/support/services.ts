@@ -5,6 +5,7 @@ import { IdentityService } from '../../src/identity/index.js';
 import { GatewayService } from '../../src/models/index.js';
 import { PolicyService } from '../../src/policies/index.js';
 import { PromptService } from '../../src/prompts/index.js';
+import { UseCaseService } from '../../src/usecases/index.js';
 import { RetrievalService } from '../../src/retrieval/index.js';
 import { SourceService } from '../../src/sources/index.js';
 import { WorkspaceService } from '../../src/workspace/index.js';
@@ -15,6 +16,7 @@ export interface TestServices extends TestDatabase {
   identity: IdentityService;
   policies: PolicyService;
   prompts: PromptService;
+  usecases: UseCaseService;
   workspace: WorkspaceService;
   sources: SourceService;
   retrieval: RetrievalService;
@@ -50,6 +52,7 @@ export async function openTestServices(options: { checkpointEvery?: number; maxD
     identity,
     policies: new PolicyService(base.db),
     prompts: new PromptService(base.db, audit),
+    usecases: new UseCaseService(base.db, audit),
     workspace: new WorkspaceService(base.db, audit),
     sources,
     retrieval: new RetrievalService(base.db, sources),

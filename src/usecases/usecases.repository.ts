@@ -1,0 +1,65 @@
+import type { Queryable } from '../db/index.js';
+import type { Cohort, RiskPosture, Stage } from './usecases.schema.js';
+
+export interface UseCaseRow {
+  id: string;
+  name: string;
+  team_id: string;
+  owner_user_id: string;
+  description: string;
+  stage: Stage;
+  resume_stage: Stage | null;
+  risk_tier: 'low' | 'medium' | 'high' | 'critical';
+  posture: RiskPosture;
+  context: Record<string, unknown>;
+  prompt: string;
+  prompt_label: string;
+  route: string;
+  cohort: Cohort;
+  kpis: unknown[];
+  kill_criteria: unknown[];
+  created_at: Date;
+  updated_at: Date;
+}
+
+export type UseCaseFields = Omit<UseCaseRow, 'created_at' | 'updated_at' | 'resume_stage'>;
+
+export async function findUseCase(q: Queryable, ref: string): Promise<UseCaseRow | null> {
+  return (await q.query<UseCaseRow>('select * from use_cases where id = $1 or name = $1', [ref])).rows[0] ?? null;
+}
+
+export async function listUseCases(q: Queryable, teamIds: string[] | null): Promise<UseCaseRow[]> {
+  if (!teamIds) return (await q.query<UseCaseRow>('select * from use_cases order by name')).rows;
+  return (await q.query<UseCaseRow>('select * from use_cases where team_id = any($1) order by name', [teamIds])).rows;
+}
+
+const json = (v: unknown) => JSON.stringify(v);
+
+export async function insertUseCase(q: Queryable, u: UseCaseFields): Promise<UseCaseRow> {
+  return (
+    await q.query<UseCaseRow>(
+      `insert into use_cases (id, name, team_id, owner_user_id, description, stage, risk_tier, posture, context, prompt, prompt_label,
+         route, cohort, kpis, kill_criteria)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) returning *`,
+      [u.id, u.name, u.team_id, u.owner_user_id, u.description, u.stage, u.risk_tier, json(u.posture), json(u.context), u.prompt, u.prompt_label, u.route, json(u.cohort), json(u.kpis), json(u.kill_criteria)],
+    )
+  ).rows[0] as UseCaseRow;
+}
+
+/** Replaces everything but the identity and the stage (stages change through {@link setStage}). */
+export async function updateUseCase(q: Queryable, u: Omit<UseCaseFields, 'stage' | 'name' | 'team_id'>): Promise<UseCaseRow> {
+  return (
+    await q.query<UseCaseRow>(
+      `update use_cases set owner_user_id = $2, description = $3, risk_tier = $4, posture = $5, context = $6, prompt = $7,
+         prompt_label = $8, route = $9, cohort = $10, kpis = $11, kill_criteria = $12, updated_at = now()
+       where id = $1 returning *`,
+      [u.id, u.owner_user_id, u.description, u.risk_tier, json(u.posture), json(u.context), u.prompt, u.prompt_label, u.route, json(u.cohort), json(u.kpis), json(u.kill_criteria)],
+    )
+  ).rows[0] as UseCaseRow;
+}
+
+export async function setStage(q: Queryable, id: string, stage: Stage, resumeStage: Stage | null): Promise<UseCaseRow> {
+  return (
+    await q.query<UseCaseRow>('update use_cases set stage = $2, resume_stage = $3, updated_at = now() where id = $1 returning *', [id, stage, resumeStage])
+  ).rows[0] as UseCaseRow;
+}

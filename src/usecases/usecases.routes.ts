@@ -1,0 +1,84 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { principalOf, routeAuth, type ZodTypeProvider } from '../access/index.js';
+import type { Caller } from '../identity/index.js';
+import { Cohort, KillCriterion, Kpi, RiskPosture, STAGES, UseCaseSpec } from './usecases.schema.js';
+import type { UseCaseService } from './usecases.service.js';
+
+const UseCase = z.object({
+  id: z.string(),
+  name: z.string(),
+  teamId: z.string(),
+  owner: z.object({ userId: z.string(), email: z.string() }),
+  description: z.string(),
+  stage: z.enum(STAGES),
+  resumeStage: z.enum(STAGES).nullable(),
+  riskTier: z.string(),
+  posture: RiskPosture,
+  context: z.record(z.string(), z.unknown()),
+  prompt: z.string(),
+  promptLabel: z.string(),
+  route: z.string(),
+  cohort: Cohort,
+  kpis: z.array(Kpi),
+  killCriteria: z.array(KillCriterion),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+
+const Params = z.strictObject({ usecase: z.string().min(1).max(100) });
+const Reason = z.strictObject({ reason: z.string().min(1).max(1000).describe('Why: recorded in the audit log') });
+const caller = (request: FastifyRequest): Caller => ({ principal: principalOf(request), requestId: request.id });
+
+/** `/api/v1/usecases…`: the use-case registry, stages and the stop button. */
+export function registerUseCaseRoutes(app: FastifyInstance, usecases: UseCaseService): void {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const read = routeAuth({ scope: 'read' });
+  const write = routeAuth({ scope: 'write' });
+  const tags = ['usecases'];
+
+  r.get('/api/v1/usecases', { config: read, schema: { summary: 'Use cases of your teams (admins: all).', tags, response: { 200: z.object({ usecases: z.array(UseCase) }) } } }, async (request) => ({
+    usecases: await usecases.list(caller(request)),
+  }));
+
+  r.post(
+    '/api/v1/usecases',
+    {
+      config: write,
+      schema: { summary: 'Create or update a use case from its full declaration (team builders; owner and stage changes need a team owner).', tags, body: UseCaseSpec, response: { 200: UseCase } },
+    },
+    async (request) => usecases.declare(caller(request), request.body),
+  );
+
+  r.get('/api/v1/usecases/:usecase', { config: read, schema: { summary: 'One use case.', tags, params: Params, response: { 200: UseCase } } }, async (request) =>
+    usecases.get(caller(request), request.params.usecase),
+  );
+
+  r.post(
+    '/api/v1/usecases/:usecase/stage',
+    {
+      config: write,
+      schema: {
+        summary: 'Move a use case to pilot, limited, production or retired (team owners).',
+        tags,
+        params: Params,
+        body: z.strictObject({ stage: z.enum(['pilot', 'limited', 'production', 'retired']), reason: Reason.shape.reason }),
+        response: { 200: UseCase },
+      },
+    },
+    async (request) => usecases.setStage(caller(request), request.params.usecase, request.body.stage, request.body.reason),
+  );
+
+  r.post(
+    '/api/v1/usecases/:usecase/pause',
+    { config: write, schema: { summary: 'The stop button: runs answer 503 use_case_paused at once (team builders and owners).', tags, params: Params, body: Reason, response: { 200: UseCase } } },
+    async (request) => usecases.pause(caller(request), request.params.usecase, request.body.reason),
+  );
+
+  r.post(
+    '/api/v1/usecases/:usecase/resume',
+    { config: write, schema: { summary: 'Resume a paused use case at its previous stage (team owners).', tags, params: Params, body: Reason, response: { 200: UseCase } } },
+    async (request) => usecases.resume(caller(request), request.params.usecase, request.body.reason),
+  );
+}
+

@@ -1,0 +1,74 @@
+import { z } from 'zod';
+
+export const STAGES = ['pilot', 'limited', 'production', 'paused', 'retired'] as const;
+export type Stage = (typeof STAGES)[number];
+/** Stages a use case can be moved to directly; `paused` is the stop button, `retired` is final. */
+export const ACTIVE_STAGES = ['pilot', 'limited', 'production'] as const;
+
+export const UseCaseName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and dashes, at most 63');
+
+/** How much risk the use case accepts, and what happens when an answer is not sure enough. */
+export const RiskPosture = z.strictObject({
+  acceptableErrorRate: z.number().min(0).max(1).default(0.05).describe('Share of wrong answers the owner accepts'),
+  deliverThreshold: z.number().min(0).max(1).default(0.8).describe('Groundedness needed to deliver without review'),
+  belowThreshold: z.enum(['held_for_review', 'flagged']).default('held_for_review').describe('What a run under the threshold becomes'),
+  reviewSampleRate: z.number().min(0).max(1).default(0).describe('Share of delivered runs also sent to review for quality assurance'),
+  reviewSlaMinutes: z.number().int().min(1).max(43_200).default(240).describe('Time a reviewer has to decide'),
+  escalation: z
+    .array(
+      z.strictObject({
+        afterMinutes: z.number().int().min(1).max(43_200).describe('Minutes past the due time before this step'),
+        notify: z.string().url().optional().describe('Webhook notified at this step'),
+        assignTo: z.string().max(320).optional().describe('User (email) the task moves to'),
+      }),
+    )
+    .max(10)
+    .default([])
+    .describe('Escalation path, in order'),
+  timeoutAction: z.enum(['block', 'deliver']).default('block').describe('What happens after the last escalation (fail closed by default)'),
+});
+
+/** Who may run a use case in `pilot` and `limited`. */
+export const Cohort = z.strictObject({
+  users: z.array(z.string().max(320)).default([]).describe('User emails'),
+  teams: z.array(z.string().max(200)).default([]).describe('Team names'),
+  percent: z.number().min(0).max(100).default(0).describe('Share of all users, by a stable hash of the user id'),
+});
+
+export const Kpi = z.strictObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, _ and -'),
+  description: z.string().max(500).optional(),
+  unit: z.string().max(40).optional().describe('e.g. minutes, USD, %'),
+  baseline: z.number().describe('Value before the use case'),
+  target: z.number().describe('Value the use case should reach'),
+  direction: z.enum(['increase', 'decrease']).describe('Which way is better'),
+  owner: z.string().max(320).optional().describe('Email of the KPI owner (default: the use case owner)'),
+});
+
+export const KillCriterion = z.strictObject({
+  metric: z.string().min(1).max(100).describe('e.g. override_rate, groundedness_p50, cost_per_task_usd'),
+  above: z.number().optional(),
+  below: z.number().optional(),
+  description: z.string().max(500).optional(),
+});
+
+/** Everything declared about a use case (API body and `tarmac.yaml` entry). */
+export const UseCaseSpec = z.strictObject({
+  name: UseCaseName.describe('Identifies the use case'),
+  team: z.string().min(1).max(200).describe('Owning team (name)'),
+  owner: z.string().min(3).max(320).describe('Email of the one accountable owner: an owner of the team'),
+  description: z.string().max(2000).optional(),
+  stage: z.enum(ACTIVE_STAGES).default('pilot').describe('pilot, limited or production (the stop button pauses it at run time)'),
+  riskTier: z.enum(['low', 'medium', 'high', 'critical']).describe('low, medium, high or critical'),
+  posture: RiskPosture.default(RiskPosture.parse({})),
+  context: z.record(z.string(), z.unknown()).default({}).describe('Context recipe: sources, retrieval settings, lookups, token budget, fallbacks'),
+  prompt: z.string().min(1).max(100).describe('Prompt name'),
+  promptLabel: z.string().min(1).max(63).default('production').describe('Prompt label the runs use'),
+  route: z.string().min(1).max(200).default('default').describe('Model route (or provider/model)'),
+  cohort: Cohort.default(Cohort.parse({})),
+  kpis: z.array(Kpi).max(20).default([]),
+  killCriteria: z.array(KillCriterion).max(20).default([]),
+});
+export type UseCaseSpec = z.output<typeof UseCaseSpec>;
+export type RiskPosture = z.output<typeof RiskPosture>;
+export type Cohort = z.output<typeof Cohort>;
