@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { principalOf, routeAuth, type ZodTypeProvider } from '../access/index.js';
+import { ContextRecipe } from './context.service.js';
 import type { RetrievalService } from './retrieval.service.js';
 
 const SearchBody = z.strictObject({
@@ -17,5 +18,22 @@ export function registerRetrievalRoutes(app: FastifyInstance, retrieval: Retriev
     '/api/v1/search',
     { config: routeAuth({ scope: 'read' }), schema: { summary: 'Search the chunks the caller may read (lexical BM25).', tags: ['retrieval'], body: SearchBody } },
     async (request) => retrieval.search(principalOf(request), request.body),
+  );
+  app.withTypeProvider<ZodTypeProvider>().post(
+    '/api/v1/context',
+    {
+      config: routeAuth({ scope: 'read' }),
+      schema: {
+        summary: 'Assemble context from a recipe as the caller; returns the context and its manifest.',
+        tags: ['retrieval'],
+        body: z.strictObject({
+          query: z.string().min(1).max(10_000),
+          recipe: ContextRecipe,
+          inputs: z.record(z.string(), z.string()).optional().describe('Values for {placeholders} in lookup keys'),
+          as: z.string().min(1).max(320).optional().describe('Assemble as this user (platform admins only)'),
+        }),
+      },
+    },
+    async (request) => retrieval.assemble(principalOf(request), request.body.recipe, request.body),
   );
 }

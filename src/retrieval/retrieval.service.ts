@@ -2,6 +2,7 @@ import type { Principal } from '../access/index.js';
 import type { Database } from '../db/index.js';
 import { TarmacError } from '../errors/index.js';
 import { freshnessOf, type SourceService } from '../sources/index.js';
+import { ContextAssembler, type AssembledContext, type ContextRecipeInput } from './context.service.js';
 import * as repo from './retrieval.repository.js';
 
 /** One search result: a chunk, where it comes from, and how fresh its source is. */
@@ -77,10 +78,20 @@ export function hitView(row: repo.HitRow): SearchHit {
  * const { results } = await retrieval.search(principal, { query: 'claims deadline', k: 5 });
  */
 export class RetrievalService {
+  readonly assembler: ContextAssembler;
+
   constructor(
     private readonly db: Database,
     private readonly sources: SourceService,
-  ) {}
+  ) {
+    this.assembler = new ContextAssembler(this, sources);
+  }
+
+  /** Assembles context from a recipe as the caller (or, for admins, as `as`). */
+  async assemble(principal: Principal, recipe: ContextRecipeInput, request: { query: string; inputs?: Record<string, string>; as?: string }): Promise<AssembledContext> {
+    const identity = await this.identityOf(principal, request.as);
+    return this.assembler.assemble(identity, recipe, request);
+  }
 
   /** The identity a search runs as: the caller, or (admins only) the user named by `as`. */
   async identityOf(principal: Principal, as?: string): Promise<SearchIdentity> {

@@ -115,6 +115,8 @@ export class DocumentWriter {
       for (const p of prepared.filter((x) => x.status === 'quarantined')) await repo.putQuarantine(tx, source.id, p.docId, p.error ?? '', byId.get(p.docId)?.fields ?? null);
       await repo.clearQuarantine(tx, source.id, [...removed, ...prepared.filter((p) => p.status !== 'quarantined').map((p) => p.docId)]);
       if (runId) await repo.addRunCounts(tx, runId, counts);
+      // A push is the source's sync: its freshness counts from the last accepted push.
+      else await tx.query("update sources set last_sync_at = now(), last_success_at = now(), last_status = 'succeeded', last_error = null where id = $1", [source.id]);
       if (prepared.length > 0 || counts.deleted > 0) {
         await record({
           action: 'source.documents_written',
