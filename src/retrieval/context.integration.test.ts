@@ -83,3 +83,24 @@ describe(`context assembly from a recipe (${BACKEND})`, () => {
     expect(unknown.json()).toMatchObject({ error: { code: 'not_found' } });
   });
 });
+
+describe(`per-source metrics (${BACKEND})`, () => {
+  it('exports lag, staleness and document counts per source on /metrics', async () => {
+    const s = await openTestServer();
+    try {
+      await s.identity.createTeam({ principal: s.admin }, { name: 'ops' });
+      await s.sources.declare({ principal: s.admin }, { name: 'wiki', team: 'ops', connector: { type: 'push' }, freshness: 60, acl: { default: ['*'], map: {} } });
+      await s.sources.declare({ principal: s.admin }, { name: 'never', team: 'ops', connector: { type: 'push' }, freshness: 60 });
+      await s.sources.push({ principal: s.admin }, 'wiki', [{ id: 'a', text: 'alpha' }, { id: 'b', text: '' }]);
+      const text = (await s.app.inject({ method: 'GET', url: '/metrics' })).body;
+      expect(text).toMatch(/tarmac_source_lag_seconds\{source="wiki"\} \d+/);
+      expect(text).toContain('tarmac_source_lag_seconds{source="never"} -1');
+      expect(text).toContain('tarmac_source_stale{source="never"} 1');
+      expect(text).toContain('tarmac_source_stale{source="wiki"} 0');
+      expect(text).toContain('tarmac_source_documents{source="wiki",status="indexed"} 1');
+      expect(text).toContain('tarmac_source_documents{source="wiki",status="failed"} 1');
+    } finally {
+      await s.close();
+    }
+  });
+});

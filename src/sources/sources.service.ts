@@ -364,6 +364,16 @@ export class SourceService {
     };
   }
 
+  /** Lag, staleness and document counts of every source (for `/metrics`). */
+  async gauges(): Promise<{ name: string; lagSeconds: number | null; stale: boolean; documents: Record<string, number> }[]> {
+    const out = [];
+    for (const row of await repo.listSources(this.db)) {
+      const c = await documentCounts(this.db, row.id);
+      out.push({ name: row.name, ...freshnessOf(row), documents: { indexed: c.indexed, failed: c.failed, quarantined: c.quarantined, chunks: c.chunks } });
+    }
+    return out;
+  }
+
   /** Quarantined records and documents of a source, with the reasons. */
   async quarantine(caller: Caller, ref: string, limit = 100): Promise<{ id: string; reason: string; payload: unknown; at: string }[]> {
     const row = await this.visible(caller, ref);
