@@ -8,7 +8,7 @@ import type { Config } from '../config/index.js';
 import { migrate, openDatabase, type Database } from '../db/index.js';
 import { IdentityService } from '../identity/index.js';
 import { PolicyService } from '../policies/index.js';
-import { RetrievalService } from '../retrieval/index.js';
+import { RetrievalService, VectorIndex } from '../retrieval/index.js';
 import { SourceService } from '../sources/index.js';
 import { formatChanges, WorkspaceService } from '../workspace/index.js';
 
@@ -109,7 +109,35 @@ export async function openServices(config: Config, options: { command: string; l
     const policies = new PolicyService(db);
     const workspace = new WorkspaceService(db, audit);
     const sources = new SourceService(db, audit, { maxDocumentBytes: config.maxDocumentBytes });
-    const retrieval = new RetrievalService(db, sources);
+    const vectors = config.embeddingsUrl
+      ? new VectorIndex(db, { url: config.embeddingsUrl, model: config.embeddingsModel, apiKey: config.embeddingsApiKey, dimensions: config.embeddingsDimensions })
+      : null;
+    if (vectors) {
+      let running: Promise<void> | null = null;
+      let again = false;
+      // One embedding pass at a time; writes during a pass ask for one more.
+      const embed = (): void => {
+        if (running) {
+          again = true;
+          return;
+        }
+        running = vectors
+          .embedPending()
+          .then(
+            () => undefined,
+            (err: unknown) => logger.warn({ err }, 'embedding new chunks failed; they stay searchable lexically'),
+          )
+          .finally(() => {
+            running = null;
+            if (again) {
+              again = false;
+              embed();
+            }
+          });
+      };
+      sources.writer.onIndexed(embed);
+    }
+    const retrieval = new RetrievalService(db, sources, vectors);
 
     let installed = false;
     let replacedAdminKey: string | null = null;

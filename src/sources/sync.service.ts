@@ -64,11 +64,18 @@ function runIsDead(run: repo.SyncRunRow, embedded: boolean): boolean {
  * atomically, records checked against field rules, deletions applied. Used by syncs and pushes.
  */
 export class DocumentWriter {
+  private readonly listeners: (() => void)[] = [];
+
   constructor(
     private readonly db: Database,
     private readonly audit: AuditLog,
     private readonly maxDocumentBytes: number,
   ) {}
+
+  /** Called after every batch that wrote chunks (vector search embeds them). */
+  onIndexed(listener: () => void): void {
+    this.listeners.push(listener);
+  }
 
   /** Writes one batch in one audited transaction; returns what it did. */
   async write(ctx: AuditContext, source: repo.SourceRow, runId: string | null, docs: SourceDocument[]): Promise<{ counts: SyncCounts; results: { id: string; status: string; version?: number; error?: string | null }[] }> {
@@ -128,6 +135,7 @@ export class DocumentWriter {
       }
     });
     for (const id of removed) results.push({ id, status: 'deleted' });
+    if (prepared.some((p) => p.chunks.length > 0)) for (const listener of this.listeners) listener();
     return { counts, results };
   }
 
