@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { hasTeamRole, requireScope, requireTeamRole, type AuditContext, type Principal } from '../access/index.js';
+import { hasTeamRole, requireAdmin, requireScope, requireTeamRole, type AuditContext, type Principal } from '../access/index.js';
 import { canonicalJson, type AuditLog } from '../audit/index.js';
 import type { Database, Queryable } from '../db/index.js';
 import { parseInput, TarmacError } from '../errors/index.js';
@@ -221,10 +221,12 @@ export class SourceService {
     return sourceView(await this.visible(caller, ref));
   }
 
-  /** Creates or updates a source (builders of its team, and admins). */
+  /** Creates or updates a source: push sources by builders of its team; other connectors by platform admins. */
   async declare(caller: Caller, input: SourceSpecInput): Promise<{ source: Source; changed: boolean }> {
     requireScope(caller.principal, 'write');
     const spec = parseInput(SourceSpec, input, 'body');
+    // These connectors read the server's files, network and environment variables: admins only.
+    if (spec.connector.type !== 'push') requireAdmin(caller.principal);
     return this.audit.transaction(this.ctx(caller), async (tx, record) => {
       const team = await findTeam(tx, spec.team);
       if (!team) throw new TarmacError('not_found', `team ${spec.team} does not exist`, { team: spec.team });
