@@ -11,7 +11,7 @@ import { GatewayService } from '../models/index.js';
 import { PolicyService } from '../policies/index.js';
 import { PromptService } from '../prompts/index.js';
 import { UseCaseService } from '../usecases/index.js';
-import { RetrievalService } from '../retrieval/index.js';
+import { RetrievalService, VectorIndex } from '../retrieval/index.js';
 import { SourceService } from '../sources/index.js';
 import { formatChanges, WorkspaceService } from '../workspace/index.js';
 
@@ -123,7 +123,35 @@ export async function openServices(config: Config, options: { command: string; l
       },
     });
     const sources = new SourceService(db, audit, { maxDocumentBytes: config.maxDocumentBytes });
-    const retrieval = new RetrievalService(db, sources);
+    const vectors = config.embeddingsUrl
+      ? new VectorIndex(db, { url: config.embeddingsUrl, model: config.embeddingsModel, apiKey: config.embeddingsApiKey, dimensions: config.embeddingsDimensions })
+      : null;
+    if (vectors) {
+      let running: Promise<void> | null = null;
+      let again = false;
+      // One embedding pass at a time; writes during a pass ask for one more.
+      const embed = (): void => {
+        if (running) {
+          again = true;
+          return;
+        }
+        running = vectors
+          .embedPending()
+          .then(
+            () => undefined,
+            (err: unknown) => logger.warn({ err }, 'embedding new chunks failed; they stay searchable lexically'),
+          )
+          .finally(() => {
+            running = null;
+            if (again) {
+              again = false;
+              embed();
+            }
+          });
+      };
+      sources.writer.onIndexed(embed);
+    }
+    const retrieval = new RetrievalService(db, sources, vectors);
 
     let installed = false;
     let replacedAdminKey: string | null = null;

@@ -4,6 +4,7 @@ import { packageVersion, startBanner, startServer } from '../app/index.js';
 import type { Scope, TeamRole } from '../access/index.js';
 import { loadConfig, type Config } from '../config/index.js';
 import { isTarmacError, TarmacError } from '../errors/index.js';
+import type { SearchMode } from '../retrieval/index.js';
 import type { SyncCounts } from '../sources/index.js';
 import { formatChanges } from '../workspace/index.js';
 import { connect, type TarmacClient } from './client.js';
@@ -266,12 +267,13 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
     .option('--as <user>', 'search as this user (email or id; platform admins only)')
     .option('-k, --k <k>', 'number of results', '10')
     .option('--source <sources>', 'comma-separated source names')
+    .addOption(new Option('--mode <mode>', 'ranking').choices(['lexical', 'vector', 'hybrid']))
     .option('--json', 'machine-readable output')
-    .action(async (query: string, opts: { as?: string; k: string; source?: string; json?: boolean }) => {
+    .action(async (query: string, opts: { as?: string; k: string; source?: string; mode?: SearchMode; json?: boolean }) => {
       const k = Number(opts.k);
       if (!Number.isInteger(k) || k < 1 || k > 200) throw new TarmacError('validation_failed', '-k must be a whole number from 1 to 200');
       const result = await withClient(config(), (c) =>
-        c.search({ query, k, ...(opts.as ? { as: opts.as } : {}), ...(opts.source ? { sources: opts.source.split(',').map((s) => s.trim()) } : {}) }),
+        c.search({ query, k, ...(opts.mode ? { mode: opts.mode } : {}), ...(opts.as ? { as: opts.as } : {}), ...(opts.source ? { sources: opts.source.split(',').map((s) => s.trim()) } : {}) }),
       );
       if (opts.json) return io.out(JSON.stringify(result, null, 2));
       if (result.results.length === 0) return io.out(`no results as ${result.as}`);

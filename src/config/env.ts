@@ -65,6 +65,14 @@ export const ENV = {
     int(0, 60_000).default(5000),
     'How long a server reuses an authenticated key; revocations made through another process take effect within this time. 0 turns the cache off.',
   ),
+  embeddingsUrl: envVar(
+    'TARMAC_EMBEDDINGS_URL',
+    z.string().url().optional(),
+    'Base URL of an OpenAI-compatible embeddings API (…/v1); enables vector and hybrid search where pgvector exists.',
+  ),
+  embeddingsModel: envVar('TARMAC_EMBEDDINGS_MODEL', z.string().min(1).default('text-embedding-3-small'), 'Embedding model name sent to TARMAC_EMBEDDINGS_URL.'),
+  embeddingsApiKey: envVar('TARMAC_EMBEDDINGS_API_KEY', z.string().min(1).optional(), 'API key for TARMAC_EMBEDDINGS_URL, if it needs one.'),
+  embeddingsDimensions: envVar('TARMAC_EMBEDDINGS_DIMENSIONS', int(1, 4096).default(1536), 'Dimensions of the embedding model\'s vectors.'),
   url: envVar('TARMAC_URL', z.string().url().optional(), 'CLI: the server to talk to; absent means the CLI opens the database itself unless a local server holds it.'),
   apiKey: envVar('TARMAC_API_KEY', z.string().min(1).optional(), 'CLI: the API key to act with; default the bootstrap admin key in TARMAC_DATA_DIR/admin-key.'),
 } as const;

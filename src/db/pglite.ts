@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
+import { vector } from '@electric-sql/pglite-pgvector';
 import { TarmacError } from '../errors/index.js';
 import type { Database, QueryResult, Queryable } from './database.js';
 
@@ -96,11 +97,13 @@ class PgliteDatabase extends PgliteQueryable implements Database {
  * other processes out; without one it lives in memory (tests).
  */
 export async function openPglite(options: { dataDir?: string; command?: string }): Promise<Database> {
-  if (!options.dataDir) return new PgliteDatabase(await PGlite.create(), () => undefined);
+  // pgvector ships with the embedded database; vector search uses it when an embedding provider is configured.
+  const extensions = { vector };
+  if (!options.dataDir) return new PgliteDatabase(await PGlite.create({ extensions }), () => undefined);
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const release = acquireLock(options.dataDir, options.command ?? 'tarmac');
   try {
-    const db = await PGlite.create(path.join(options.dataDir, 'pglite'));
+    const db = await PGlite.create(path.join(options.dataDir, 'pglite'), { extensions });
     return new PgliteDatabase(db, release);
   } catch (err) {
     release();

@@ -1,4 +1,12 @@
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Freshness and counts of one source, as `/metrics` exports them. */
+export interface SourceGauge {
+  name: string;
+  lagSeconds: number | null;
+  stale: boolean;
+  documents: Record<string, number>;
+}
 
 /** Prometheus metrics of one server: request counts and latency by route and status, plus process metrics. */
 export class HttpMetrics {
@@ -19,6 +27,44 @@ export class HttpMetrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'tarmac_' });
+  }
+
+  /** Per-source lag, staleness and document counts, read from `read` at every scrape. */
+  addSourceGauges(read: () => Promise<SourceGauge[]>): void {
+    const registers = [this.registry];
+    let snapshot: Promise<SourceGauge[]> | null = null;
+    // One read per scrape, shared by the three gauges.
+    const current = () => (snapshot ??= read().finally(() => setTimeout(() => (snapshot = null), 0)));
+    new Gauge({
+      name: 'tarmac_source_lag_seconds',
+      help: 'Seconds since the last successful sync of each source (-1: never synced)',
+      labelNames: ['source'] as const,
+      registers,
+      async collect() {
+        this.reset();
+        for (const s of await current()) this.set({ source: s.name }, s.lagSeconds ?? -1);
+      },
+    });
+    new Gauge({
+      name: 'tarmac_source_stale',
+      help: '1 when the source is past its freshness SLA',
+      labelNames: ['source'] as const,
+      registers,
+      async collect() {
+        this.reset();
+        for (const s of await current()) this.set({ source: s.name }, s.stale ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'tarmac_source_documents',
+      help: 'Documents of each source by status (indexed, failed, quarantined) and its chunks',
+      labelNames: ['source', 'status'] as const,
+      registers,
+      async collect() {
+        this.reset();
+        for (const s of await current()) for (const [status, n] of Object.entries(s.documents)) this.set({ source: s.name, status }, n);
+      },
+    });
   }
 
   observe(method: string, route: string, status: number, seconds: number): void {

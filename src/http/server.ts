@@ -120,6 +120,7 @@ export async function buildServer(deps: ServerDeps, options: ServerOptions): Pro
     closing = true;
   });
   const metrics = new HttpMetrics();
+  metrics.addSourceGauges(() => deps.sources.gauges());
   const openapi = new OpenApiCollector();
 
   app.decorateRequest('principal', null);

@@ -6,5 +6,7 @@
  * const retrieval = new RetrievalService(db, sources);
  * const { results } = await retrieval.search(principal, { query: 'claims deadline', k: 5 });
  */
+export { ContextAssembler, ContextRecipe, type AssembledContext, type ContextManifest, type ContextRecipeInput, type FiredRule, type ManifestChunk } from './context.service.js';
 export { registerRetrievalRoutes } from './retrieval.routes.js';
-export { hitView, RetrievalService, type SearchHit, type SearchIdentity, type SearchInput, type SearchResult } from './retrieval.service.js';
+export { fuse, VectorIndex, type EmbeddingsConfig } from './vector.service.js';
+export { hitView, RetrievalService, SEARCH_MODES, type SearchHit, type SearchMode, type SearchIdentity, type SearchInput, type SearchResult } from './retrieval.service.js';

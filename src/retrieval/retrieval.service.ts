@@ -2,7 +2,9 @@ import type { Principal } from '../access/index.js';
 import type { Database } from '../db/index.js';
 import { TarmacError } from '../errors/index.js';
 import { freshnessOf, type SourceService } from '../sources/index.js';
+import { ContextAssembler, type AssembledContext, type ContextRecipeInput } from './context.service.js';
 import * as repo from './retrieval.repository.js';
+import { fuse, type VectorIndex } from './vector.service.js';
 
 /** One search result: a chunk, where it comes from, and how fresh its source is. */
 export interface SearchHit {
@@ -33,12 +35,17 @@ export interface SearchInput {
   metadata?: Record<string, unknown> | undefined;
   /** Search as this user (platform admins only); default the caller. */
   as?: string | undefined;
+  /** Default: hybrid when vector search is available, else lexical. */
+  mode?: SearchMode | undefined;
 }
+
+export const SEARCH_MODES = ['lexical', 'vector', 'hybrid'] as const;
+export type SearchMode = (typeof SEARCH_MODES)[number];
 
 export interface SearchResult {
   query: string;
   as: string;
-  mode: 'lexical';
+  mode: SearchMode;
   results: SearchHit[];
 }
 
@@ -77,10 +84,34 @@ export function hitView(row: repo.HitRow): SearchHit {
  * const { results } = await retrieval.search(principal, { query: 'claims deadline', k: 5 });
  */
 export class RetrievalService {
+  readonly assembler: ContextAssembler;
+
   constructor(
     private readonly db: Database,
     private readonly sources: SourceService,
-  ) {}
+    private readonly vectors: VectorIndex | null = null,
+    /** Queries with more postings than this are pruned (exactly) before scoring; tests vary it. */
+    private readonly pruneAbovePostings = repo.PRUNE_ABOVE_POSTINGS,
+  ) {
+    this.assembler = new ContextAssembler(this, sources);
+  }
+
+  /** The mode a search runs in: the one asked for, if available; by default hybrid when vectors are on. */
+  async modeFor(asked: SearchMode | undefined): Promise<SearchMode> {
+    const available = this.vectors !== null && (await this.vectors.enable());
+    if (asked === undefined) return available ? 'hybrid' : 'lexical';
+    if (asked !== 'lexical' && !available) {
+      const why = this.vectors ? this.vectors.unavailableReason : 'no embedding provider is configured (TARMAC_EMBEDDINGS_URL)';
+      throw new TarmacError('bad_request', `${asked} search is not available: ${why}`);
+    }
+    return asked;
+  }
+
+  /** Assembles context from a recipe as the caller (or, for admins, as `as`). */
+  async assemble(principal: Principal, recipe: ContextRecipeInput, request: { query: string; inputs?: Record<string, string>; as?: string }): Promise<AssembledContext> {
+    const identity = await this.identityOf(principal, request.as);
+    return this.assembler.assemble(identity, recipe, request);
+  }
 
   /** The identity a search runs as: the caller, or (admins only) the user named by `as`. */
   async identityOf(principal: Principal, as?: string): Promise<SearchIdentity> {
@@ -114,17 +145,29 @@ export class RetrievalService {
   async searchAs(identity: SearchIdentity, input: Omit<SearchInput, 'as'>): Promise<SearchHit[]> {
     const query = input.query.trim();
     if (query === '') throw new TarmacError('validation_failed', 'the query is empty');
-    const rows = await repo.lexicalSearch(this.db, query, input.k ?? 10, {
-      principals: identity.principals,
-      sourceIds: await this.sourceIds(input.sources),
-      metadata: input.metadata,
+    const k = input.k ?? 10;
+    const filter = { principals: identity.principals, sourceIds: await this.sourceIds(input.sources), metadata: input.metadata };
+    const mode = await this.modeFor(input.mode);
+    if (mode === 'lexical' || !this.vectors) return (await repo.lexicalSearch(this.db, query, k, filter, this.pruneAbovePostings)).map(hitView);
+    if (mode === 'vector') return this.hydrate(await this.vectors.search(query, k, filter));
+    // Hybrid: both rankings, each access-filtered before its own cut, fused by reciprocal rank.
+    const depth = Math.max(50, k * 3);
+    const [lexical, vector] = await Promise.all([repo.lexicalSearch(this.db, query, depth, filter, this.pruneAbovePostings), this.vectors.search(query, depth, filter)]);
+    return this.hydrate(fuse([lexical.map((r) => Number(r.id)), vector.map((r) => r.id)]).slice(0, k));
+  }
+
+  private async hydrate(ranked: { id: number; score: number }[]): Promise<SearchHit[]> {
+    const rows = new Map((await repo.hitsById(this.db, ranked.map((r) => r.id))).map((r) => [Number(r.id), r]));
+    return ranked.flatMap((r) => {
+      const row = rows.get(r.id);
+      return row ? [hitView({ ...row, score: r.score })] : [];
     });
-    return rows.map(hitView);
   }
 
   async search(principal: Principal, input: SearchInput): Promise<SearchResult> {
     const identity = await this.identityOf(principal, input.as);
-    const results = await this.searchAs(identity, input);
-    return { query: input.query, as: identity.label, mode: 'lexical', results };
+    const mode = await this.modeFor(input.mode);
+    const results = await this.searchAs(identity, { ...input, mode });
+    return { query: input.query, as: identity.label, mode, results };
   }
 }

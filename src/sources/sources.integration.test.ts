@@ -66,3 +66,25 @@ describe(`sources and the push connector (${BACKEND})`, () => {
     expect(totals[0]!.ok).toBe(true);
   });
 });
+
+describe(`who may declare sources (${BACKEND})`, () => {
+  it('lets team builders declare push sources, and only admins the connectors that read the server', async () => {
+    const s = await openTestServices();
+    try {
+      await s.identity.createTeam({ principal: s.admin }, { name: 'sales' });
+      const builder = await s.identity.createUser({ principal: s.admin }, { email: 'b@example.com' });
+      await s.identity.setMember({ principal: s.admin }, 'sales', builder.email, 'builder');
+      const principal = await s.identity.authenticate((await s.identity.createKey({ principal: s.admin }, { name: 'b', user: builder.email })).token);
+      const created = await s.sources.declare({ principal }, { name: 'deals', team: 'sales', connector: { type: 'push' } });
+      expect(created.changed).toBe(true);
+      expect((await s.sources.declare({ principal }, { name: 'deals', team: 'sales', connector: { type: 'push' } })).changed).toBe(false);
+      await expect(s.sources.declare({ principal }, { name: 'files', team: 'sales', connector: { type: 'filesystem', path: '/etc' } })).rejects.toMatchObject({ code: 'forbidden' });
+      await expect(
+        s.sources.declare({ principal }, { name: 'leak', team: 'sales', connector: { type: 'http', url: 'http://127.0.0.1:9/x', auth: { env: 'TARMAC_EMBEDDINGS_API_KEY' } } }),
+      ).rejects.toMatchObject({ code: 'forbidden' });
+      await expect(s.sources.declare({ principal }, { name: 'other', team: 'nope', connector: { type: 'push' } })).rejects.toMatchObject({ code: 'not_found' });
+    } finally {
+      await s.close();
+    }
+  });
+});

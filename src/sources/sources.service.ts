@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { hasTeamRole, requireScope, requireTeamRole, type AuditContext, type Principal } from '../access/index.js';
+import { hasTeamRole, requireAdmin, requireScope, requireTeamRole, type AuditContext, type Principal } from '../access/index.js';
 import { canonicalJson, type AuditLog, type RecordAudit } from '../audit/index.js';
 import type { Database, Queryable } from '../db/index.js';
 import { parseInput, TarmacError } from '../errors/index.js';
@@ -221,10 +221,12 @@ export class SourceService {
     return sourceView(await this.visible(caller, ref));
   }
 
-  /** Creates or updates a source (builders of its team, and admins). */
+  /** Creates or updates a source: push sources by builders of its team; other connectors by platform admins. */
   async declare(caller: Caller, input: SourceSpecInput): Promise<{ source: Source; changed: boolean }> {
     requireScope(caller.principal, 'write');
     const spec = parseInput(SourceSpec, input, 'body');
+    // These connectors read the server's files, network and environment variables: admins only.
+    if (spec.connector.type !== 'push') requireAdmin(caller.principal);
     return this.audit.transaction(this.ctx(caller), async (tx, record) => {
       const team = await findTeam(tx, spec.team);
       if (!team) throw new TarmacError('not_found', `team ${spec.team} does not exist`, { team: spec.team });
@@ -362,6 +364,16 @@ export class SourceService {
         ? { id: run.id, status: run.status, trigger: run.trigger, startedAt: run.started_at.toISOString(), finishedAt: run.finished_at?.toISOString() ?? null, counts: runCounts }
         : null,
     };
+  }
+
+  /** Lag, staleness and document counts of every source (for `/metrics`). */
+  async gauges(): Promise<{ name: string; lagSeconds: number | null; stale: boolean; documents: Record<string, number> }[]> {
+    const out = [];
+    for (const row of await repo.listSources(this.db)) {
+      const c = await documentCounts(this.db, row.id);
+      out.push({ name: row.name, ...freshnessOf(row), documents: { indexed: c.indexed, failed: c.failed, quarantined: c.quarantined, chunks: c.chunks } });
+    }
+    return out;
   }
 
   /** Quarantined records and documents of a source, with the reasons. */

@@ -64,11 +64,18 @@ function runIsDead(run: repo.SyncRunRow, embedded: boolean): boolean {
  * atomically, records checked against field rules, deletions applied. Used by syncs and pushes.
  */
 export class DocumentWriter {
+  private readonly listeners: (() => void)[] = [];
+
   constructor(
     private readonly db: Database,
     private readonly audit: AuditLog,
     private readonly maxDocumentBytes: number,
   ) {}
+
+  /** Called after every batch that wrote chunks (vector search embeds them). */
+  onIndexed(listener: () => void): void {
+    this.listeners.push(listener);
+  }
 
   /** Writes one batch in one audited transaction; returns what it did. */
   async write(ctx: AuditContext, source: repo.SourceRow, runId: string | null, docs: SourceDocument[]): Promise<{ counts: SyncCounts; results: { id: string; status: string; version?: number; error?: string | null }[] }> {
@@ -115,6 +122,8 @@ export class DocumentWriter {
       for (const p of prepared.filter((x) => x.status === 'quarantined')) await repo.putQuarantine(tx, source.id, p.docId, p.error ?? '', byId.get(p.docId)?.fields ?? null);
       await repo.clearQuarantine(tx, source.id, [...removed, ...prepared.filter((p) => p.status !== 'quarantined').map((p) => p.docId)]);
       if (runId) await repo.addRunCounts(tx, runId, counts);
+      // A push is the source's sync: its freshness counts from the last accepted push.
+      else await tx.query("update sources set last_sync_at = now(), last_success_at = now(), last_status = 'succeeded', last_error = null where id = $1", [source.id]);
       if (prepared.length > 0 || counts.deleted > 0) {
         await record({
           action: 'source.documents_written',
@@ -126,6 +135,7 @@ export class DocumentWriter {
       }
     });
     for (const id of removed) results.push({ id, status: 'deleted' });
+    if (prepared.some((p) => p.chunks.length > 0)) for (const listener of this.listeners) listener();
     return { counts, results };
   }
 
