@@ -19,7 +19,7 @@ import type { z } from 'zod';
 import { TarmacError } from '../errors/index.js';
 
 /** What an API key may do. A key acts within its owner's roles and never beyond its scopes. */
-export const SCOPES = ['read', 'write', 'admin'] as const;
+export const SCOPES = ['read', 'write', 'admin', 'act_as'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /** Roles a user or team key holds in a team, strongest first. `admin` is platform-wide (a user flag). */

@@ -10,7 +10,7 @@ import { IdentityService } from '../identity/index.js';
 import { GatewayService } from '../models/index.js';
 import { PolicyService } from '../policies/index.js';
 import { PromptService } from '../prompts/index.js';
-import { UseCaseService } from '../usecases/index.js';
+import { RunService, UseCaseService } from '../usecases/index.js';
 import { RetrievalService, VectorIndex } from '../retrieval/index.js';
 import { SourceService } from '../sources/index.js';
 import { formatChanges, WorkspaceService } from '../workspace/index.js';
@@ -42,6 +42,7 @@ export interface Services {
   policies: PolicyService;
   prompts: PromptService;
   usecases: UseCaseService;
+  runs: RunService;
   workspace: WorkspaceService;
   sources: SourceService;
   retrieval: RetrievalService;
@@ -184,7 +185,8 @@ export async function openServices(config: Config, options: { command: string; l
       if (result.changes.length > 0) logger.info({ file: config.configFile, diff: formatChanges(result.changes) }, 'configuration applied');
     }
     gateway = new GatewayService(db, { onError: (err, what) => logger.error({ err }, what) });
-    return { config, db, audit, identity, policies, prompts, usecases, workspace, sources, retrieval, gateway, logger, installed, replacedAdminKey };
+    const runs = new RunService(db, { usecases, prompts, retrieval, gateway, policies });
+    return { config, db, audit, identity, policies, prompts, usecases, runs, workspace, sources, retrieval, gateway, logger, installed, replacedAdminKey };
   } catch (err) {
     await db.close().catch(() => undefined);
     throw err;

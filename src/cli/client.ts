@@ -9,6 +9,7 @@ import type { ApiKey, CreateKeyInput } from '../identity/index.js';
 import type { PromptDiff, PromptSummary, PromptVersion, VersionSelector } from '../prompts/index.js';
 import type { SearchInput, SearchResult } from '../retrieval/index.js';
 import type { SourceStatus, SyncCounts, SyncResult } from '../sources/index.js';
+import type { RunResult } from '../usecases/index.js';
 import type { ApplyResult } from '../workspace/index.js';
 
 /** What the CLI does, against the database directly or through a running server's API. */
@@ -20,6 +21,7 @@ export interface TarmacClient {
   listKeys(): Promise<ApiKey[]>;
   revokeKey(id: string): Promise<ApiKey>;
   listPrompts(): Promise<PromptSummary[]>;
+  ask(useCase: string, input: string, as: string | undefined): Promise<RunResult>;
   getPromptVersion(name: string, selector: VersionSelector): Promise<PromptVersion>;
   diffPrompt(name: string, from: number, to: number): Promise<PromptDiff>;
   movePromptLabel(name: string, label: string, version: number): Promise<PromptSummary>;
@@ -80,6 +82,10 @@ class LocalClient implements TarmacClient {
 
   listPrompts(): Promise<PromptSummary[]> {
     return this.services.prompts.list({ principal: this.principal });
+  }
+
+  ask(useCase: string, input: string, as: string | undefined): Promise<RunResult> {
+    return this.services.runs.run({ principal: this.principal }, useCase, { input, as });
   }
 
   getPromptVersion(name: string, selector: VersionSelector): Promise<PromptVersion> {
@@ -162,6 +168,10 @@ class RemoteClient implements TarmacClient {
 
   async listPrompts(): Promise<PromptSummary[]> {
     return (await this.call<{ prompts: PromptSummary[] }>('GET', '/api/v1/prompts')).prompts;
+  }
+
+  ask(useCase: string, input: string, as: string | undefined): Promise<RunResult> {
+    return this.call('POST', `/api/v1/usecases/${encodeURIComponent(useCase)}/runs`, { input, ...(as ? { as } : {}) });
   }
 
   async getPromptVersion(name: string, selector: VersionSelector): Promise<PromptVersion> {

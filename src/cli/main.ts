@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { packageVersion, startBanner, startServer } from '../app/index.js';
-import type { Scope, TeamRole } from '../access/index.js';
+import { SCOPES, type Scope, type TeamRole } from '../access/index.js';
 import { loadConfig, type Config } from '../config/index.js';
 import { isTarmacError, TarmacError } from '../errors/index.js';
 import type { SearchMode } from '../retrieval/index.js';
@@ -114,7 +114,7 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
     .option('--user <user>', 'user id or email the key acts as (default: yourself)')
     .option('--team <team>', 'team id or name, for an application key')
     .addOption(new Option('--role <role>', 'role of a team key in its team').choices(['owner', 'builder', 'reviewer', 'viewer']))
-    .option('--scopes <scopes>', 'comma-separated: read,write,admin', 'read,write')
+    .option('--scopes <scopes>', `comma-separated: ${SCOPES.join(',')}`, 'read,write')
     .option('--expires-in-days <days>', 'expiry in days')
     .addOption(new Option('--classification <classification>', 'data classification of model requests that name none').choices(['public', 'internal', 'confidential', 'restricted']))
     .option('--json', 'machine-readable output')
@@ -123,7 +123,7 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
       const days = opts.expiresInDays === undefined ? undefined : Number(opts.expiresInDays);
       if (days !== undefined && (!Number.isInteger(days) || days < 1)) throw new TarmacError('validation_failed', '--expires-in-days must be a whole number of days');
       const scopes = opts.scopes.split(',').map((s) => s.trim()).filter(Boolean);
-      const bad = scopes.filter((s) => !['read', 'write', 'admin'].includes(s));
+      const bad = scopes.filter((s) => !(SCOPES as readonly string[]).includes(s));
       if (bad.length > 0) throw new TarmacError('validation_failed', `unknown scope(s): ${bad.join(', ')}`);
       const result = await withClient(config(), (c) =>
         c.createKey({
@@ -171,6 +171,27 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
       const key = await withClient(config(), (c) => c.revokeKey(id));
       if (opts.json) return io.out(JSON.stringify(key, null, 2));
       io.out(`revoked ${key.prefix}`);
+    });
+
+  program
+    .command('ask')
+    .description('Run a use case: the governed answer with its citations, groundedness and decision; exit 1 unless delivered or flagged')
+    .argument('<usecase>', 'use case name')
+    .argument('<question>', 'the question or task')
+    .option('--as <user>', 'run on behalf of this user (platform admins and act_as keys)')
+    .option('--json', 'machine-readable output')
+    .action(async (useCase: string, question: string, opts: { as?: string; json?: boolean }) => {
+      const result = await withClient(config(), (c) => c.ask(useCase, question, opts.as));
+      if (opts.json) io.out(JSON.stringify(result, null, 2));
+      else {
+        if (result.answer !== null) io.out(result.answer);
+        for (const c of result.citations) io.out(`  [${c.ref}] ${c.title || c.documentId} (${c.source}/${c.documentId}): "${c.quote.replace(/\s+/g, ' ').slice(0, 160)}"`);
+        const g = result.groundedness ? ` · groundedness ${result.groundedness.score.toFixed(2)} (needs ${result.groundedness.threshold})` : '';
+        io.err(`${result.decision ?? result.status}${g} · run ${result.runId} · ${result.latencyMs} ms · $${result.costUsd.toFixed(6)}`);
+        for (const reason of result.reasons) io.err(`  reason: ${reason}`);
+        if (result.decision === 'held_for_review') io.err('  the answer is released after review: tarmac runs are listed at GET /api/v1/runs');
+      }
+      if (result.decision !== 'delivered' && result.decision !== 'flagged') throw new ExitError(EXIT.failure);
     });
 
   const prompts = program.command('prompts').description('The prompt registry: versions, labels, diffs');

@@ -11,7 +11,7 @@ import { registerIdentityRoutes, type IdentityService } from '../identity/index.
 import { openAiErrorType, registerGatewayRoutes, type GatewayService } from '../models/index.js';
 import { registerPolicyRoutes, type PolicyService } from '../policies/index.js';
 import { registerPromptRoutes, type PromptService } from '../prompts/index.js';
-import { registerUseCaseRoutes, type UseCaseService } from '../usecases/index.js';
+import { registerRunRoutes, registerUseCaseRoutes, type RunService, type UseCaseService } from '../usecases/index.js';
 import { registerRetrievalRoutes, type RetrievalService } from '../retrieval/index.js';
 import { registerSourceRoutes, type SourceService } from '../sources/index.js';
 import { registerWorkspaceRoutes, type WorkspaceService } from '../workspace/index.js';
@@ -26,6 +26,7 @@ export interface ServerDeps {
   policies: PolicyService;
   prompts: PromptService;
   usecases: UseCaseService;
+  runs: RunService;
   workspace: WorkspaceService;
   sources: SourceService;
   retrieval: RetrievalService;
@@ -214,6 +215,7 @@ export async function buildServer(deps: ServerDeps, options: ServerOptions): Pro
   registerPolicyRoutes(app, deps.policies);
   registerPromptRoutes(app, deps.prompts);
   registerUseCaseRoutes(app, deps.usecases);
+  registerRunRoutes(app, deps.runs);
   registerWorkspaceRoutes(app, deps.workspace);
   registerSourceRoutes(app, deps.sources, { pushBodyLimit: Math.max(options.bodyLimit, Math.ceil(options.maxDocumentBytes * 1.4) + 1024 * 1024) });
   registerRetrievalRoutes(app, deps.retrieval);

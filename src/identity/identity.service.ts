@@ -417,7 +417,8 @@ export class IdentityService {
       throw new TarmacError('validation_failed', 'a key name has 1 to 200 characters', { issues: [{ path: 'name', message: '1 to 200 characters' }] });
     }
     const scopes = [...new Set(input.scopes ?? (['read', 'write'] as Scope[]))];
-    const missing = scopes.filter((s) => !hasScope(p, s));
+    // Platform admins may grant any scope (act_as included); others only what their own key holds.
+    const missing = p.isAdmin ? [] : scopes.filter((s) => !hasScope(p, s));
     if (missing.length > 0) throw new TarmacError('forbidden', `a key cannot grant scopes its creator lacks: ${missing.join(', ')}`);
     if (input.expiresAt && input.expiresAt.getTime() <= Date.now()) throw new TarmacError('validation_failed', 'expiresAt must be in the future', { issues: [{ path: 'expiresAt', message: 'must be in the future' }] });
     let userId: string | null = null;

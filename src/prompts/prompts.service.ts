@@ -299,6 +299,21 @@ export class PromptService {
     };
   }
 
+  /**
+   * Renders the version a label points at for a governed run: the use case (not the end user) holds the
+   * prompt, so no caller check applies here. Fails with `not_found` when the label points nowhere.
+   */
+  async renderForRun(
+    ref: string,
+    label: string,
+    variables: Record<string, unknown>,
+  ): Promise<{ prompt: string; version: number; messages: PromptMessage[]; model: ModelParams }> {
+    const row = await repo.findPrompt(this.db, ref);
+    if (!row) throw new TarmacError('not_found', `prompt ${ref} does not exist`);
+    const v = await this.select(row, { label });
+    return { prompt: row.name, version: v.version, messages: renderMessages(v, variables), model: v.model };
+  }
+
   /** Renders a version for a caller who may read the prompt. */
   async render(
     caller: Caller,

@@ -5,7 +5,7 @@ import { IdentityService } from '../../src/identity/index.js';
 import { GatewayService } from '../../src/models/index.js';
 import { PolicyService } from '../../src/policies/index.js';
 import { PromptService } from '../../src/prompts/index.js';
-import { UseCaseService } from '../../src/usecases/index.js';
+import { RunService, UseCaseService } from '../../src/usecases/index.js';
 import { RetrievalService } from '../../src/retrieval/index.js';
 import { SourceService } from '../../src/sources/index.js';
 import { WorkspaceService } from '../../src/workspace/index.js';
@@ -17,6 +17,7 @@ export interface TestServices extends TestDatabase {
   policies: PolicyService;
   prompts: PromptService;
   usecases: UseCaseService;
+  runs: RunService;
   workspace: WorkspaceService;
   sources: SourceService;
   retrieval: RetrievalService;
@@ -41,6 +42,10 @@ export async function openTestServices(options: { checkpointEvery?: number; maxD
   const admin = await identity.authenticate(adminToken);
   const sources = new SourceService(base.db, audit, { maxDocumentBytes: options.maxDocumentBytes ?? 1024 * 1024 });
   const gateway = new GatewayService(base.db, { configTtlMs: 0, traceFlushMs: 100 });
+  const policies = new PolicyService(base.db);
+  const prompts = new PromptService(base.db, audit);
+  const usecases = new UseCaseService(base.db, audit);
+  const retrieval = new RetrievalService(base.db, sources);
   return {
     ...base,
     close: async () => {
@@ -50,12 +55,13 @@ export async function openTestServices(options: { checkpointEvery?: number; maxD
     gateway,
     audit,
     identity,
-    policies: new PolicyService(base.db),
-    prompts: new PromptService(base.db, audit),
-    usecases: new UseCaseService(base.db, audit),
+    policies,
+    prompts,
+    usecases,
+    runs: new RunService(base.db, { usecases, prompts, retrieval, gateway, policies }),
     workspace: new WorkspaceService(base.db, audit),
     sources,
-    retrieval: new RetrievalService(base.db, sources),
+    retrieval,
     adminToken,
     admin,
   };

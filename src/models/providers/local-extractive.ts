@@ -28,12 +28,23 @@ export function extractiveAnswer(messages: ChatBody['messages']): string {
   const lastUser = messages.map((m) => m.role).lastIndexOf('user');
   const question = lastUser >= 0 ? messageText(messages[lastUser]?.content) : '';
   const asked = new Set(words(question));
-  const candidates = messages
-    .slice(0, Math.max(lastUser, 0))
-    .filter((m) => m.role !== 'assistant')
-    .flatMap((m) => sentences(messageText(m.content)));
+  // A numbered context passage (`[3] source/doc v1 …` then its text) lends its number to its sentences as a
+  // citation; the passage headers and markdown headings themselves are not quoted.
+  const candidates: { sentence: string; ref: string | null }[] = [];
+  for (const m of messages.slice(0, Math.max(lastUser, 0)).filter((x) => x.role !== 'assistant')) {
+    let ref: string | null = null;
+    for (const line of messageText(m.content).split('\n')) {
+      const header = /^\[(\d+)\] /.exec(line);
+      if (header) {
+        ref = header[1] ?? null;
+        continue;
+      }
+      if (/^\s*#{1,6}\s/.test(line)) continue;
+      for (const sentence of sentences(line)) candidates.push({ sentence, ref });
+    }
+  }
   const scored = candidates
-    .map((sentence, index) => ({ sentence, index, score: new Set(words(sentence).filter((w) => asked.has(w))).size }))
+    .map(({ sentence, ref }, index) => ({ sentence, ref, index, score: new Set(words(sentence).filter((w) => asked.has(w))).size }))
     .filter((s) => s.score > 0)
     .sort((a, b) => b.score - a.score || a.index - b.index)
     .slice(0, 3)
@@ -41,7 +52,7 @@ export function extractiveAnswer(messages: ChatBody['messages']): string {
   if (scored.length === 0) {
     return 'Extractive answer (quoted, not generated): no sentence in the provided messages supports an answer to this question.';
   }
-  return `Extractive answer (quoted from the provided messages, not generated): ${scored.map((s) => `"${s.sentence}"`).join(' ')}`;
+  return `Extractive answer (quoted from the provided messages, not generated): ${scored.map((s) => `"${s.sentence}"${s.ref ? ` [${s.ref}]` : ''}`).join(' ')}`;
 }
 
 /**

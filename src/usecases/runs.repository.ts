@@ -1,0 +1,106 @@
+import type { Queryable } from '../db/index.js';
+
+export interface RunRow {
+  id: string;
+  use_case_id: string;
+  team_id: string;
+  user_id: string | null;
+  key_id: string | null;
+  request_id: string | null;
+  input: string;
+  variables: Record<string, string>;
+  status: 'completed' | 'failed';
+  decision: 'delivered' | 'flagged' | 'held_for_review' | 'blocked' | null;
+  reasons: string[];
+  answer: string | null;
+  released: boolean;
+  citations: unknown[];
+  groundedness: unknown;
+  manifest: unknown;
+  spans: { name: string; ms: number }[];
+  prompt: string | null;
+  prompt_version: number | null;
+  route: string | null;
+  model: string | null;
+  gateway_run_id: string | null;
+  cost_usd: number;
+  tokens_in: number;
+  tokens_out: number;
+  latency_ms: number;
+  error: string | null;
+  created_at: Date;
+}
+
+const COLUMNS = [
+  'id', 'use_case_id', 'team_id', 'user_id', 'key_id', 'request_id', 'input', 'variables', 'status', 'decision', 'reasons', 'answer',
+  'released', 'citations', 'groundedness', 'manifest', 'spans', 'prompt', 'prompt_version', 'route', 'model', 'gateway_run_id',
+  'cost_usd', 'tokens_in', 'tokens_out', 'latency_ms', 'error',
+] as const;
+const JSON_COLUMNS = new Set(['variables', 'reasons', 'citations', 'groundedness', 'manifest', 'spans']);
+
+export async function insertRun(q: Queryable, run: Omit<RunRow, 'created_at'>): Promise<RunRow> {
+  const values = COLUMNS.map((c) => (JSON_COLUMNS.has(c) ? JSON.stringify(run[c] ?? null) : run[c]));
+  return (
+    await q.query<RunRow>(`insert into runs (${COLUMNS.join(', ')}) values (${COLUMNS.map((_, i) => `$${i + 1}`).join(', ')}) returning *`, values)
+  ).rows[0] as RunRow;
+}
+
+export async function findRun(q: Queryable, id: string): Promise<RunRow | null> {
+  return (await q.query<RunRow>('select * from runs where id = $1', [id])).rows[0] ?? null;
+}
+
+export interface RunFilter {
+  useCaseIds?: string[] | undefined;
+  decision?: string | undefined;
+  userId?: string | undefined;
+  since?: Date | undefined;
+  until?: Date | undefined;
+  /** Visible to this user (their own runs) or these teams (their use cases); null = everything. */
+  visible: { userId: string | null; teamIds: string[] } | null;
+  before?: Date | undefined;
+  limit: number;
+}
+
+export async function listRuns(q: Queryable, f: RunFilter): Promise<RunRow[]> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const add = (sql: string, ...values: unknown[]) => {
+    let text = sql;
+    for (const v of values) {
+      params.push(v);
+      text = text.replace('?', `$${params.length}`);
+    }
+    where.push(text);
+  };
+  if (f.useCaseIds) add('use_case_id = any(?)', f.useCaseIds);
+  if (f.decision) add('decision = ?', f.decision);
+  if (f.userId) add('user_id = ?', f.userId);
+  if (f.since) add('created_at >= ?', f.since);
+  if (f.until) add('created_at < ?', f.until);
+  if (f.before) add('created_at < ?', f.before);
+  if (f.visible) add('(user_id = ? or team_id = any(?))', f.visible.userId, f.visible.teamIds);
+  params.push(f.limit);
+  return (
+    await q.query<RunRow>(`select * from runs ${where.length ? `where ${where.join(' and ')}` : ''} order by created_at desc limit $${params.length}`, params)
+  ).rows;
+}
+
+export async function insertFeedback(q: Queryable, f: { runId: string; userId: string | null; rating: number | null; comment: string | null; correction: string | null }): Promise<void> {
+  await q.query('insert into run_feedback (run_id, user_id, rating, comment, correction) values ($1, $2, $3, $4, $5)', [f.runId, f.userId, f.rating, f.comment, f.correction]);
+}
+
+export async function feedbackOf(q: Queryable, runId: string): Promise<{ user_id: string | null; rating: number | null; comment: string | null; correction: string | null; created_at: Date }[]> {
+  return (await q.query<{ user_id: string | null; rating: number | null; comment: string | null; correction: string | null; created_at: Date }>('select user_id, rating, comment, correction, created_at from run_feedback where run_id = $1 order by id', [runId])).rows;
+}
+
+export async function upsertOutcome(q: Queryable, o: { runId: string; outcome: string; timeSpentSeconds: number | null; by: string | null }): Promise<void> {
+  await q.query(
+    `insert into run_outcomes (run_id, outcome, time_spent_seconds, recorded_by) values ($1, $2, $3, $4)
+     on conflict (run_id) do update set outcome = excluded.outcome, time_spent_seconds = excluded.time_spent_seconds, recorded_by = excluded.recorded_by, created_at = now()`,
+    [o.runId, o.outcome, o.timeSpentSeconds, o.by],
+  );
+}
+
+export async function outcomeOf(q: Queryable, runId: string): Promise<{ outcome: string; time_spent_seconds: number | null; recorded_by: string | null; created_at: Date } | null> {
+  return (await q.query<{ outcome: string; time_spent_seconds: number | null; recorded_by: string | null; created_at: Date }>('select outcome, time_spent_seconds, recorded_by, created_at from run_outcomes where run_id = $1', [runId])).rows[0] ?? null;
+}

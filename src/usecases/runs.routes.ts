@@ -1,0 +1,135 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { principalOf, routeAuth, type ZodTypeProvider } from '../access/index.js';
+import type { Caller } from '../identity/index.js';
+import type { RunService } from './runs.service.js';
+
+const Decision = z.enum(['delivered', 'flagged', 'held_for_review', 'blocked']);
+const Citation = z.object({ ref: z.number(), chunkId: z.number(), documentId: z.string(), title: z.string(), source: z.string(), quote: z.string() });
+const RunResult = z.object({
+  runId: z.string(),
+  useCase: z.string(),
+  status: z.enum(['completed', 'failed']),
+  decision: Decision.nullable(),
+  reasons: z.array(z.string()),
+  answer: z.string().nullable(),
+  citations: z.array(Citation),
+  groundedness: z.object({ score: z.number(), threshold: z.number(), unsupported: z.array(z.object({ text: z.string(), missing: z.array(z.string()) })) }).nullable(),
+  costUsd: z.number(),
+  latencyMs: z.number(),
+  error: z.string().nullable(),
+});
+const RunRecord = RunResult.extend({
+  teamId: z.string(),
+  userId: z.string().nullable(),
+  keyId: z.string().nullable(),
+  input: z.string(),
+  variables: z.record(z.string(), z.string()),
+  manifest: z.unknown(),
+  spans: z.array(z.object({ name: z.string(), ms: z.number() })),
+  prompt: z.string().nullable(),
+  promptVersion: z.number().nullable(),
+  route: z.string().nullable(),
+  model: z.string().nullable(),
+  gatewayRunId: z.string().nullable(),
+  tokens: z.object({ input: z.number(), output: z.number() }),
+  createdAt: z.string(),
+  feedback: z.array(z.object({ userId: z.string().nullable(), rating: z.number().nullable(), comment: z.string().nullable(), correction: z.string().nullable(), at: z.string() })),
+  outcome: z.object({ outcome: z.string(), timeSpentSeconds: z.number().nullable(), recordedBy: z.string().nullable(), at: z.string() }).nullable(),
+});
+
+const RunBody = z.strictObject({
+  input: z.string().min(1).max(20_000).describe('The question or task'),
+  variables: z.record(z.string(), z.string().max(20_000)).optional().describe('Prompt variables and lookup keys'),
+  as: z.string().max(320).optional().describe('End user (email or id) the run is for: keys with the act_as scope'),
+});
+const RunParams = z.strictObject({ id: z.string().min(1).max(100) });
+const caller = (request: FastifyRequest): Caller => ({ principal: principalOf(request), requestId: request.id });
+
+/** `POST /api/v1/usecases/:usecase/runs` (the governed run) and `/api/v1/runs…` (records, feedback, outcomes). */
+export function registerRunRoutes(app: FastifyInstance, runs: RunService): void {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const tags = ['runs'];
+
+  r.post(
+    '/api/v1/usecases/:usecase/runs',
+    {
+      config: routeAuth({ scope: 'write' }),
+      schema: {
+        summary: 'Run a use case: 200 with the answer when delivered or flagged (or the reasons when blocked), 202 when held for review.',
+        tags,
+        params: z.strictObject({ usecase: z.string().min(1).max(100) }),
+        body: RunBody,
+        response: { 200: RunResult, 202: RunResult },
+      },
+    },
+    async (request, reply) => {
+      const result = await runs.run(caller(request), request.params.usecase, request.body);
+      return reply.code(result.decision === 'held_for_review' ? 202 : 200).send(result);
+    },
+  );
+
+  r.get(
+    '/api/v1/runs',
+    {
+      config: routeAuth({ scope: 'read' }),
+      schema: {
+        summary: 'Runs, newest first: your own, and those of your teams\' use cases (admins: all).',
+        tags,
+        querystring: z.strictObject({
+          useCase: z.string().max(100).optional(),
+          decision: Decision.optional(),
+          user: z.string().max(320).optional(),
+          since: z.iso.datetime({ offset: true }).optional(),
+          until: z.iso.datetime({ offset: true }).optional(),
+          before: z.iso.datetime({ offset: true }).optional().describe('Cursor: runs created before this time'),
+          limit: z.coerce.number().int().min(1).max(500).default(50),
+        }),
+        response: { 200: z.object({ runs: z.array(RunResult) }) },
+      },
+    },
+    async (request) => {
+      const q = request.query;
+      const date = (v: string | undefined) => (v ? new Date(v) : undefined);
+      return { runs: await runs.list(caller(request), { useCase: q.useCase, decision: q.decision, user: q.user, since: date(q.since), until: date(q.until), before: date(q.before), limit: q.limit }) };
+    },
+  );
+
+  r.get(
+    '/api/v1/runs/:id',
+    { config: routeAuth({ scope: 'read' }), schema: { summary: 'One run with spans, context manifest, scores, decision, feedback and outcome.', tags, params: RunParams, response: { 200: RunRecord } } },
+    async (request) => runs.get(caller(request), request.params.id),
+  );
+
+  r.post(
+    '/api/v1/runs/:id/feedback',
+    {
+      config: routeAuth({ scope: 'write' }),
+      schema: {
+        summary: 'Rate a run, comment on it, or correct its answer.',
+        tags,
+        params: RunParams,
+        body: z
+          .strictObject({ rating: z.number().int().min(1).max(5).optional(), comment: z.string().max(5000).optional(), correction: z.string().max(20_000).optional() })
+          .refine((b) => b.rating !== undefined || b.comment !== undefined || b.correction !== undefined, { message: 'give a rating, a comment or a correction' }),
+        response: { 200: RunRecord },
+      },
+    },
+    async (request) => runs.feedback(caller(request), request.params.id, request.body),
+  );
+
+  r.post(
+    '/api/v1/runs/:id/outcome',
+    {
+      config: routeAuth({ scope: 'write' }),
+      schema: {
+        summary: 'Record what became of the answer: accepted, edited, overridden or abandoned.',
+        tags,
+        params: RunParams,
+        body: z.strictObject({ outcome: z.enum(['accepted', 'edited', 'overridden', 'abandoned']), timeSpentSeconds: z.number().int().min(0).max(86_400).optional() }),
+        response: { 200: RunRecord },
+      },
+    },
+    async (request) => runs.outcome(caller(request), request.params.id, request.body),
+  );
+}

@@ -1,0 +1,395 @@
+import { performance } from 'node:perf_hooks';
+import { hasScope, hasTeamRole, type Principal } from '../access/index.js';
+import type { Database } from '../db/index.js';
+import { isTarmacError, TarmacError } from '../errors/index.js';
+import { checkGroundedness, detectPii, type ContextPassage, type GroundednessResult } from '../guard/index.js';
+import { findUser, newId, type Caller } from '../identity/index.js';
+import type { GatewayService } from '../models/index.js';
+import { CLASSIFICATIONS, type PolicyService } from '../policies/index.js';
+import type { PromptService } from '../prompts/index.js';
+import type { ContextManifest, RetrievalService } from '../retrieval/index.js';
+import { injectionMarkers } from './injection.js';
+import * as repo from './runs.repository.js';
+import type { UseCase, UseCaseService } from './usecases.service.js';
+
+export type Decision = 'delivered' | 'flagged' | 'held_for_review' | 'blocked';
+
+export interface Citation {
+  ref: number;
+  chunkId: number;
+  documentId: string;
+  title: string;
+  source: string;
+  quote: string;
+}
+
+/** What the caller of a run gets back. */
+export interface RunResult {
+  runId: string;
+  useCase: string;
+  status: 'completed' | 'failed';
+  decision: Decision | null;
+  reasons: string[];
+  /** Null while held for review, and when blocked. */
+  answer: string | null;
+  citations: Citation[];
+  groundedness: { score: number; threshold: number; unsupported: { text: string; missing: string[] }[] } | null;
+  costUsd: number;
+  latencyMs: number;
+  error: string | null;
+}
+
+export interface RunRecord extends RunResult {
+  teamId: string;
+  userId: string | null;
+  keyId: string | null;
+  input: string;
+  variables: Record<string, string>;
+  manifest: ContextManifest | null;
+  spans: { name: string; ms: number }[];
+  prompt: string | null;
+  promptVersion: number | null;
+  route: string | null;
+  model: string | null;
+  gatewayRunId: string | null;
+  tokens: { input: number; output: number };
+  createdAt: string;
+  feedback: { userId: string | null; rating: number | null; comment: string | null; correction: string | null; at: string }[];
+  outcome: { outcome: string; timeSpentSeconds: number | null; recordedBy: string | null; at: string } | null;
+}
+
+export interface RunInput {
+  input: string;
+  variables?: Record<string, string> | undefined;
+  /** The end user the run is for (keys with the `act_as` scope, and platform admins). */
+  as?: string | undefined;
+}
+
+// The built-in extractive model labels its answers and quotes sentences; the label is not a claim, each quote is.
+const EXTRACTIVE_LABEL = /^Extractive answer \([^)]*\):\s*/;
+
+/** The claims an answer makes, as text: an extractive answer's quotes one per line, any other answer as it is. */
+function claimText(answer: string): string {
+  if (!EXTRACTIVE_LABEL.test(answer)) return answer;
+  const quotes = [...answer.replace(EXTRACTIVE_LABEL, '').matchAll(/"([^"]+)"/g)].map((m) => m[1] ?? '');
+  return quotes.length > 0 ? quotes.join('\n') : answer.replace(EXTRACTIVE_LABEL, '');
+}
+
+/** Splits an assembled context into its numbered passages (`[1] …`), the units claims are checked against. */
+function passagesOf(context: string): ContextPassage[] {
+  return context
+    .split(/\n\n(?=\[\d+\] )/)
+    .map((block) => /^\[(\d+)\] [^\n]*\n([\s\S]*)$/.exec(block.trim()))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ id: m[1] ?? '', text: m[2] ?? '' }));
+}
+
+const rank = (c: string) => Math.max(0, (CLASSIFICATIONS as readonly string[]).indexOf(c));
+
+/**
+ * The governed run: authorise (stage, cohort), assemble context as the end user, check the input and the
+ * context for prompt injection, render the prompt by label, call the model through the gateway (egress, PII,
+ * budgets, traces), check the answer's groundedness, decide per the risk posture, record everything.
+ *
+ * @example
+ * const result = await runs.run(caller, 'underwriting-assistant', { input: 'Max roof age for a standard policy?' });
+ * result.decision; // 'delivered' | 'flagged' | 'held_for_review' | 'blocked'
+ */
+export class RunService {
+  constructor(
+    private readonly db: Database,
+    private readonly deps: {
+      usecases: UseCaseService;
+      prompts: PromptService;
+      retrieval: RetrievalService;
+      gateway: GatewayService;
+      policies: PolicyService;
+      random?: () => number;
+    },
+  ) {}
+
+  private async endUser(principal: Principal, as: string | undefined): Promise<{ userId: string; email: string; teamIds: string[]; actingFor: string | undefined }> {
+    if (as !== undefined) {
+      if (!principal.isAdmin && !hasScope(principal, 'act_as')) throw new TarmacError('forbidden', 'running on behalf of another user needs a key with the act_as scope');
+      const user = await findUser(this.db, as);
+      if (!user || user.disabled) throw new TarmacError('not_found', `user ${as} does not exist`);
+      const { rows } = await this.db.query<{ team_id: string }>('select team_id from team_members where user_id = $1', [user.id]);
+      return { userId: user.id, email: user.email, teamIds: rows.map((r) => r.team_id), actingFor: user.email };
+    }
+    if (!principal.userId) throw new TarmacError('validation_failed', 'a team key runs on behalf of a user: set "as"', { issues: [{ path: 'as', message: 'required for team keys' }] });
+    const user = await findUser(this.db, principal.userId);
+    if (!user) throw new TarmacError('unauthorized', 'the user of this key does not exist');
+    return { userId: user.id, email: user.email, teamIds: Object.keys(principal.roles), actingFor: undefined };
+  }
+
+  /** Runs a use case for the caller (or, with `act_as`, for the user it names). */
+  async run(caller: Caller, useCaseRef: string, input: RunInput): Promise<RunResult> {
+    const started = performance.now();
+    const spans: { name: string; ms: number }[] = [];
+    let mark = started;
+    const span = (name: string) => {
+      const now = performance.now();
+      spans.push({ name, ms: Math.round((now - mark) * 1000) / 1000 });
+      mark = now;
+    };
+
+    const useCase = await this.deps.usecases.forRun(useCaseRef);
+    const user = await this.endUser(caller.principal, input.as);
+    await this.deps.usecases.authorizeRun(useCase, user);
+    span('authorize');
+
+    const base = {
+      id: newId('run'),
+      use_case_id: useCase.id,
+      team_id: useCase.teamId,
+      user_id: user.userId,
+      key_id: caller.principal.keyId,
+      request_id: caller.requestId ?? null,
+      input: input.input,
+      variables: input.variables ?? {},
+      route: useCase.route,
+    };
+    let manifest: ContextManifest | null = null;
+    let prompt: { prompt: string; version: number } | null = null;
+    try {
+      const assembled = await this.deps.retrieval.assemble(caller.principal, useCase.context, {
+        query: input.input,
+        inputs: input.variables ?? {},
+        ...(user.actingFor ? { as: user.actingFor } : {}),
+      });
+      manifest = assembled.manifest;
+      span('context');
+
+      const reasons: string[] = [];
+      const injected = [...injectionMarkers(assembled.context), ...injectionMarkers(input.input)];
+      if (injected.length > 0) reasons.push(`prompt_injection: ${[...new Set(injected)].join('; ')}`);
+
+      const rendered = await this.deps.prompts.renderForRun(useCase.prompt, useCase.promptLabel, {
+        ...(input.variables ?? {}),
+        context: assembled.context,
+        question: input.input,
+      });
+      prompt = { prompt: rendered.prompt, version: rendered.version };
+      span('prompt');
+
+      const classification = manifest.chunks.reduce((top, c) => (rank(c.classification) > rank(top) ? c.classification : top), 'public');
+      if (injected.length > 0) {
+        return this.record(base, spans, started, { status: 'completed', decision: 'blocked', reasons, manifest, prompt, useCase });
+      }
+      const { model: params } = rendered;
+      const controller = new AbortController();
+      const completion = await this.deps.gateway.chat(
+        { principal: caller.principal, requestId: caller.requestId ?? base.id, classification: manifest.chunks.length > 0 ? classification : 'internal', useCase: useCase.name, signal: controller.signal },
+        {
+          model: params.route ?? useCase.route,
+          messages: rendered.messages,
+          ...(params.temperature !== undefined ? { temperature: params.temperature } : {}),
+          ...(params.topP !== undefined ? { top_p: params.topP } : {}),
+          ...(params.maxTokens !== undefined ? { max_tokens: params.maxTokens } : {}),
+          ...(params.stop ? { stop: params.stop } : {}),
+          ...(params.seed !== undefined ? { seed: params.seed } : {}),
+        },
+      );
+      span('model');
+      const body = completion.body as { model?: string; choices?: { message?: { content?: string | null } }[]; usage?: { prompt_tokens?: number; completion_tokens?: number } };
+      const answer = body.choices?.[0]?.message?.content ?? '';
+
+      const passages = passagesOf(assembled.context);
+      const g = checkGroundedness(claimText(answer), passages);
+      const piiTypes = [...new Set(detectPii(answer).map((m) => m.type))];
+      span('guard');
+
+      let decision: Decision = 'delivered';
+      if (piiTypes.length > 0 && !(await this.piiAllowed(classification))) {
+        reasons.push(`pii_in_answer: ${piiTypes.join(', ')}`);
+        decision = 'blocked';
+      } else {
+        if (g.score < useCase.posture.deliverThreshold) reasons.push(`groundedness ${g.score.toFixed(2)} below ${useCase.posture.deliverThreshold}`);
+        if (manifest.flagged) reasons.push(...manifest.rules.filter((r) => r.action === 'proceed_flagged').map((r) => `context_flagged: ${r.detail}`));
+        if (reasons.length > 0) decision = useCase.posture.belowThreshold;
+        else if ((this.deps.random ?? Math.random)() < useCase.posture.reviewSampleRate) reasons.push('sampled_for_review');
+      }
+      span('decide');
+      return await this.record(base, spans, started, {
+        status: 'completed',
+        decision,
+        reasons,
+        manifest,
+        prompt,
+        useCase,
+        answer,
+        groundedness: g,
+        passages,
+        model: body.model ?? null,
+        gatewayRunId: completion.runId,
+        costUsd: completion.costUsd,
+        tokens: { input: body.usage?.prompt_tokens ?? 0, output: body.usage?.completion_tokens ?? 0 },
+      });
+    } catch (err) {
+      // Only the model call and the steps after authorisation reach here: the run is recorded as failed.
+      const message = isTarmacError(err) ? `${err.code}: ${err.message}` : (err as Error).message;
+      const failed = await this.record(base, spans, started, { status: 'failed', decision: null, reasons: [], manifest, prompt, useCase, error: message });
+      if (isTarmacError(err)) throw new TarmacError(err.code, err.message, { ...(typeof err.details === 'object' && err.details ? err.details : {}), runId: failed.runId });
+      throw err;
+    }
+  }
+
+  private async piiAllowed(classification: string): Promise<boolean> {
+    const policy = await this.deps.policies.get('default').catch(() => null);
+    const action = policy?.rules.pii?.byClassification?.[classification as 'internal'] ?? policy?.rules.pii?.default ?? 'allow';
+    return action === 'allow';
+  }
+
+  private async record(
+    base: Pick<repo.RunRow, 'id' | 'use_case_id' | 'team_id' | 'user_id' | 'key_id' | 'request_id' | 'input' | 'variables' | 'route'>,
+    spans: { name: string; ms: number }[],
+    started: number,
+    r: {
+      status: 'completed' | 'failed';
+      decision: Decision | null;
+      reasons: string[];
+      manifest: ContextManifest | null;
+      prompt: { prompt: string; version: number } | null;
+      useCase: UseCase;
+      answer?: string;
+      groundedness?: GroundednessResult;
+      passages?: ContextPassage[];
+      model?: string | null;
+      gatewayRunId?: string;
+      costUsd?: number;
+      tokens?: { input: number; output: number };
+      error?: string;
+    },
+  ): Promise<RunResult> {
+    const citations: Citation[] = [];
+    for (const claim of r.groundedness?.claims ?? []) {
+      const ref = Number(claim.support?.passageId);
+      const chunk = r.manifest?.chunks.find((c) => c.ref === ref);
+      if (!claim.supported || !chunk || citations.some((c) => c.ref === ref)) continue;
+      citations.push({ ref, chunkId: chunk.chunkId, documentId: chunk.documentId, title: chunk.title, source: chunk.source, quote: (claim.support?.text ?? '').slice(0, 400) });
+    }
+    const latencyMs = Math.round(performance.now() - started);
+    spans.push({ name: 'total', ms: latencyMs });
+    const released = r.decision === 'delivered' || r.decision === 'flagged';
+    const row = await repo.insertRun(this.db, {
+      ...base,
+      status: r.status,
+      decision: r.decision,
+      reasons: r.reasons,
+      answer: r.answer ?? null,
+      released,
+      citations,
+      groundedness: r.groundedness
+        ? { score: r.groundedness.score, support: r.groundedness.support, threshold: r.useCase.posture.deliverThreshold, claims: r.groundedness.claims }
+        : null,
+      manifest: r.manifest,
+      spans,
+      prompt: r.prompt?.prompt ?? null,
+      prompt_version: r.prompt?.version ?? null,
+      model: r.model ?? null,
+      gateway_run_id: r.gatewayRunId ?? null,
+      cost_usd: r.costUsd ?? 0,
+      tokens_in: r.tokens?.input ?? 0,
+      tokens_out: r.tokens?.output ?? 0,
+      latency_ms: latencyMs,
+      error: r.error ?? null,
+    });
+    return this.result(row, r.useCase.name, false);
+  }
+
+  /** A run as a caller sees it: the answer once released, or always for the team's reviewers. */
+  private result(row: repo.RunRow, useCase: string, reviewer: boolean): RunResult {
+    const g = row.groundedness as { score: number; threshold: number; claims: { text: string; supported: boolean; missing: string[] }[] } | null;
+    return {
+      runId: row.id,
+      useCase,
+      status: row.status,
+      decision: row.decision,
+      reasons: row.reasons,
+      answer: row.released || reviewer ? row.answer : null,
+      citations: row.citations as Citation[],
+      groundedness: g ? { score: g.score, threshold: g.threshold, unsupported: g.claims.filter((c) => !c.supported).map((c) => ({ text: c.text, missing: c.missing })) } : null,
+      costUsd: row.cost_usd,
+      latencyMs: row.latency_ms,
+      error: row.error,
+    };
+  }
+
+  /** Reviewers of the team see answers not yet released, except on their own runs (four eyes). */
+  private mayReview(principal: Principal, row: repo.RunRow): boolean {
+    return hasTeamRole(principal, row.team_id, 'reviewer') && row.user_id !== principal.userId;
+  }
+
+  /** What the caller may see of a run: its own runs (answer once released), or any run of their team's use cases. */
+  private async visible(principal: Principal, id: string): Promise<{ row: repo.RunRow; team: boolean }> {
+    const row = await repo.findRun(this.db, id);
+    const team = row !== null && hasTeamRole(principal, row.team_id, 'viewer');
+    if (!row || (!team && row.user_id !== principal.userId)) throw new TarmacError('not_found', `run ${id} does not exist`);
+    return { row, team };
+  }
+
+  async get(caller: Caller, id: string): Promise<RunRecord> {
+    const { row, team } = await this.visible(caller.principal, id);
+    const useCase = (await this.db.query<{ name: string }>('select name from use_cases where id = $1', [row.use_case_id])).rows[0]?.name ?? row.use_case_id;
+    const reviewer = team && this.mayReview(caller.principal, row);
+    return {
+      ...this.result(row, useCase, reviewer),
+      teamId: row.team_id,
+      userId: row.user_id,
+      keyId: row.key_id,
+      input: row.input,
+      variables: row.variables,
+      manifest: team ? (row.manifest as ContextManifest | null) : null,
+      spans: row.spans,
+      prompt: row.prompt,
+      promptVersion: row.prompt_version,
+      route: row.route,
+      model: row.model,
+      gatewayRunId: row.gateway_run_id,
+      tokens: { input: row.tokens_in, output: row.tokens_out },
+      createdAt: row.created_at.toISOString(),
+      feedback: (await repo.feedbackOf(this.db, row.id)).map((f) => ({ userId: f.user_id, rating: f.rating, comment: f.comment, correction: f.correction, at: f.created_at.toISOString() })),
+      outcome: await repo.outcomeOf(this.db, row.id).then((o) => (o ? { outcome: o.outcome, timeSpentSeconds: o.time_spent_seconds, recordedBy: o.recorded_by, at: o.created_at.toISOString() } : null)),
+    };
+  }
+
+  async list(
+    caller: Caller,
+    filter: { useCase?: string | undefined; decision?: string | undefined; user?: string | undefined; since?: Date | undefined; until?: Date | undefined; before?: Date | undefined; limit: number },
+  ): Promise<RunResult[]> {
+    const p = caller.principal;
+    let useCaseIds: string[] | undefined;
+    if (filter.useCase) {
+      const uc = (await this.db.query<{ id: string }>('select id from use_cases where id = $1 or name = $1', [filter.useCase])).rows[0];
+      if (!uc) throw new TarmacError('not_found', `use case ${filter.useCase} does not exist`);
+      useCaseIds = [uc.id];
+    }
+    const userId = filter.user ? (await findUser(this.db, filter.user))?.id ?? '-' : undefined;
+    const rows = await repo.listRuns(this.db, {
+      useCaseIds,
+      decision: filter.decision,
+      userId,
+      since: filter.since,
+      until: filter.until,
+      before: filter.before,
+      visible: p.isAdmin ? null : { userId: p.userId, teamIds: Object.keys(p.roles) },
+      limit: filter.limit,
+    });
+    const names = new Map((await this.db.query<{ id: string; name: string }>('select id, name from use_cases')).rows.map((r) => [r.id, r.name]));
+    return rows.map((r) => this.result(r, names.get(r.use_case_id) ?? r.use_case_id, this.mayReview(p, r)));
+  }
+
+  /** Feedback from the run's user or its team: a rating, a comment, a correction. */
+  async feedback(caller: Caller, id: string, f: { rating?: number | undefined; comment?: string | undefined; correction?: string | undefined }): Promise<RunRecord> {
+    const { row } = await this.visible(caller.principal, id);
+    await repo.insertFeedback(this.db, { runId: row.id, userId: caller.principal.userId, rating: f.rating ?? null, comment: f.comment ?? null, correction: f.correction ?? null });
+    return this.get(caller, id);
+  }
+
+  /** What became of the answer: accepted, edited, overridden or abandoned, and the time spent. */
+  async outcome(caller: Caller, id: string, o: { outcome: 'accepted' | 'edited' | 'overridden' | 'abandoned'; timeSpentSeconds?: number | undefined }): Promise<RunRecord> {
+    const { row } = await this.visible(caller.principal, id);
+    await repo.upsertOutcome(this.db, { runId: row.id, outcome: o.outcome, timeSpentSeconds: o.timeSpentSeconds ?? null, by: caller.principal.userId ?? caller.principal.keyId });
+    return this.get(caller, id);
+  }
+}
