@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemActor } from '../src/access/index.js';
 import { DEMO_KNOWLEDGE, renderDemoDocs } from '../scripts/build-demo-docs.js';
+import { demoWorkspaceText } from '../src/app/index.js';
 import { BACKEND } from './support/db.js';
 import { openTestServices, type TestServices } from './support/services.js';
 
@@ -65,9 +66,8 @@ describe(`the demo workspace ingests (${BACKEND})`, () => {
 
   beforeAll(async () => {
     s = await openTestServices();
-    // The seed applies the file exactly as `npm start` does; its source path is relative to the repository root.
-    expect(path.resolve(process.cwd())).toBe(path.resolve(ROOT));
-    await s.workspace.applyAs({ actor: systemActor('demo-seed') }, readFileSync(path.join(ROOT, 'examples/tarmac.yaml'), 'utf8'), 'examples/tarmac.yaml', { dryRun: false });
+    // The seed applies the file exactly as `npm start` does, with the knowledge folder made absolute.
+    await s.workspace.applyAs({ actor: systemActor('demo-seed') }, demoWorkspaceText(), 'examples/tarmac.yaml', { dryRun: false });
   });
   afterAll(async () => {
     await s?.close();
@@ -120,5 +120,26 @@ describe(`the demo workspace ingests (${BACKEND})`, () => {
     const hitRate = (answerable.length - misses.length) / answerable.length;
     console.log(`demo eval: expected document in the top 10 chunks for ${answerable.length - misses.length}/${answerable.length} cases, in the top 3 for ${top3}/${answerable.length}`);
     expect(hitRate, misses.join('\n')).toBeGreaterThanOrEqual(0.9);
+  });
+});
+
+describe(`the demo use case answers offline (${BACKEND})`, () => {
+  let s: TestServices;
+  beforeAll(async () => {
+    s = await openTestServices();
+    await s.workspace.applyAs({ actor: systemActor('demo-seed') }, demoWorkspaceText(), 'examples/tarmac.yaml', { dryRun: false });
+    await s.sources.sync({ principal: s.admin }, 'underwriting-kb');
+  });
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  it('answers the roof-age question with local/extractive, with citations, for the analyst', async () => {
+    const analyst = await s.identity.authenticate((await s.identity.createKey({ principal: s.admin }, { name: 'analyst', user: ANALYST })).token);
+    const result = await s.runs.run({ principal: analyst }, 'underwriting-assistant', { input: 'What is the maximum roof age for a standard homeowners policy?' });
+    expect(result.decision).toBe('delivered');
+    expect(result.answer).toMatch(/20 years/);
+    expect(result.citations.length).toBeGreaterThan(0);
+    expect(result.citations[0]!.source).toBe('underwriting-kb');
   });
 });

@@ -21,6 +21,15 @@ const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const DEMO_WORKSPACE_FILE = path.join(PACKAGE_ROOT, 'examples', 'tarmac.yaml');
 export const ADMIN_EMAIL = 'admin@tarmac.local';
 
+/**
+ * The demo workspace as it is seeded: examples/tarmac.yaml with the demo knowledge folder made absolute, so the
+ * demo source syncs whatever folder Tarmac was started from.
+ */
+export function demoWorkspaceText(): string {
+  const knowledge = JSON.stringify(path.join(PACKAGE_ROOT, 'examples', 'knowledge'));
+  return readFileSync(DEMO_WORKSPACE_FILE, 'utf8').replace(/^(\s+path:\s*)examples\/knowledge\s*$/m, (_match, lead: string) => `${lead}${knowledge}`);
+}
+
 export function packageVersion(): string {
   return (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 }
@@ -52,6 +61,8 @@ export interface Services {
   installed: boolean;
   /** Where an older admin key file was moved when this installation wrote its own. */
   replacedAdminKey: string | null;
+  /** Sources the demo seed declared; their first sync is due. */
+  seededSources: string[];
 }
 
 /** JSON logs: the server writes them to standard output; the CLI to standard error, beside its results. */
@@ -156,6 +167,7 @@ export async function openServices(config: Config, options: { command: string; l
 
     let installed = false;
     let replacedAdminKey: string | null = null;
+    let seededSources: string[] = [];
     if (isNew) {
       const result = await identity.bootstrap({
         adminEmail: ADMIN_EMAIL,
@@ -166,9 +178,8 @@ export async function openServices(config: Config, options: { command: string; l
       });
       installed = result !== null;
       if (installed && config.seedDemo && existsSync(DEMO_WORKSPACE_FILE)) {
-        const demo = await workspace.applyAs({ actor: systemActor('demo-seed') }, readFileSync(DEMO_WORKSPACE_FILE, 'utf8'), 'examples/tarmac.yaml', {
-          dryRun: false,
-        });
+        const demo = await workspace.applyAs({ actor: systemActor('demo-seed') }, demoWorkspaceText(), 'examples/tarmac.yaml', { dryRun: false });
+        seededSources = demo.changes.filter((c) => c.kind === 'source' && c.op === 'create').map((c) => c.name);
         logger.info({ changes: demo.changes.length }, 'demo workspace seeded');
       }
     }
@@ -186,7 +197,7 @@ export async function openServices(config: Config, options: { command: string; l
     }
     gateway = new GatewayService(db, { onError: (err, what) => logger.error({ err }, what) });
     const runs = new RunService(db, { usecases, prompts, retrieval, gateway, policies });
-    return { config, db, audit, identity, policies, prompts, usecases, runs, workspace, sources, retrieval, gateway, logger, installed, replacedAdminKey };
+    return { config, db, audit, identity, policies, prompts, usecases, runs, workspace, sources, retrieval, gateway, logger, installed, replacedAdminKey, seededSources };
   } catch (err) {
     await db.close().catch(() => undefined);
     throw err;

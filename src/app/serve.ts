@@ -65,6 +65,8 @@ export async function startServer(config: Config, options: { logStream?: NodeJS.
       const result = await services.sources.syncAs({ actor: systemActor('scheduler') }, row, { trigger: reason });
       logger.info({ source, runId: result.runId, status: result.status, error: result.error, ...result.counts }, 'source synced');
     });
+    // A new installation's demo sources get their first sync now rather than at the next scheduled hour.
+    for (const source of services.seededSources) await runner.send('source-sync', { source, reason: 'seed' }, { singletonKey: source });
     services.audit.onCheckpointDue(() => {
       runner.send('audit-checkpoint', { reason: 'interval' }, { singletonKey: 'due' }).catch((err: unknown) => logger.error({ err }, 'cannot queue audit checkpoint'));
     });

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import type { Principal } from '../access/index.js';
+import { systemActor, type Principal } from '../access/index.js';
 import { adminKeyPath, openServices, serverInfoPath, type Services } from '../app/index.js';
 import type { VerifyResult } from '../audit/index.js';
 import type { Config } from '../config/index.js';
@@ -51,6 +51,11 @@ class LocalClient implements TarmacClient {
   static async open(config: Config): Promise<LocalClient> {
     const services = await openServices(config, { command: `tarmac ${process.argv.slice(2, 4).join(' ')}` });
     try {
+      // A new installation's demo sources are synced before the first command uses them.
+      for (const name of services.seededSources) {
+        const row = await services.sources.byRef(name);
+        if (row) await services.sources.syncAs({ actor: systemActor('demo-seed') }, row, { trigger: 'seed' });
+      }
       const principal = await services.identity.authenticate(readKey(config));
       return new LocalClient(services, principal);
     } catch (err) {

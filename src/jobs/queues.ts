@@ -7,7 +7,7 @@ export const QUEUES = {
   /** Queue a sync of every source whose schedule fired since its last sync (every minute). */
   'source-sync-tick': z.strictObject({ reason: z.enum(['schedule']) }),
   /** Sync one source by name. */
-  'source-sync': z.strictObject({ source: z.string().min(1), reason: z.enum(['schedule', 'manual']) }),
+  'source-sync': z.strictObject({ source: z.string().min(1), reason: z.enum(['schedule', 'manual', 'seed']) }),
 } as const;
 
 export type QueueName = keyof typeof QUEUES;

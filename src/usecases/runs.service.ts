@@ -108,18 +108,18 @@ export class RunService {
     },
   ) {}
 
-  private async endUser(principal: Principal, as: string | undefined): Promise<{ userId: string; email: string; teamIds: string[]; actingFor: string | undefined }> {
+  private async endUser(principal: Principal, as: string | undefined): Promise<{ userId: string; email: string; teamIds: string[]; admin: boolean; actingFor: string | undefined }> {
     if (as !== undefined) {
       if (!principal.isAdmin && !hasScope(principal, 'act_as')) throw new TarmacError('forbidden', 'running on behalf of another user needs a key with the act_as scope');
       const user = await findUser(this.db, as);
       if (!user || user.disabled) throw new TarmacError('not_found', `user ${as} does not exist`);
       const { rows } = await this.db.query<{ team_id: string }>('select team_id from team_members where user_id = $1', [user.id]);
-      return { userId: user.id, email: user.email, teamIds: rows.map((r) => r.team_id), actingFor: user.email };
+      return { userId: user.id, email: user.email, teamIds: rows.map((r) => r.team_id), admin: false, actingFor: user.email };
     }
     if (!principal.userId) throw new TarmacError('validation_failed', 'a team key runs on behalf of a user: set "as"', { issues: [{ path: 'as', message: 'required for team keys' }] });
     const user = await findUser(this.db, principal.userId);
     if (!user) throw new TarmacError('unauthorized', 'the user of this key does not exist');
-    return { userId: user.id, email: user.email, teamIds: Object.keys(principal.roles), actingFor: undefined };
+    return { userId: user.id, email: user.email, teamIds: Object.keys(principal.roles), admin: principal.isAdmin, actingFor: undefined };
   }
 
   /** Runs a use case for the caller (or, with `act_as`, for the user it names). */
