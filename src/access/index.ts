@@ -125,6 +125,12 @@ export function hasTeamRole(principal: Principal, teamId: string, atLeast: TeamR
   return role !== null && RANK[role] >= RANK[atLeast];
 }
 
+/** Who decides held answers: the team's reviewers and owners, and platform admins (builders build, not review). */
+export function canReview(principal: Principal, teamId: string): boolean {
+  const role = roleIn(principal, teamId);
+  return principal.isAdmin || role === 'reviewer' || role === 'owner';
+}
+
 /** Admins pass; others need at least `atLeast` in the team. */
 export function requireTeamRole(principal: Principal, teamId: string, atLeast: TeamRole): void {
   if (!hasTeamRole(principal, teamId, atLeast)) {

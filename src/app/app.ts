@@ -10,6 +10,7 @@ import { IdentityService } from '../identity/index.js';
 import { GatewayService } from '../models/index.js';
 import { PolicyService } from '../policies/index.js';
 import { PromptService } from '../prompts/index.js';
+import { ReviewService } from '../review/index.js';
 import { RunService, UseCaseService } from '../usecases/index.js';
 import { RetrievalService, VectorIndex } from '../retrieval/index.js';
 import { SourceService } from '../sources/index.js';
@@ -52,6 +53,7 @@ export interface Services {
   prompts: PromptService;
   usecases: UseCaseService;
   runs: RunService;
+  review: ReviewService;
   workspace: WorkspaceService;
   sources: SourceService;
   retrieval: RetrievalService;
@@ -196,8 +198,10 @@ export async function openServices(config: Config, options: { command: string; l
       if (result.changes.length > 0) logger.info({ file: config.configFile, diff: formatChanges(result.changes) }, 'configuration applied');
     }
     gateway = new GatewayService(db, { onError: (err, what) => logger.error({ err }, what) });
-    const runs = new RunService(db, { usecases, prompts, retrieval, gateway, policies });
-    return { config, db, audit, identity, policies, prompts, usecases, runs, workspace, sources, retrieval, gateway, logger, installed, replacedAdminKey, seededSources };
+    const review = new ReviewService(db, audit, { onError: (err, what) => logger.warn({ err }, what) });
+    const runs = new RunService(db, { audit, review, usecases, prompts, retrieval, gateway, policies });
+    review.connect(runs);
+    return { config, db, audit, identity, policies, prompts, usecases, runs, review, workspace, sources, retrieval, gateway, logger, installed, replacedAdminKey, seededSources };
   } catch (err) {
     await db.close().catch(() => undefined);
     throw err;

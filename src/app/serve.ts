@@ -65,6 +65,11 @@ export async function startServer(config: Config, options: { logStream?: NodeJS.
       const result = await services.sources.syncAs({ actor: systemActor('scheduler') }, row, { trigger: reason });
       logger.info({ source, runId: result.runId, status: result.status, error: result.error, ...result.counts }, 'source synced');
     });
+    await runner.work('review-escalation', async () => {
+      const moved = await services.review.escalate();
+      if (moved > 0) logger.info({ moved }, 'review tasks escalated');
+    });
+    await runner.schedule('review-escalation', '* * * * *', { reason: 'schedule' });
     // A new installation's demo sources get their first sync now rather than at the next scheduled hour.
     for (const source of services.seededSources) await runner.send('source-sync', { source, reason: 'seed' }, { singletonKey: source });
     services.audit.onCheckpointDue(() => {

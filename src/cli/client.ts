@@ -9,6 +9,7 @@ import type { ApiKey, CreateKeyInput } from '../identity/index.js';
 import type { PromptDiff, PromptSummary, PromptVersion, VersionSelector } from '../prompts/index.js';
 import type { SearchInput, SearchResult } from '../retrieval/index.js';
 import type { SourceStatus, SyncCounts, SyncResult } from '../sources/index.js';
+import type { Decision as ReviewDecision, ReviewTask } from '../review/index.js';
 import type { RunResult } from '../usecases/index.js';
 import type { ApplyResult } from '../workspace/index.js';
 
@@ -22,6 +23,8 @@ export interface TarmacClient {
   revokeKey(id: string): Promise<ApiKey>;
   listPrompts(): Promise<PromptSummary[]>;
   ask(useCase: string, input: string, as: string | undefined): Promise<RunResult>;
+  reviews(mine: boolean, status: string | undefined): Promise<ReviewTask[]>;
+  decide(taskId: string, decision: ReviewDecision): Promise<ReviewTask>;
   getPromptVersion(name: string, selector: VersionSelector): Promise<PromptVersion>;
   diffPrompt(name: string, from: number, to: number): Promise<PromptDiff>;
   movePromptLabel(name: string, label: string, version: number): Promise<PromptSummary>;
@@ -91,6 +94,14 @@ class LocalClient implements TarmacClient {
 
   ask(useCase: string, input: string, as: string | undefined): Promise<RunResult> {
     return this.services.runs.run({ principal: this.principal }, useCase, { input, as });
+  }
+
+  reviews(mine: boolean, status: string | undefined): Promise<ReviewTask[]> {
+    return this.services.review.list({ principal: this.principal }, { mine, status, limit: 200 });
+  }
+
+  decide(taskId: string, decision: ReviewDecision): Promise<ReviewTask> {
+    return this.services.review.decide({ principal: this.principal }, taskId, decision);
   }
 
   getPromptVersion(name: string, selector: VersionSelector): Promise<PromptVersion> {
@@ -177,6 +188,15 @@ class RemoteClient implements TarmacClient {
 
   ask(useCase: string, input: string, as: string | undefined): Promise<RunResult> {
     return this.call('POST', `/api/v1/usecases/${encodeURIComponent(useCase)}/runs`, { input, ...(as ? { as } : {}) });
+  }
+
+  async reviews(mine: boolean, status: string | undefined): Promise<ReviewTask[]> {
+    const query = new URLSearchParams({ limit: '200', ...(mine ? { mine: 'true' } : {}), ...(status ? { status } : {}) });
+    return (await this.call<{ tasks: ReviewTask[] }>('GET', `/api/v1/reviews?${query.toString()}`)).tasks;
+  }
+
+  decide(taskId: string, decision: ReviewDecision): Promise<ReviewTask> {
+    return this.call('POST', `/api/v1/reviews/${encodeURIComponent(taskId)}/decision`, decision);
   }
 
   async getPromptVersion(name: string, selector: VersionSelector): Promise<PromptVersion> {

@@ -194,6 +194,41 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
       if (result.decision !== 'delivered' && result.decision !== 'flagged') throw new ExitError(EXIT.failure);
     });
 
+  const review = program.command('review').description('The review queue: runs held for a person to decide');
+  review
+    .command('list')
+    .description('Review tasks of the teams you review for (default: open ones)')
+    .option('--mine', 'only tasks assigned to you')
+    .addOption(new Option('--status <status>', 'task status').choices(['open', 'approved', 'edited', 'rejected', 'timed_out']).default('open'))
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { mine?: boolean; status: string; json?: boolean }) => {
+      const tasks = await withClient(config(), (c) => c.reviews(opts.mine ?? false, opts.status));
+      if (opts.json) return io.out(JSON.stringify(tasks, null, 2));
+      io.out(table([['TASK', 'RUN', 'KIND', 'STATUS', 'ASSIGNEE', 'DUE', 'LEVEL'], ...tasks.map((t) => [t.id, t.runId, t.kind, t.status, t.assigneeUserId ?? '-', t.dueAt, `${t.escalationLevel}/${t.escalationSteps}`])]));
+    });
+  review
+    .command('approve')
+    .description('Approve a held answer (or deliver your edit of it with --edit)')
+    .argument('<task>', 'review task id')
+    .option('--edit <answer>', 'deliver this answer instead')
+    .option('--json', 'machine-readable output')
+    .action(async (task: string, opts: { edit?: string; json?: boolean }) => {
+      const decided = await withClient(config(), (c) => c.decide(task, opts.edit ? { action: 'edit', answer: opts.edit } : { action: 'approve' }));
+      if (opts.json) return io.out(JSON.stringify(decided, null, 2));
+      io.out(`${decided.status} ${decided.id}: run ${decided.runId} released`);
+    });
+  review
+    .command('reject')
+    .description('Reject a held answer: the run is blocked')
+    .argument('<task>', 'review task id')
+    .requiredOption('--reason <reason>', 'why (recorded on the run and in the audit log)')
+    .option('--json', 'machine-readable output')
+    .action(async (task: string, opts: { reason: string; json?: boolean }) => {
+      const decided = await withClient(config(), (c) => c.decide(task, { action: 'reject', reason: opts.reason }));
+      if (opts.json) return io.out(JSON.stringify(decided, null, 2));
+      io.out(`rejected ${decided.id}: run ${decided.runId} blocked`);
+    });
+
   const prompts = program.command('prompts').description('The prompt registry: versions, labels, diffs');
   const versionNumber = (value: string, what: string): number => {
     const n = Number(value);

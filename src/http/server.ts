@@ -11,6 +11,7 @@ import { registerIdentityRoutes, type IdentityService } from '../identity/index.
 import { openAiErrorType, registerGatewayRoutes, type GatewayService } from '../models/index.js';
 import { registerPolicyRoutes, type PolicyService } from '../policies/index.js';
 import { registerPromptRoutes, type PromptService } from '../prompts/index.js';
+import { registerReviewRoutes, type ReviewService } from '../review/index.js';
 import { registerRunRoutes, registerUseCaseRoutes, type RunService, type UseCaseService } from '../usecases/index.js';
 import { registerRetrievalRoutes, type RetrievalService } from '../retrieval/index.js';
 import { registerSourceRoutes, type SourceService } from '../sources/index.js';
@@ -27,6 +28,7 @@ export interface ServerDeps {
   prompts: PromptService;
   usecases: UseCaseService;
   runs: RunService;
+  review: ReviewService;
   workspace: WorkspaceService;
   sources: SourceService;
   retrieval: RetrievalService;
@@ -216,6 +218,7 @@ export async function buildServer(deps: ServerDeps, options: ServerOptions): Pro
   registerPromptRoutes(app, deps.prompts);
   registerUseCaseRoutes(app, deps.usecases);
   registerRunRoutes(app, deps.runs);
+  registerReviewRoutes(app, deps.review);
   registerWorkspaceRoutes(app, deps.workspace);
   registerSourceRoutes(app, deps.sources, { pushBodyLimit: Math.max(options.bodyLimit, Math.ceil(options.maxDocumentBytes * 1.4) + 1024 * 1024) });
   registerRetrievalRoutes(app, deps.retrieval);

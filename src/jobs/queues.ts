@@ -7,6 +7,8 @@ export const QUEUES = {
   /** Queue a sync of every source whose schedule fired since its last sync (every minute). */
   'source-sync-tick': z.strictObject({ reason: z.enum(['schedule']) }),
   /** Sync one source by name. */
+  /** Move overdue review tasks one escalation step, or apply their timeout action (every minute). */
+  'review-escalation': z.strictObject({ reason: z.enum(['schedule']) }),
   'source-sync': z.strictObject({ source: z.string().min(1), reason: z.enum(['schedule', 'manual', 'seed']) }),
 } as const;
 

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
-import { hasScope, hasTeamRole, type Principal } from '../access/index.js';
-import type { Database } from '../db/index.js';
+import { canReview, hasScope, hasTeamRole, systemActor, type Principal } from '../access/index.js';
+import type { AuditLog } from '../audit/index.js';
+import type { Database, Queryable } from '../db/index.js';
 import { isTarmacError, TarmacError } from '../errors/index.js';
 import { checkGroundedness, detectPii, type ContextPassage, type GroundednessResult } from '../guard/index.js';
 import { findUser, newId, type Caller } from '../identity/index.js';
@@ -8,6 +9,7 @@ import type { GatewayService } from '../models/index.js';
 import { CLASSIFICATIONS, type PolicyService } from '../policies/index.js';
 import type { PromptService } from '../prompts/index.js';
 import type { ContextManifest, RetrievalService } from '../retrieval/index.js';
+import type { ReviewService, RunPort, RunVerdict } from '../review/index.js';
 import { injectionMarkers } from './injection.js';
 import * as repo from './runs.repository.js';
 import type { UseCase, UseCaseService } from './usecases.service.js';
@@ -95,10 +97,12 @@ const rank = (c: string) => Math.max(0, (CLASSIFICATIONS as readonly string[]).i
  * const result = await runs.run(caller, 'underwriting-assistant', { input: 'Max roof age for a standard policy?' });
  * result.decision; // 'delivered' | 'flagged' | 'held_for_review' | 'blocked'
  */
-export class RunService {
+export class RunService implements RunPort {
   constructor(
     private readonly db: Database,
     private readonly deps: {
+      audit: AuditLog;
+      review: ReviewService;
       usecases: UseCaseService;
       prompts: PromptService;
       retrieval: RetrievalService;
@@ -271,7 +275,9 @@ export class RunService {
     const latencyMs = Math.round(performance.now() - started);
     spans.push({ name: 'total', ms: latencyMs });
     const released = r.decision === 'delivered' || r.decision === 'flagged';
-    const row = await repo.insertRun(this.db, {
+    const review = r.decision === 'held_for_review' ? 'hold' : r.reasons.includes('sampled_for_review') ? 'sample' : null;
+    const row = await this.deps.audit.transaction({ actor: systemActor('run'), requestId: base.request_id }, async (tx, recordAudit) => {
+      const inserted = await repo.insertRun(tx, {
       ...base,
       status: r.status,
       decision: r.decision,
@@ -293,8 +299,31 @@ export class RunService {
       tokens_out: r.tokens?.output ?? 0,
       latency_ms: latencyMs,
       error: r.error ?? null,
+      });
+      if (review) {
+        const posture = r.useCase.posture;
+        await this.deps.review.open(tx, recordAudit, {
+          runId: inserted.id,
+          useCaseId: inserted.use_case_id,
+          teamId: inserted.team_id,
+          kind: review,
+          slaMinutes: posture.reviewSlaMinutes,
+          escalation: posture.escalation,
+          timeoutAction: posture.timeoutAction,
+        });
+      }
+      return inserted;
     });
     return this.result(row, r.useCase.name, false);
+  }
+
+  /** Applies a review decision or timeout: releases (possibly edited) or blocks the answer. */
+  async applyVerdict(tx: Queryable, runId: string, verdict: RunVerdict): Promise<void> {
+    await tx.query(
+      `update runs set decision = $2::text, released = ($2::text = 'delivered'), answer = coalesce($3, answer),
+         reasons = reasons || $4::jsonb where id = $1`,
+      [runId, verdict.decision, verdict.answer ?? null, JSON.stringify(verdict.reason ? [`review: ${verdict.reason}`] : [])],
+    );
   }
 
   /** A run as a caller sees it: the answer once released, or always for the team's reviewers. */
@@ -317,7 +346,7 @@ export class RunService {
 
   /** Reviewers of the team see answers not yet released, except on their own runs (four eyes). */
   private mayReview(principal: Principal, row: repo.RunRow): boolean {
-    return hasTeamRole(principal, row.team_id, 'reviewer') && row.user_id !== principal.userId;
+    return canReview(principal, row.team_id) && row.user_id !== principal.userId;
   }
 
   /** What the caller may see of a run: its own runs (answer once released), or any run of their team's use cases. */

@@ -51,7 +51,7 @@ describe('tarmac CLI', () => {
       expect(prompts.stdout).toMatch(/underwriting-answer\s+team_\w+\s+v1\s+production=v1/);
       const shown = await runCli(['prompts', 'show', 'underwriting-answer'], env);
       expect(shown.stdout).toContain('underwriting-answer v1 [production]');
-      expect(shown.stdout).toContain('Question: {{question}}');
+      expect(shown.stdout).toContain('[user]\n{{question}}');
       const current = (await (await fetch(`${server.url}/api/v1/prompts/underwriting-answer/versions/1`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
         messages: unknown[];
         variables: unknown;

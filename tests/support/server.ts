@@ -10,8 +10,12 @@ export interface TestServer extends TestServices {
   logs: string[];
 }
 
-export async function openTestServer(options: { bodyLimit?: number; maxDocumentBytes?: number } = {}): Promise<TestServer> {
-  const services = await openTestServices();
+export async function openTestServer(
+  options: { bodyLimit?: number; maxDocumentBytes?: number; reviewClock?: () => Date; reviewNotify?: (url: string, payload: unknown) => Promise<void> } = {},
+): Promise<TestServer> {
+  const services = await openTestServices({
+    review: { ...(options.reviewClock ? { now: options.reviewClock } : {}), ...(options.reviewNotify ? { notify: options.reviewNotify } : {}) },
+  });
   const logs: string[] = [];
   const logStream = new Writable({
     write(chunk: Buffer, _enc, done) {

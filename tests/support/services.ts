@@ -5,6 +5,7 @@ import { IdentityService } from '../../src/identity/index.js';
 import { GatewayService } from '../../src/models/index.js';
 import { PolicyService } from '../../src/policies/index.js';
 import { PromptService } from '../../src/prompts/index.js';
+import { ReviewService, type ReviewOptions } from '../../src/review/index.js';
 import { RunService, UseCaseService } from '../../src/usecases/index.js';
 import { RetrievalService } from '../../src/retrieval/index.js';
 import { SourceService } from '../../src/sources/index.js';
@@ -18,6 +19,7 @@ export interface TestServices extends TestDatabase {
   prompts: PromptService;
   usecases: UseCaseService;
   runs: RunService;
+  review: ReviewService;
   workspace: WorkspaceService;
   sources: SourceService;
   retrieval: RetrievalService;
@@ -26,7 +28,7 @@ export interface TestServices extends TestDatabase {
   admin: Principal;
 }
 
-export async function openTestServices(options: { checkpointEvery?: number; maxDocumentBytes?: number } = {}): Promise<TestServices> {
+export async function openTestServices(options: { checkpointEvery?: number; maxDocumentBytes?: number; review?: ReviewOptions } = {}): Promise<TestServices> {
   const base = await openTestDatabase();
   const signingKey = generateSigningKey();
   const audit = new AuditLog(base.db, { checkpointEvery: options.checkpointEvery ?? 1000, signingKey, trustedPublicKey: signingKey.publicKeyPem });
@@ -46,6 +48,9 @@ export async function openTestServices(options: { checkpointEvery?: number; maxD
   const prompts = new PromptService(base.db, audit);
   const usecases = new UseCaseService(base.db, audit);
   const retrieval = new RetrievalService(base.db, sources);
+  const review = new ReviewService(base.db, audit, options.review ?? {});
+  const runs = new RunService(base.db, { audit, review, usecases, prompts, retrieval, gateway, policies });
+  review.connect(runs);
   return {
     ...base,
     close: async () => {
@@ -58,7 +63,8 @@ export async function openTestServices(options: { checkpointEvery?: number; maxD
     policies,
     prompts,
     usecases,
-    runs: new RunService(base.db, { usecases, prompts, retrieval, gateway, policies }),
+    runs,
+    review,
     workspace: new WorkspaceService(base.db, audit),
     sources,
     retrieval,

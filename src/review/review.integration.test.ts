@@ -1,0 +1,122 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Principal } from '../access/index.js';
+import { BACKEND } from '../../tests/support/db.js';
+import { bearer, openTestServer, type TestServer } from '../../tests/support/server.js';
+
+describe(`review queue (${BACKEND})`, () => {
+  let s: TestServer;
+  let clock = new Date('2026-11-23T09:00:00Z');
+  const notices: unknown[] = [];
+  const p: Record<string, Principal> = {};
+  const tokens: Record<string, string> = {};
+
+  beforeAll(async () => {
+    s = await openTestServer({ reviewClock: () => clock, reviewNotify: async (_url, payload) => void notices.push(payload) });
+    const admin = { principal: s.admin };
+    await s.identity.createTeam(admin, { name: 'underwriting' });
+    for (const [email, role] of [
+      ['owner@x.io', 'owner'],
+      ['analyst@x.io', 'builder'],
+      ['rev1@x.io', 'reviewer'],
+      ['rev2@x.io', 'reviewer'],
+      ['lead@x.io', 'reviewer'],
+    ] as const) {
+      await s.identity.createUser(admin, { email });
+      await s.identity.setMember(admin, 'underwriting', email, role);
+      tokens[email] = (await s.identity.createKey(admin, { name: email, user: email })).token;
+      p[email] = await s.identity.authenticate(tokens[email]);
+    }
+    await s.sources.declare(admin, { name: 'kb', team: 'underwriting', connector: { type: 'push' }, acl: { default: ['*'], map: {} } });
+    await s.sources.push(admin, 'kb', [{ id: 'guide.md', text: '# Roofs\n\nA standard homeowners policy may be written for roofs up to 20 years old.' }]);
+    await s.prompts.create(admin, {
+      name: 'uw-answer',
+      team: 'underwriting',
+      labels: ['production'],
+      content: {
+        messages: [
+          { role: 'system', content: 'Context:\n{{context}}' },
+          { role: 'user', content: '{{question}}' },
+        ],
+        variables: { context: { type: 'string', required: true }, question: { type: 'string', required: true } },
+        model: {},
+      },
+    });
+    await s.usecases.declare(admin, {
+      name: 'uw',
+      team: 'underwriting',
+      owner: 'owner@x.io',
+      riskTier: 'medium',
+      prompt: 'uw-answer',
+      route: 'local/extractive',
+      posture: { deliverThreshold: 0.6, reviewSlaMinutes: 30, escalation: [{ afterMinutes: 20, notify: 'http://127.0.0.1:9/hook', assignTo: 'owner@x.io' }], timeoutAction: 'block' },
+    });
+  });
+  afterAll(async () => {
+    await s.close();
+  });
+
+  const held = async () => {
+    const r = await s.runs.run({ principal: p['analyst@x.io']! }, 'uw', { input: 'Are earthquake deductibles fifteen percent in coastal counties?' });
+    expect(r.decision).toBe('held_for_review');
+    const [task] = (await s.review.list({ principal: s.admin }, { status: 'open', limit: 100 })).filter((t) => t.runId === r.runId);
+    return { runId: r.runId, task: task! };
+  };
+
+  it('assigns held runs round-robin to the least-loaded reviewer, due within the SLA', async () => {
+    const a = await held();
+    const b = await held();
+    expect(new Set([a.task.assigneeUserId, b.task.assigneeUserId]).size).toBe(2);
+    expect(a.task.dueAt).toBe(new Date(clock.getTime() + 30 * 60_000).toISOString());
+  });
+
+  it('releases an edited answer to the caller, and refuses a second decision', async () => {
+    const { runId, task } = await held();
+    const assignee = Object.keys(p).find((e) => p[e]!.userId === task.assigneeUserId)!;
+    const other = ['rev1@x.io', 'rev2@x.io'].find((e) => e !== assignee)!;
+    await expect(s.review.decide({ principal: p[other]! }, task.id, { action: 'approve' })).rejects.toMatchObject({ code: 'review_conflict' });
+    const decided = await s.review.decide({ principal: p[assignee]! }, task.id, { action: 'edit', answer: 'No: the guidelines do not set earthquake deductibles.' });
+    expect(decided).toMatchObject({ status: 'edited' });
+    expect(await s.runs.get({ principal: p['analyst@x.io']! }, runId)).toMatchObject({ decision: 'delivered', answer: 'No: the guidelines do not set earthquake deductibles.' });
+    await expect(s.review.decide({ principal: p[assignee]! }, task.id, { action: 'approve' })).rejects.toMatchObject({ code: 'review_conflict' });
+    const { entries } = await s.audit.list({ action: 'review.*', targetId: task.id, limit: 5 });
+    expect(entries.map((e) => e.action)).toEqual(['review.edited', 'review.opened']);
+  });
+
+  it('rejects with a reason: the run is blocked', async () => {
+    const { runId, task } = await held();
+    await s.review.decide({ principal: p['owner@x.io']! }, task.id, { action: 'reject', reason: 'speculative' });
+    expect(await s.runs.get({ principal: p['analyst@x.io']! }, runId)).toMatchObject({ decision: 'blocked', answer: null });
+  });
+
+  it('escalates an overdue task along the path, then fails closed', async () => {
+    const { runId, task } = await held();
+    clock = new Date(clock.getTime() + 31 * 60_000);
+    expect(await s.review.escalate()).toBeGreaterThan(0);
+    const escalated = await s.review.get({ principal: s.admin }, task.id);
+    expect(escalated).toMatchObject({ escalationLevel: 1, assigneeUserId: p['owner@x.io']!.userId });
+    expect(notices).toContainEqual(expect.objectContaining({ event: 'review.escalated', taskId: task.id, level: 1 }));
+    // the first reviewer was escalated past
+    const first = Object.keys(p).find((e) => p[e]!.userId === task.assigneeUserId)!;
+    await expect(s.review.decide({ principal: p[first]! }, task.id, { action: 'approve' })).rejects.toMatchObject({ code: 'review_conflict', message: expect.stringContaining('escalated') });
+    clock = new Date(clock.getTime() + 21 * 60_000);
+    await s.review.escalate();
+    expect(await s.review.get({ principal: s.admin }, task.id)).toMatchObject({ status: 'timed_out' });
+    expect(await s.runs.get({ principal: p['owner@x.io']! }, runId)).toMatchObject({ decision: 'blocked' });
+  });
+
+  it('serves the queue over HTTP', async () => {
+    const { task } = await held();
+    const h = bearer(tokens['owner@x.io']!);
+    const list = await s.app.inject({ url: '/api/v1/reviews?status=open', headers: h });
+    expect(list.json().tasks.map((t: { id: string }) => t.id)).toContain(task.id);
+    const bad = await s.app.inject({ method: 'POST', url: `/api/v1/reviews/${task.id}/decision`, headers: h, payload: { action: 'reject' } });
+    expect(bad.statusCode).toBe(400);
+    const ok = await s.app.inject({ method: 'POST', url: `/api/v1/reviews/${task.id}/decision`, headers: h, payload: { action: 'approve' } });
+    expect(ok.json()).toMatchObject({ status: 'approved' });
+    const again = await s.app.inject({ method: 'POST', url: `/api/v1/reviews/${task.id}/decision`, headers: h, payload: { action: 'approve' } });
+    expect(again.statusCode).toBe(409);
+    expect(again.json().error.code).toBe('review_conflict');
+    const analyst = await s.app.inject({ url: '/api/v1/reviews', headers: bearer(tokens['analyst@x.io']!) });
+    expect(analyst.json().tasks).toEqual([]);
+  });
+});

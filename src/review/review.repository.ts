@@ -1,0 +1,84 @@
+import type { Queryable } from '../db/index.js';
+
+export interface EscalationStep {
+  afterMinutes: number;
+  notify?: string | undefined;
+  assignTo?: string | undefined;
+}
+
+export interface TaskRow {
+  id: string;
+  run_id: string;
+  use_case_id: string;
+  team_id: string;
+  kind: 'hold' | 'sample';
+  status: 'open' | 'approved' | 'edited' | 'rejected' | 'timed_out';
+  assignee_user_id: string | null;
+  due_at: Date;
+  escalation: EscalationStep[];
+  escalation_level: number;
+  timeout_action: 'block' | 'deliver';
+  decided_by: string | null;
+  decided_at: Date | null;
+  reason: string | null;
+  edited_answer: string | null;
+  created_at: Date;
+}
+
+export async function insertTask(q: Queryable, t: Omit<TaskRow, 'status' | 'escalation_level' | 'decided_by' | 'decided_at' | 'reason' | 'edited_answer' | 'created_at'>): Promise<TaskRow> {
+  return (
+    await q.query<TaskRow>(
+      `insert into review_tasks (id, run_id, use_case_id, team_id, kind, status, assignee_user_id, due_at, escalation, timeout_action)
+       values ($1, $2, $3, $4, $5, 'open', $6, $7, $8, $9) returning *`,
+      [t.id, t.run_id, t.use_case_id, t.team_id, t.kind, t.assignee_user_id, t.due_at, JSON.stringify(t.escalation), t.timeout_action],
+    )
+  ).rows[0] as TaskRow;
+}
+
+export async function findTask(q: Queryable, id: string, forUpdate = false): Promise<TaskRow | null> {
+  return (await q.query<TaskRow>(`select * from review_tasks where id = $1${forUpdate ? ' for update' : ''}`, [id])).rows[0] ?? null;
+}
+
+export async function listTasks(q: Queryable, f: { teamIds: string[] | null; status?: string | undefined; assignee?: string | undefined; limit: number }): Promise<TaskRow[]> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (f.teamIds) {
+    params.push(f.teamIds);
+    where.push(`team_id = any($${params.length})`);
+  }
+  if (f.status) {
+    params.push(f.status);
+    where.push(`status = $${params.length}`);
+  }
+  if (f.assignee) {
+    params.push(f.assignee);
+    where.push(`assignee_user_id = $${params.length}`);
+  }
+  params.push(f.limit);
+  return (await q.query<TaskRow>(`select * from review_tasks ${where.length ? `where ${where.join(' and ')}` : ''} order by due_at limit $${params.length}`, params)).rows;
+}
+
+/** Open tasks past their due time (the escalation job walks these). */
+export async function overdue(q: Queryable, now: Date): Promise<TaskRow[]> {
+  return (await q.query<TaskRow>("select * from review_tasks where status = 'open' and due_at <= $1 order by due_at limit 500", [now])).rows;
+}
+
+/** Reviewers of a team (and its owners when it has none), with their open tasks, least loaded first. */
+export async function reviewersByLoad(q: Queryable, teamId: string): Promise<{ user_id: string; open: number }[]> {
+  return (
+    await q.query<{ user_id: string; open: number }>(
+      `select m.user_id, (select count(*)::int from review_tasks t where t.assignee_user_id = m.user_id and t.status = 'open') as open
+       from team_members m join users u on u.id = m.user_id
+       where m.team_id = $1 and not u.disabled
+         and (m.role = 'reviewer' or (m.role = 'owner' and not exists (select 1 from team_members r where r.team_id = $1 and r.role = 'reviewer')))
+       order by open, m.user_id`,
+      [teamId],
+    )
+  ).rows;
+}
+
+export async function updateTask(q: Queryable, id: string, set: Partial<Pick<TaskRow, 'status' | 'assignee_user_id' | 'due_at' | 'escalation_level' | 'decided_by' | 'decided_at' | 'reason' | 'edited_answer'>>): Promise<TaskRow> {
+  const keys = Object.keys(set) as (keyof typeof set)[];
+  const assignments = keys.map((k, i) => `${k} = $${i + 2}`).join(', ');
+  return (await q.query<TaskRow>(`update review_tasks set ${assignments} where id = $1 returning *`, [id, ...keys.map((k) => set[k])])).rows[0] as TaskRow;
+}

@@ -1,0 +1,71 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { principalOf, routeAuth, type ZodTypeProvider } from '../access/index.js';
+import type { Caller } from '../identity/index.js';
+import type { ReviewService } from './review.service.js';
+
+const Task = z.object({
+  id: z.string(),
+  runId: z.string(),
+  useCaseId: z.string(),
+  teamId: z.string(),
+  kind: z.enum(['hold', 'sample']),
+  status: z.enum(['open', 'approved', 'edited', 'rejected', 'timed_out']),
+  assigneeUserId: z.string().nullable(),
+  dueAt: z.string(),
+  escalationLevel: z.number(),
+  escalationSteps: z.number(),
+  timeoutAction: z.enum(['block', 'deliver']),
+  decidedBy: z.string().nullable(),
+  decidedAt: z.string().nullable(),
+  reason: z.string().nullable(),
+  editedAnswer: z.string().nullable(),
+  createdAt: z.string(),
+});
+const Params = z.strictObject({ id: z.string().min(1).max(100) });
+const DecisionBody = z.discriminatedUnion('action', [
+  z.strictObject({ action: z.literal('approve') }),
+  z.strictObject({ action: z.literal('edit'), answer: z.string().min(1).max(20_000).describe('The answer to deliver instead') }),
+  z.strictObject({ action: z.literal('reject'), reason: z.string().min(1).max(2000).describe('Why, recorded on the run and in the audit log') }),
+]);
+const caller = (request: FastifyRequest): Caller => ({ principal: principalOf(request), requestId: request.id });
+
+/** `/api/v1/reviews…`: the review queue. The run under review is read with `GET /api/v1/runs/:id`. */
+export function registerReviewRoutes(app: FastifyInstance, review: ReviewService): void {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const tags = ['review'];
+  r.get(
+    '/api/v1/reviews',
+    {
+      config: routeAuth({ scope: 'read' }),
+      schema: {
+        summary: 'Review tasks of the teams you review for, earliest due first.',
+        tags,
+        querystring: z.strictObject({
+          status: z.enum(['open', 'approved', 'edited', 'rejected', 'timed_out']).optional(),
+          mine: z.enum(['true', 'false']).optional().describe('Only tasks assigned to you'),
+          limit: z.coerce.number().int().min(1).max(500).default(50),
+        }),
+        response: { 200: z.object({ tasks: z.array(Task) }) },
+      },
+    },
+    async (request) => ({ tasks: await review.list(caller(request), { status: request.query.status, mine: request.query.mine === 'true', limit: request.query.limit }) }),
+  );
+  r.get('/api/v1/reviews/:id', { config: routeAuth({ scope: 'read' }), schema: { summary: 'One review task.', tags, params: Params, response: { 200: Task } } }, async (request) =>
+    review.get(caller(request), request.params.id),
+  );
+  r.post(
+    '/api/v1/reviews/:id/decision',
+    {
+      config: routeAuth({ scope: 'write' }),
+      schema: {
+        summary: 'Approve, edit (the edited answer is delivered) or reject (with a reason); 409 review_conflict when decided already or assigned to someone else.',
+        tags,
+        params: Params,
+        body: DecisionBody,
+        response: { 200: Task },
+      },
+    },
+    async (request) => review.decide(caller(request), request.params.id, request.body),
+  );
+}

@@ -1,0 +1,214 @@
+import { canReview, hasTeamRole, requireScope, type AuditContext, type Principal } from '../access/index.js';
+import type { AuditLog, RecordAudit } from '../audit/index.js';
+import type { Database, Queryable } from '../db/index.js';
+import { TarmacError } from '../errors/index.js';
+import { findUser, newId, type Caller } from '../identity/index.js';
+import * as repo from './review.repository.js';
+
+/** What a decision (or a timeout) does to the run under review. */
+export interface RunVerdict {
+  decision: 'delivered' | 'blocked';
+  /** The answer to release when it was edited. */
+  answer?: string | undefined;
+  reason?: string | undefined;
+}
+
+/** How review reaches the runs it decides (the runs live with use cases; review does not import them). */
+export interface RunPort {
+  applyVerdict(tx: Queryable, runId: string, verdict: RunVerdict): Promise<void>;
+}
+
+export interface ReviewTask {
+  id: string;
+  runId: string;
+  useCaseId: string;
+  teamId: string;
+  kind: 'hold' | 'sample';
+  status: repo.TaskRow['status'];
+  assigneeUserId: string | null;
+  dueAt: string;
+  escalationLevel: number;
+  escalationSteps: number;
+  timeoutAction: 'block' | 'deliver';
+  decidedBy: string | null;
+  decidedAt: string | null;
+  reason: string | null;
+  editedAnswer: string | null;
+  createdAt: string;
+}
+
+export type Decision = { action: 'approve' } | { action: 'edit'; answer: string } | { action: 'reject'; reason: string };
+
+export interface ReviewOptions {
+  /** The clock (tests move it). */
+  now?: () => Date;
+  /** Delivers an escalation notice to a webhook; failures are logged and do not stop escalation. */
+  notify?: (url: string, payload: unknown) => Promise<void>;
+  onError?: (err: unknown, what: string) => void;
+}
+
+const view = (t: repo.TaskRow): ReviewTask => ({
+  id: t.id,
+  runId: t.run_id,
+  useCaseId: t.use_case_id,
+  teamId: t.team_id,
+  kind: t.kind,
+  status: t.status,
+  assigneeUserId: t.assignee_user_id,
+  dueAt: t.due_at.toISOString(),
+  escalationLevel: t.escalation_level,
+  escalationSteps: t.escalation.length,
+  timeoutAction: t.timeout_action,
+  decidedBy: t.decided_by,
+  decidedAt: t.decided_at?.toISOString() ?? null,
+  reason: t.reason,
+  editedAnswer: t.edited_answer,
+  createdAt: t.created_at.toISOString(),
+});
+
+async function postJson(url: string, payload: unknown): Promise<void> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(payload), signal: AbortSignal.timeout(5000) });
+  if (!res.ok) throw new Error(`webhook ${url} answered ${res.status}`);
+}
+
+/**
+ * The review queue: a run held for review (or sampled for quality assurance) becomes a task assigned to the
+ * least-loaded reviewer of the team, due within the posture's SLA; overdue tasks walk the escalation path
+ * (webhook notices, reassignment), and after its last step the posture's timeout action applies (`block` by
+ * default: fail closed). Decisions are audited and release, edit or block the run.
+ *
+ * @example
+ * await review.decide(caller, taskId, { action: 'edit', answer: 'The limit is 20 years [1].' });
+ * await review.escalate(); // from a job, every minute
+ */
+export class ReviewService {
+  private port: RunPort | null = null;
+
+  constructor(
+    private readonly db: Database,
+    private readonly audit: AuditLog,
+    private readonly options: ReviewOptions = {},
+  ) {}
+
+  /** Connects the runs that decisions apply to (done once by the composition root). */
+  connect(port: RunPort): void {
+    this.port = port;
+  }
+
+  private now(): Date {
+    return this.options.now?.() ?? new Date();
+  }
+
+  private runs(): RunPort {
+    if (!this.port) throw new Error('review queue is not connected to runs');
+    return this.port;
+  }
+
+  /** Opens a task for a run inside the caller's transaction. */
+  async open(
+    tx: Queryable,
+    record: RecordAudit,
+    task: { runId: string; useCaseId: string; teamId: string; kind: 'hold' | 'sample'; slaMinutes: number; escalation: repo.EscalationStep[]; timeoutAction: 'block' | 'deliver' },
+  ): Promise<ReviewTask> {
+    const [least] = await repo.reviewersByLoad(tx, task.teamId);
+    const row = await repo.insertTask(tx, {
+      id: newId('rvw'),
+      run_id: task.runId,
+      use_case_id: task.useCaseId,
+      team_id: task.teamId,
+      kind: task.kind,
+      assignee_user_id: least?.user_id ?? null,
+      due_at: new Date(this.now().getTime() + task.slaMinutes * 60_000),
+      escalation: task.escalation,
+      timeout_action: task.timeoutAction,
+    });
+    await record({ action: 'review.opened', targetType: 'review_task', targetId: row.id, teamId: row.team_id, after: { runId: row.run_id, kind: row.kind, assignee: row.assignee_user_id, dueAt: row.due_at.toISOString() } });
+    return view(row);
+  }
+
+  private visible(principal: Principal, t: repo.TaskRow | null, id: string): repo.TaskRow {
+    if (!t || !canReview(principal, t.team_id)) throw new TarmacError('not_found', `review task ${id} does not exist`);
+    return t;
+  }
+
+  async list(caller: Caller, f: { status?: string | undefined; mine?: boolean | undefined; limit: number }): Promise<ReviewTask[]> {
+    const p = caller.principal;
+    const teamIds = p.isAdmin ? null : Object.keys(p.roles).filter((t) => canReview(p, t));
+    const rows = await repo.listTasks(this.db, { teamIds, status: f.status, assignee: f.mine ? (p.userId ?? '-') : undefined, limit: f.limit });
+    return rows.map(view);
+  }
+
+  async get(caller: Caller, id: string): Promise<ReviewTask> {
+    return view(this.visible(caller.principal, await repo.findTask(this.db, id), id));
+  }
+
+  /**
+   * Approves, edits or rejects. A task decided already, or assigned to someone else (escalated past the
+   * caller), is a `review_conflict`; team owners and admins may decide any open task of their teams.
+   */
+  async decide(caller: Caller, id: string, decision: Decision): Promise<ReviewTask> {
+    const p = caller.principal;
+    requireScope(p, 'write');
+    const ctx: AuditContext = { actor: p.actor, requestId: caller.requestId ?? null };
+    return this.audit.transaction(ctx, async (tx, record) => {
+      const task = this.visible(p, await repo.findTask(tx, id, true), id);
+      if (task.status !== 'open') throw new TarmacError('review_conflict', `review task ${id} was already decided (${task.status})`);
+      const owner = hasTeamRole(p, task.team_id, 'owner');
+      if (task.assignee_user_id && task.assignee_user_id !== p.userId && !owner) {
+        throw new TarmacError('review_conflict', `review task ${id} is assigned to someone else${task.escalation_level > 0 ? ' (it was escalated)' : ''}`);
+      }
+      const status = decision.action === 'approve' ? 'approved' : decision.action === 'edit' ? 'edited' : 'rejected';
+      const updated = await repo.updateTask(tx, id, {
+        status,
+        decided_by: p.userId ?? p.keyId,
+        decided_at: this.now(),
+        reason: decision.action === 'reject' ? decision.reason : null,
+        edited_answer: decision.action === 'edit' ? decision.answer : null,
+      });
+      await this.runs().applyVerdict(tx, task.run_id, {
+        decision: decision.action === 'reject' ? 'blocked' : 'delivered',
+        answer: decision.action === 'edit' ? decision.answer : undefined,
+        reason: decision.action === 'reject' ? decision.reason : undefined,
+      });
+      await record({ action: `review.${status}`, targetType: 'review_task', targetId: id, teamId: task.team_id, before: { status: 'open' }, after: { status, runId: task.run_id, reason: updated.reason } });
+      return view(updated);
+    });
+  }
+
+  /**
+   * Walks overdue tasks one step: the next escalation step (notice, reassignment, new due time), or after the
+   * last step the timeout action. Returns how many tasks moved. Safe to run in several processes at once.
+   */
+  async escalate(): Promise<number> {
+    const now = this.now();
+    let moved = 0;
+    for (const due of await repo.overdue(this.db, now)) {
+      const notice = await this.audit.transaction({ actor: { type: 'system', id: 'review-escalation' } }, async (tx, record) => {
+        const t = await repo.findTask(tx, due.id, true);
+        if (!t || t.status !== 'open' || t.due_at > now) return null;
+        const step = t.escalation[t.escalation_level];
+        if (!step) {
+          const status = 'timed_out';
+          await repo.updateTask(tx, t.id, { status, decided_by: 'system:review-timeout', decided_at: now, reason: `no decision in time: ${t.timeout_action}` });
+          await this.runs().applyVerdict(tx, t.run_id, { decision: t.timeout_action === 'deliver' ? 'delivered' : 'blocked', reason: 'review timed out' });
+          await record({ action: 'review.timed_out', targetType: 'review_task', targetId: t.id, teamId: t.team_id, after: { runId: t.run_id, action: t.timeout_action } });
+          return null;
+        }
+        const assignee = step.assignTo ? ((await findUser(tx, step.assignTo))?.id ?? t.assignee_user_id) : t.assignee_user_id;
+        await repo.updateTask(tx, t.id, { escalation_level: t.escalation_level + 1, assignee_user_id: assignee, due_at: new Date(now.getTime() + step.afterMinutes * 60_000) });
+        await record({
+          action: 'review.escalated',
+          targetType: 'review_task',
+          targetId: t.id,
+          teamId: t.team_id,
+          before: { level: t.escalation_level, assignee: t.assignee_user_id },
+          after: { level: t.escalation_level + 1, assignee },
+        });
+        return step.notify ? { url: step.notify, payload: { event: 'review.escalated', taskId: t.id, runId: t.run_id, level: t.escalation_level + 1, assignee, at: now.toISOString() } } : null;
+      });
+      moved++;
+      if (notice) await (this.options.notify ?? postJson)(notice.url, notice.payload).catch((err: unknown) => this.options.onError?.(err, `escalation notice to ${notice.url} failed`));
+    }
+    return moved;
+  }
+}
