@@ -1,8 +1,7 @@
-import { countTokens } from 'gpt-tokenizer';
 import { z } from 'zod';
 import { parseInput, TarmacError } from '../errors/index.js';
 import { CLASSIFICATIONS } from '../policies/index.js';
-import type { EntityField, SourceService } from '../sources/index.js';
+import { loadTokenizer, type EntityField, type SourceService } from '../sources/index.js';
 import type { RetrievalService, SearchHit, SearchIdentity } from './retrieval.service.js';
 
 const Fallback = z.enum(['fail', 'warn', 'proceed_flagged']);
@@ -116,6 +115,8 @@ export class ContextAssembler {
 
   async assemble(identity: SearchIdentity, recipeInput: ContextRecipeInput, request: { query: string; inputs?: Record<string, string> }): Promise<AssembledContext> {
     const recipe = parseInput(ContextRecipe, recipeInput, 'recipe');
+    const tokenizer = await loadTokenizer();
+    const countTokens = (text: string) => tokenizer.countTokens(text);
     const rules: FiredRule[] = [];
     const warnings: string[] = [];
     let flagged = false;

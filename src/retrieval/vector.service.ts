@@ -1,4 +1,4 @@
-import OpenAI from 'openai';
+import type OpenAI from 'openai';
 import type { Database } from '../db/index.js';
 import { TarmacError } from '../errors/index.js';
 import type { SearchFilter } from './retrieval.repository.js';
@@ -24,16 +24,14 @@ const BATCH = 128;
  * if (await vectors.enable()) await vectors.embedPending();
  */
 export class VectorIndex {
-  private readonly client: OpenAI;
+  private client: OpenAI | null = null;
   private enabled: boolean | null = null;
   private reason = '';
 
   constructor(
     private readonly db: Database,
     private readonly config: EmbeddingsConfig,
-  ) {
-    this.client = new OpenAI({ baseURL: config.url, apiKey: config.apiKey ?? 'none', maxRetries: 1, timeout: 60_000 });
-  }
+  ) {}
 
   /** Creates the extension and the embeddings table; false (with a reason) when pgvector is not available. */
   async enable(): Promise<boolean> {
@@ -63,6 +61,8 @@ export class VectorIndex {
   }
 
   private async embed(texts: string[]): Promise<number[][]> {
+    // The client loads on first use: processes without vector search never pay for it.
+    this.client ??= new (await import('openai')).default({ baseURL: this.config.url, apiKey: this.config.apiKey ?? 'none', maxRetries: 1, timeout: 60_000 });
     let response;
     try {
       response = await this.client.embeddings.create({ model: this.config.model, input: texts });

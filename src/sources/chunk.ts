@@ -1,5 +1,5 @@
-import { countTokens, decode, encode } from 'gpt-tokenizer';
 import type { Block, ParsedDocument } from './parse.js';
+import type { Tokenizer } from './tokens.js';
 
 /** One chunk of a document: what retrieval ranks and what a context manifest cites. */
 export interface Chunk {
@@ -32,7 +32,7 @@ interface Unit {
 const SENTENCE = /[^.!?\n]+(?:[.!?]+|\n|$)\s*/g;
 
 /** Cuts a text longer than `max` tokens into pieces: sentences, and token windows for longer sentences. */
-function split(text: string, start: number, max: number, overlap: number): { text: string; start: number; end: number }[] {
+function split(tok: Tokenizer, text: string, start: number, max: number, overlap: number): { text: string; start: number; end: number }[] {
   const out: { text: string; start: number; end: number }[] = [];
   let current = '';
   let currentStart = start;
@@ -42,14 +42,14 @@ function split(text: string, start: number, max: number, overlap: number): { tex
   for (const m of text.matchAll(SENTENCE)) {
     const sentence = m[0];
     const at = start + (m.index ?? 0);
-    if (countTokens(sentence) > max) {
+    if (tok.countTokens(sentence) > max) {
       push();
       current = '';
-      const tokens = encode(sentence);
+      const tokens = tok.encode(sentence);
       const step = Math.max(1, max - overlap);
       let offset = 0;
       for (let i = 0; i < tokens.length; i += step) {
-        const piece = decode(tokens.slice(i, i + max));
+        const piece = tok.decode(tokens.slice(i, i + max));
         const found = sentence.indexOf(piece.trim(), Math.max(0, offset - piece.length));
         const pStart = found >= 0 ? found : offset;
         out.push({ text: piece.trim(), start: at + pStart, end: at + pStart + piece.trim().length });
@@ -68,7 +68,7 @@ function split(text: string, start: number, max: number, overlap: number): { tex
   return out;
 }
 
-function unitsOf(blocks: Block[], options: ChunkOptions): Unit[] {
+function unitsOf(tok: Tokenizer, blocks: Block[], options: ChunkOptions): Unit[] {
   const units: Unit[] = [];
   const stack: { level: number; text: string }[] = [];
   let offset = 0;
@@ -82,16 +82,16 @@ function unitsOf(blocks: Block[], options: ChunkOptions): Unit[] {
       stack.push({ level, text: block.text.replace(/^#+\s*/, '') });
     }
     const section = stack.map((s) => s.text);
-    const tokens = countTokens(block.text);
+    const tokens = tok.countTokens(block.text);
     const header = block.kind === 'table_row' ? block.header : undefined;
-    const budget = options.maxTokens - (header ? countTokens(header) : 0);
+    const budget = options.maxTokens - (header ? tok.countTokens(header) : 0);
     const base = { section, heading: block.kind === 'heading', ...(header ? { header } : {}) };
     if (tokens <= budget) {
       units.push({ ...base, text: block.text, start, end: start + block.text.length, tokens });
       continue;
     }
-    for (const piece of split(block.text, start, Math.max(8, budget), options.overlapTokens)) {
-      units.push({ ...base, ...piece, tokens: countTokens(piece.text), heading: false });
+    for (const piece of split(tok, block.text, start, Math.max(8, budget), options.overlapTokens)) {
+      units.push({ ...base, ...piece, tokens: tok.countTokens(piece.text), heading: false });
     }
   }
   return units;
@@ -103,18 +103,18 @@ function unitsOf(blocks: Block[], options: ChunkOptions): Unit[] {
  * header, and each chunk repeats up to `overlapTokens` of whole blocks from the end of the previous one.
  *
  * @example
- * const chunks = chunkDocument(parsed, { maxTokens: 400, overlapTokens: 50 });
+ * const chunks = chunkDocument(parsed, { maxTokens: 400, overlapTokens: 50 }, await loadTokenizer());
  * chunks[0] // { ordinal: 0, text: '# Claims…', sectionPath: ['Claims'], start: 0, end: 812, tokenCount: 180 }
  */
-export function chunkDocument(doc: ParsedDocument, options: ChunkOptions): Chunk[] {
-  const units = unitsOf(doc.blocks, options);
+export function chunkDocument(doc: ParsedDocument, options: ChunkOptions, tok: Tokenizer): Chunk[] {
+  const units = unitsOf(tok, doc.blocks, options);
   const chunks: Chunk[] = [];
   let current: Unit[] = [];
   let tokens = 0;
   const headerOf = (list: Unit[]) => (list[0]?.header && !list[0].text.startsWith(list[0].header) ? list[0].header : undefined);
   const headerTokens = (list: Unit[]) => {
     const header = headerOf(list);
-    return header ? countTokens(header) : 0;
+    return header ? tok.countTokens(header) : 0;
   };
   const emit = () => {
     if (current.length === 0 || current.every((u) => u.heading)) return;
@@ -127,7 +127,7 @@ export function chunkDocument(doc: ParsedDocument, options: ChunkOptions): Chunk
       sectionPath: current[current.length - 1]!.section,
       start: current[0]!.start,
       end: current[current.length - 1]!.end,
-      tokenCount: countTokens(text),
+      tokenCount: tok.countTokens(text),
     });
   };
   for (const unit of units) {
@@ -146,7 +146,7 @@ export function chunkDocument(doc: ParsedDocument, options: ChunkOptions): Chunk
         carry.unshift(u);
         carried += u.tokens;
       }
-      const fits = carried + unit.tokens + (unit.header ? countTokens(unit.header) : 0) <= options.maxTokens;
+      const fits = carried + unit.tokens + (unit.header ? tok.countTokens(unit.header) : 0) <= options.maxTokens;
       current = fits ? carry : [];
       tokens = fits ? carried : 0;
     }

@@ -8,6 +8,7 @@
  * await sources.push(caller, 'handbook', [{ id: 'leave.md', text: '# Leave\nTwenty days a year.' }]);
  */
 export { chunkDocument, type Chunk, type ChunkOptions } from './chunk.js';
+export { loadTokenizer, type Tokenizer } from './tokens.js';
 export { connectorFor, globToRegExp, type Connector, type Listing } from './connectors.js';
 export { decodeText, type TextEncoding } from './encoding.js';
 export { applyFieldRules, resolveAllowed, type SourceDocument } from './ingest.js';

@@ -1,6 +1,4 @@
 import { parse as parseCsv } from 'csv-parse/sync';
-import { convert as htmlToText } from 'html-to-text';
-import mammoth from 'mammoth';
 import { TarmacError } from '../errors/index.js';
 import { decodeText, type TextEncoding } from './encoding.js';
 
@@ -128,7 +126,9 @@ const headingFormatter =
   };
 
 /** HTML to markdown-like text (headings as `#`, list items as `*`), then to blocks. */
-export function htmlBlocks(html: string): Block[] {
+export async function htmlBlocks(html: string): Promise<Block[]> {
+  // Loaded on first use, like the PDF and DOCX readers: most commands never parse HTML.
+  const { convert: htmlToText } = await import('html-to-text');
   const levels = [1, 2, 3, 4, 5, 6];
   const text = htmlToText(html, {
     wordwrap: false,
@@ -234,15 +234,16 @@ export async function parseDocument(bytes: Uint8Array, format: DocumentFormat): 
     if (bytes[0] !== 0x50 || bytes[1] !== 0x4b) fail('not a DOCX: not a zip archive');
     let html: string;
     try {
+      const mammoth = (await import('mammoth')).default;
       html = (await mammoth.convertToHtml({ buffer: Buffer.from(bytes) })).value;
     } catch (err) {
       return fail(`not a readable DOCX: ${(err as Error).message}`);
     }
-    return fromBlocks('docx', htmlBlocks(html));
+    return fromBlocks('docx', await htmlBlocks(html));
   }
   const { text, encoding } = decodeText(bytes);
   if (text.includes('\u0000')) fail('binary content: the text holds NUL characters');
   const blocks =
-    format === 'html' ? htmlBlocks(text) : format === 'csv' ? csvBlocks(text) : format === 'json' ? jsonBlocks(text) : markdownBlocks(text);
+    format === 'html' ? await htmlBlocks(text) : format === 'csv' ? csvBlocks(text) : format === 'json' ? jsonBlocks(text) : markdownBlocks(text);
   return fromBlocks(format, blocks, { encoding });
 }

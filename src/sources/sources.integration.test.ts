@@ -65,6 +65,15 @@ describe(`sources and the push connector (${BACKEND})`, () => {
     const { rows: totals } = await s.db.query<{ ok: boolean }>('select cs.chunks = (select count(*) from chunks) and cs.total_length = (select sum(tsv_length) from chunks) as ok from corpus_stats cs');
     expect(totals[0]!.ok).toBe(true);
   });
+
+  it('deletes a source with its documents, chunks and their term statistics (team owners)', async () => {
+    await s.sources.remove(caller(), 'handbook');
+    const { rows } = await s.db.query<{ chunks: number; stats: number; docs: number }>(
+      'select (select count(*)::int from chunks) as chunks, (select count(*)::int from term_stats where df > 0) as stats, (select count(*)::int from documents) as docs',
+    );
+    expect(rows[0]).toEqual({ chunks: 0, stats: 0, docs: 0 });
+    await expect(s.sources.status(caller(), 'handbook')).rejects.toMatchObject({ code: 'not_found' });
+  });
 });
 
 describe(`who may declare sources (${BACKEND})`, () => {
