@@ -6,6 +6,7 @@ import type { Config } from '../config/index.js';
 import { embeddedLockOwner } from '../db/index.js';
 import { ERROR_CODES, TarmacError, type ErrorCode } from '../errors/index.js';
 import type { ApiKey, CreateKeyInput } from '../identity/index.js';
+import { spend, type SpendQuery, type SpendRow } from '../models/index.js';
 import type { ApplyResult } from '../workspace/index.js';
 
 /** What the CLI does, against the database directly or through a running server's API. */
@@ -16,6 +17,7 @@ export interface TarmacClient {
   createKey(input: CreateKeyInput): Promise<{ key: ApiKey; token: string }>;
   listKeys(): Promise<ApiKey[]>;
   revokeKey(id: string): Promise<ApiKey>;
+  spend(query: SpendQuery): Promise<SpendRow[]>;
   close(): Promise<void>;
 }
 
@@ -66,6 +68,10 @@ class LocalClient implements TarmacClient {
 
   revokeKey(id: string): Promise<ApiKey> {
     return this.services.identity.revokeKey({ principal: this.principal }, id);
+  }
+
+  spend(query: SpendQuery): Promise<SpendRow[]> {
+    return spend(this.services.db, this.principal, query);
   }
 
   async close(): Promise<void> {
@@ -120,6 +126,13 @@ class RemoteClient implements TarmacClient {
 
   revokeKey(id: string): Promise<ApiKey> {
     return this.call('DELETE', `/api/v1/keys/${encodeURIComponent(id)}`);
+  }
+
+  async spend(query: SpendQuery): Promise<SpendRow[]> {
+    const params = new URLSearchParams({ groupBy: query.groupBy.join(',') });
+    if (query.from) params.set('from', query.from);
+    if (query.to) params.set('to', query.to);
+    return (await this.call<{ rows: SpendRow[] }>('GET', `/api/v1/spend?${params.toString()}`)).rows;
   }
 
   async close(): Promise<void> {}

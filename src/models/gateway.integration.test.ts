@@ -326,3 +326,19 @@ describe('classification from the key', () => {
     expect((await ask({ 'x-tarmac-classification': 'public' })).status).toBe(200);
   });
 });
+
+describe('tarmac spend', () => {
+  it('prints spend through the API, and refuses an unknown group', async () => {
+    const { runCli } = await import('../cli/index.js');
+    const out: string[] = [];
+    const io = { out: (s: string) => out.push(s), err: (s: string) => out.push(s) };
+    const env = { TARMAC_URL: url, TARMAC_API_KEY: server.adminToken };
+    await server.gateway.flush();
+    expect(await runCli(['spend', '--group-by', 'model', '--json'], io, env)).toBe(0);
+    const rows = JSON.parse(out.join('\n')) as { model: string; requests: number }[];
+    expect(rows.find((r) => r.model === 'stub/ok')?.requests).toBeGreaterThan(0);
+    out.length = 0;
+    expect(await runCli(['spend', '--group-by', 'colour'], io, env)).toBe(1);
+    expect(out.join('\n')).toContain('validation_failed');
+  });
+});

@@ -19,5 +19,5 @@ export { AnthropicProvider } from './providers/anthropic.js';
 export { GeminiProvider } from './providers/gemini.js';
 export { OpenAiCompatibleProvider } from './providers/openai-compatible.js';
 export { ProviderError, type Provider } from './providers/provider.js';
-export { spend, SPEND_GROUPS, type SpendRow } from './spend.js';
+export { spend, SPEND_GROUPS, type SpendQuery, type SpendRow } from './spend.js';
 export type { GatewayTrace } from './traces.js';
