@@ -158,6 +158,13 @@ describe('the openai client through the gateway', () => {
     });
     expect(invalid.status).toBe(400);
     expect(((await invalid.json()) as { error: unknown }).error).toMatchObject({ code: 'validation_failed', type: 'invalid_request_error', param: null });
+    const big = await fetch(`${url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${server.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'main', messages: [{ role: 'user', content: 'x'.repeat(2 * 1024 * 1024) }] }),
+    });
+    expect(big.status).toBe(413);
+    expect(((await big.json()) as { error: unknown }).error).toMatchObject({ code: 'payload_too_large', type: 'invalid_request_error' });
     const badKey = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'sk-not-tarmac', maxRetries: 0 });
     await expect(badKey.models.list()).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
   });
