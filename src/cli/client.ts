@@ -11,6 +11,7 @@ import type { SearchInput, SearchResult } from '../retrieval/index.js';
 import type { SourceStatus, SyncCounts, SyncResult } from '../sources/index.js';
 import type { Decision as ReviewDecision, ReviewTask } from '../review/index.js';
 import type { RunResult } from '../usecases/index.js';
+import { spend, type SpendQuery, type SpendRow } from '../models/index.js';
 import type { ApplyResult } from '../workspace/index.js';
 
 /** What the CLI does, against the database directly or through a running server's API. */
@@ -31,6 +32,7 @@ export interface TarmacClient {
   sync(source: string, onProgress: (counts: SyncCounts) => void): Promise<SyncResult>;
   sourceStatus(source: string): Promise<SourceStatus>;
   search(input: SearchInput): Promise<SearchResult>;
+  spend(query: SpendQuery): Promise<SpendRow[]>;
   close(): Promise<void>;
 }
 
@@ -126,6 +128,10 @@ class LocalClient implements TarmacClient {
 
   search(input: SearchInput): Promise<SearchResult> {
     return this.services.retrieval.search(this.principal, input);
+  }
+
+  spend(query: SpendQuery): Promise<SpendRow[]> {
+    return spend(this.services.db, this.principal, query);
   }
 
   async close(): Promise<void> {
@@ -226,6 +232,13 @@ class RemoteClient implements TarmacClient {
 
   search(input: SearchInput): Promise<SearchResult> {
     return this.call('POST', '/api/v1/search', input);
+  }
+
+  async spend(query: SpendQuery): Promise<SpendRow[]> {
+    const params = new URLSearchParams({ groupBy: query.groupBy.join(',') });
+    if (query.from) params.set('from', query.from);
+    if (query.to) params.set('to', query.to);
+    return (await this.call<{ rows: SpendRow[] }>('GET', `/api/v1/spend?${params.toString()}`)).rows;
   }
 
   async close(): Promise<void> {}

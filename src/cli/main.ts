@@ -7,6 +7,7 @@ import { isTarmacError, TarmacError } from '../errors/index.js';
 import type { SearchMode } from '../retrieval/index.js';
 import type { SyncCounts } from '../sources/index.js';
 import { formatChanges } from '../workspace/index.js';
+import { SPEND_GROUPS, type SpendQuery } from '../models/index.js';
 import { connect, type TarmacClient } from './client.js';
 
 /** Exit codes of `tarmac`. */
@@ -337,6 +338,31 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
         const where = [h.source, h.documentId, ...(h.sectionPath.length > 0 ? [h.sectionPath.join(' > ')] : [])].join(' · ');
         io.out(`${i + 1}. ${h.title || h.documentId}  (${h.score.toFixed(3)})\n   ${where} · v${h.version} · ${h.classification}${h.stale ? ' · STALE' : ''}\n   ${h.text.replace(/\s+/g, ' ').slice(0, 200)}`);
       });
+    });
+
+  program
+    .command('spend')
+    .description('Model gateway spend, grouped by team, key, model and/or day')
+    .option('--group-by <groups>', 'comma-separated: team, key, model, day', 'team')
+    .option('--from <date>', 'from this ISO date or time (default: 30 days ago)')
+    .option('--to <date>', 'before this ISO date or time (default: now)')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { groupBy: string; from?: string; to?: string; json?: boolean }) => {
+      const groups = opts.groupBy.split(',').map((g) => g.trim());
+      const bad = groups.filter((g) => !(SPEND_GROUPS as readonly string[]).includes(g));
+      if (bad.length > 0) throw new TarmacError('validation_failed', `--group-by takes ${SPEND_GROUPS.join(', ')}; not ${bad.join(', ')}`);
+      for (const [name, value] of [['--from', opts.from], ['--to', opts.to]] as const) {
+        if (value !== undefined && Number.isNaN(Date.parse(value))) throw new TarmacError('validation_failed', `${name} must be an ISO date or time`);
+      }
+      const groupBy = groups as SpendQuery['groupBy'];
+      const rows = await withClient(config(), (c) => c.spend({ groupBy, from: opts.from, to: opts.to }));
+      if (opts.json) return io.out(JSON.stringify(rows, null, 2));
+      io.out(
+        table([
+          [...groupBy.map((g) => g.toUpperCase()), 'REQUESTS', 'ERRORS', 'INPUT TOKENS', 'OUTPUT TOKENS', 'COST USD'],
+          ...rows.map((r) => [...groupBy.map((g) => r[g] ?? '-'), String(r.requests), String(r.errors), String(r.inputTokens), String(r.outputTokens), r.costUsd.toFixed(6)]),
+        ]),
+      );
     });
 
   return program;

@@ -4,6 +4,7 @@ import { findPolicy } from '../policies/index.js';
 import { EMPTY_GATEWAY_CONFIG, GatewayConfig } from './gateway.schema.js';
 import { PriceTable } from './prices.js';
 import { AnthropicProvider } from './providers/anthropic.js';
+import { BedrockProvider } from './providers/bedrock.js';
 import { GeminiProvider } from './providers/gemini.js';
 import { LocalProvider } from './providers/local-extractive.js';
 import { OpenAiCompatibleProvider } from './providers/openai-compatible.js';
@@ -32,7 +33,7 @@ export async function loadGateway(db: Database, env: NodeJS.ProcessEnv): Promise
   const providers = new Map<string, Provider>([['local', new LocalProvider()]]);
   for (const p of config.providers) {
     const options = { name: p.name, baseUrl: p.baseUrl, apiKey: p.apiKeyEnv ? env[p.apiKeyEnv] : undefined };
-    const BUILD = { 'openai-compatible': OpenAiCompatibleProvider, anthropic: AnthropicProvider, gemini: GeminiProvider } as const;
+    const BUILD = { 'openai-compatible': OpenAiCompatibleProvider, anthropic: AnthropicProvider, gemini: GeminiProvider, bedrock: BedrockProvider } as const;
     providers.set(p.name, new BUILD[p.type](options));
   }
   const policyName = config.policy ?? 'default';

@@ -158,6 +158,13 @@ describe('the openai client through the gateway', () => {
     });
     expect(invalid.status).toBe(400);
     expect(((await invalid.json()) as { error: unknown }).error).toMatchObject({ code: 'validation_failed', type: 'invalid_request_error', param: null });
+    const big = await fetch(`${url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${server.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'main', messages: [{ role: 'user', content: 'x'.repeat(2 * 1024 * 1024) }] }),
+    });
+    expect(big.status).toBe(413);
+    expect(((await big.json()) as { error: unknown }).error).toMatchObject({ code: 'payload_too_large', type: 'invalid_request_error' });
     const badKey = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'sk-not-tarmac', maxRetries: 0 });
     await expect(badKey.models.list()).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
   });
@@ -324,5 +331,21 @@ describe('classification from the key', () => {
       });
     expect((await ask()).status).toBe(403);
     expect((await ask({ 'x-tarmac-classification': 'public' })).status).toBe(200);
+  });
+});
+
+describe('tarmac spend', () => {
+  it('prints spend through the API, and refuses an unknown group', async () => {
+    const { runCli } = await import('../cli/index.js');
+    const out: string[] = [];
+    const io = { out: (s: string) => out.push(s), err: (s: string) => out.push(s) };
+    const env = { TARMAC_URL: url, TARMAC_API_KEY: server.adminToken };
+    await server.gateway.flush();
+    expect(await runCli(['spend', '--group-by', 'model', '--json'], io, env)).toBe(0);
+    const rows = JSON.parse(out.join('\n')) as { model: string; requests: number }[];
+    expect(rows.find((r) => r.model === 'stub/ok')?.requests).toBeGreaterThan(0);
+    out.length = 0;
+    expect(await runCli(['spend', '--group-by', 'colour'], io, env)).toBe(1);
+    expect(out.join('\n')).toContain('validation_failed');
   });
 });

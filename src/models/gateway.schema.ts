@@ -6,11 +6,11 @@ const RouteName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'lette
 const Money = z.number().nonnegative();
 
 /** Built-in provider types. `local` is always present and needs no declaration. */
-export const PROVIDER_TYPES = ['openai-compatible', 'anthropic', 'gemini'] as const;
+export const PROVIDER_TYPES = ['openai-compatible', 'anthropic', 'gemini', 'bedrock'] as const;
 
 export const GatewayProvider = z.strictObject({
   name: Name.describe('Identifies the provider in routes, egress policies and `provider/model` names'),
-  type: z.enum(PROVIDER_TYPES).describe('Wire format: openai-compatible, anthropic or gemini'),
+  type: z.enum(PROVIDER_TYPES).describe('Wire format: openai-compatible, anthropic, gemini or bedrock'),
   baseUrl: z.url().describe('Base URL of the API, such as https://api.openai.com/v1'),
   apiKeyEnv: z
     .string()

@@ -352,7 +352,11 @@ export class GatewayService {
     return row?.response ?? null;
   }
 
+  private stores = 0;
+
   private async store(teamId: string | null, route: string, hash: string, response: ChatCompletion, ttlSeconds: number): Promise<void> {
+    // Expired answers are swept now and then, so the cache does not grow without bound.
+    if (++this.stores % 100 === 1) await this.db.query('delete from gateway_cache where expires_at < now()');
     await this.db.query(
       `insert into gateway_cache (team_key, route, request_hash, response, expires_at) values ($1, $2, $3, $4, now() + make_interval(secs => $5))
        on conflict (team_key, route, request_hash) do update set response = excluded.response, expires_at = excluded.expires_at`,

@@ -1,5 +1,5 @@
 /**
- * Models: the OpenAI-compatible gateway. Providers (openai-compatible, anthropic, gemini and the built-in
+ * Models: the OpenAI-compatible gateway. Providers (openai-compatible, anthropic, gemini, bedrock and the built-in
  * `local/extractive`),
  * the price table, routes with fallbacks, retries and circuit breakers, budgets and rate limits held in the
  * database, egress and PII rules from the policy, batched traces and spend reports.
@@ -16,8 +16,9 @@ export { openAiErrorType, registerGatewayRoutes } from './gateway.routes.js';
 export { PriceTable, bundledPrices, type Price } from './prices.js';
 export { extractiveAnswer, LocalProvider } from './providers/local-extractive.js';
 export { AnthropicProvider } from './providers/anthropic.js';
+export { BedrockProvider } from './providers/bedrock.js';
 export { GeminiProvider } from './providers/gemini.js';
 export { OpenAiCompatibleProvider } from './providers/openai-compatible.js';
 export { ProviderError, type Provider } from './providers/provider.js';
-export { spend, SPEND_GROUPS, type SpendRow } from './spend.js';
+export { spend, SPEND_GROUPS, type SpendQuery, type SpendRow } from './spend.js';
 export type { GatewayTrace } from './traces.js';

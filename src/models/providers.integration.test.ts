@@ -1,14 +1,15 @@
-// Anthropic and Gemini behind the OpenAI format: the official openai client against Tarmac, Tarmac against
+// Anthropic, Gemini and Bedrock behind the OpenAI format: the official openai client against Tarmac, Tarmac against
 // stubs speaking each provider's wire format.
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemActor } from '../access/index.js';
 import { openTestServer, type TestServer } from '../../tests/support/server.js';
-import { startStubAnthropic, startStubGemini, type StubProvider } from '../../tests/support/stub-providers.js';
+import { startStubAnthropic, startStubBedrock, startStubGemini, type StubProvider } from '../../tests/support/stub-providers.js';
 
 let server: TestServer;
 let anthropic: StubProvider;
 let gemini: StubProvider;
+let bedrock: StubProvider;
 let client: OpenAI;
 
 const tools: OpenAI.Chat.Completions.ChatCompletionTool[] = [
@@ -25,13 +26,16 @@ const conversation: OpenAI.Chat.Completions.ChatCompletionMessageParam[] = [
 beforeAll(async () => {
   anthropic = await startStubAnthropic();
   gemini = await startStubGemini();
+  bedrock = await startStubBedrock();
   server = await openTestServer();
   const yaml = `version: 1
 gateway:
   providers:
     - { name: claude, type: anthropic, baseUrl: ${anthropic.url}, apiKeyEnv: PATH }
     - { name: google, type: gemini, baseUrl: ${gemini.url} }
+    - { name: aws, type: bedrock, baseUrl: ${bedrock.url}, apiKeyEnv: PATH }
   routes:
+    - { name: aws-midstream, retries: 0, targets: [{ provider: aws, model: 'anthropic.claude-x:0-throttled' }] }
     - { name: resilient, retries: 0, targets: [{ provider: claude, model: overloaded }, { provider: google, model: overloaded }, { provider: google, model: ok }] }
   prices:
     - { model: ok, inputPerMillion: 1000000, outputPerMillion: 1000000 }
@@ -46,6 +50,7 @@ afterAll(async () => {
   await server?.close();
   await anthropic?.close();
   await gemini?.close();
+  await bedrock?.close();
 });
 
 describe('anthropic', () => {
@@ -131,5 +136,46 @@ describe('gemini', () => {
     const { rows } = await server.db.query<{ attempts: { provider: string; status: number | null }[]; cost_usd: string }>("select attempts, cost_usd from gateway_traces where route = 'resilient'");
     expect(rows[0]?.attempts.map((a) => `${a.provider}:${a.status ?? ''}`)).toEqual(['claude:529', 'google:503', 'google:']);
     expect(Number(rows[0]?.cost_usd)).toBe(13);
+  });
+});
+
+describe('bedrock', () => {
+  it('translates a conversation with tools both ways, with the Bedrock API key', async () => {
+    const data = await client.chat.completions.create({ model: 'aws/anthropic.claude-x:0-tools', messages: conversation, tools, tool_choice: { type: 'function', function: { name: 'get_weather' } }, max_tokens: 50 });
+    const sent = bedrock.requests.at(-1)!;
+    expect(sent.path).toBe('/v1/model/anthropic.claude-x%3A0-tools/converse');
+    expect(sent.headers.authorization).toBe(`Bearer ${process.env.PATH}`);
+    expect(sent.body).toMatchObject({
+      system: [{ text: 'Be brief.' }],
+      inferenceConfig: { maxTokens: 50 },
+      toolConfig: { tools: [{ toolSpec: { name: 'get_weather', inputSchema: { json: { type: 'object' } } } }], toolChoice: { tool: { name: 'get_weather' } } },
+      messages: [
+        { role: 'user', content: [{ text: 'Weather in Paris?' }] },
+        { role: 'assistant', content: [{ toolUse: { toolUseId: 'call_9', name: 'get_weather', input: { city: 'Paris' } } }] },
+        { role: 'user', content: [{ toolResult: { toolUseId: 'call_9', content: [{ text: '{"celsius": 21}' }] } }, { text: 'And so?' }] },
+      ],
+    });
+    expect(data.choices[0]).toMatchObject({ finish_reason: 'tool_calls', message: { content: null, tool_calls: [{ id: 'tooluse_1', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] } });
+    expect(data.usage).toMatchObject({ prompt_tokens: 11, completion_tokens: 7 });
+  });
+
+  it('streams the event-stream encoding as OpenAI chunks, and ends with an error event on a mid-stream exception', async () => {
+    const stream = await client.chat.completions.create({ model: 'aws/anthropic.claude-x:0-tools', messages: conversation, tools, stream: true, stream_options: { include_usage: true } });
+    let text = '';
+    let args = '';
+    let usage: OpenAI.CompletionUsage | null | undefined;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta.content ?? '';
+      args += chunk.choices[0]?.delta.tool_calls?.[0]?.function?.arguments ?? '';
+      if (chunk.usage) usage = chunk.usage;
+    }
+    expect(text).toBe('Hello from Bedrock.');
+    expect(JSON.parse(args)).toEqual({ city: 'Paris' });
+    expect(usage).toMatchObject({ prompt_tokens: 11, completion_tokens: 7 });
+    const broken = await client.chat.completions.create({ model: 'aws-midstream', messages: [{ role: 'user', content: 'Hi' }], stream: true });
+    const error = await (async () => {
+      for await (const _chunk of broken);
+    })().catch((e: unknown) => e);
+    expect(String((error as Error).message)).toContain('throttlingException');
   });
 });

@@ -49,3 +49,15 @@ describe('extractiveAnswer', () => {
     expect(extractiveAnswer([{ role: 'user', content: 'Anything?' }])).toContain('no sentence in the provided messages supports');
   });
 });
+
+describe('retryAfterMs', () => {
+  it('reads seconds and HTTP dates, and ignores garbage', async () => {
+    const { retryAfterMs } = await import('./providers/provider.js');
+    expect(retryAfterMs('2')).toBe(2000);
+    expect(retryAfterMs('0')).toBe(0);
+    const inTen = new Date(Date.now() + 10_000).toUTCString();
+    expect(retryAfterMs(inTen)).toBeGreaterThan(8000);
+    expect(retryAfterMs('soon')).toBeNull();
+    expect(retryAfterMs(null)).toBeNull();
+  });
+});

@@ -1,4 +1,5 @@
-// Local stubs of Anthropic's Messages API and Google's Gemini API on 127.0.0.1, speaking their wire formats.
+// Local stubs of Anthropic's Messages API, Google's Gemini API and Amazon Bedrock's Converse API on 127.0.0.1,
+// speaking their wire formats.
 // Models: ok (text), tools (a tool call), overloaded (Anthropic 529 / Gemini 503).
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -104,5 +105,62 @@ export function startStubGemini(): Promise<StubProvider> {
       { candidates: [{ index: 0, content: { role: 'model', parts: tools ? parts : [{ text: 'Hello ' }] } }], modelVersion: model },
       { candidates: [{ index: 0, content: { role: 'model', parts: tools ? [] : [{ text: 'from Gemini.' }] }, finishReason: 'STOP' }], usageMetadata, modelVersion: model },
     ]);
+  });
+}
+
+/** One AWS event-stream message with string headers (CRCs left zero: the reader under test skips them). */
+function encodeEvent(headers: Record<string, string>, payload: unknown): Buffer {
+  const parts = Object.entries(headers).map(([name, value]) => {
+    const n = Buffer.from(name, 'utf8');
+    const v = Buffer.from(value, 'utf8');
+    const head = Buffer.alloc(1 + n.length + 3);
+    head.writeUInt8(n.length, 0);
+    n.copy(head, 1);
+    head.writeUInt8(7, 1 + n.length);
+    head.writeUInt16BE(v.length, 2 + n.length);
+    return Buffer.concat([head, v]);
+  });
+  const headerBytes = Buffer.concat(parts);
+  const body = Buffer.from(JSON.stringify(payload), 'utf8');
+  const prelude = Buffer.alloc(12);
+  prelude.writeUInt32BE(12 + headerBytes.length + body.length + 4, 0);
+  prelude.writeUInt32BE(headerBytes.length, 4);
+  return Buffer.concat([prelude, headerBytes, body, Buffer.alloc(4)]);
+}
+
+/** Amazon Bedrock's Converse and ConverseStream. Models: ok, tools, throttled (a throttling exception mid-stream, 429 otherwise). */
+export function startStubBedrock(): Promise<StubProvider> {
+  return serve((path, _body, res) => {
+    const model = decodeURIComponent(/\/model\/([^/]+)\//.exec(path)?.[1] ?? '');
+    const tools = model.endsWith('tools');
+    const usage = { inputTokens: 11, outputTokens: 7, totalTokens: 18 };
+    if (!path.endsWith('/converse-stream')) {
+      if (model.endsWith('throttled')) {
+        res.writeHead(429, { 'content-type': 'application/json' });
+        return res.end(JSON.stringify({ message: 'Too many requests' }));
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const content = tools ? [{ toolUse: { toolUseId: 'tooluse_1', name: 'get_weather', input: { city: 'Paris' } } }] : [{ text: 'Hello from Bedrock.' }];
+      return res.end(JSON.stringify({ output: { message: { role: 'assistant', content } }, stopReason: tools ? 'tool_use' : 'end_turn', usage, metrics: { latencyMs: 5 } }));
+    }
+    res.writeHead(200, { 'content-type': 'application/vnd.amazon.eventstream' });
+    const event = (type: string, payload: unknown) => res.write(encodeEvent({ ':event-type': type, ':content-type': 'application/json', ':message-type': 'event' }, payload));
+    event('messageStart', { role: 'assistant' });
+    event('contentBlockDelta', { contentBlockIndex: 0, delta: { text: 'Hello ' } });
+    if (model.endsWith('throttled')) {
+      res.write(encodeEvent({ ':exception-type': 'throttlingException', ':content-type': 'application/json', ':message-type': 'exception' }, { message: 'slow down' }));
+      return res.end();
+    }
+    event('contentBlockDelta', { contentBlockIndex: 0, delta: { text: 'from Bedrock.' } });
+    event('contentBlockStop', { contentBlockIndex: 0 });
+    if (tools) {
+      event('contentBlockStart', { contentBlockIndex: 1, start: { toolUse: { toolUseId: 'tooluse_1', name: 'get_weather' } } });
+      event('contentBlockDelta', { contentBlockIndex: 1, delta: { toolUse: { input: '{"city":' } } });
+      event('contentBlockDelta', { contentBlockIndex: 1, delta: { toolUse: { input: '"Paris"}' } } });
+      event('contentBlockStop', { contentBlockIndex: 1 });
+    }
+    event('messageStop', { stopReason: tools ? 'tool_use' : 'end_turn' });
+    event('metadata', { usage, metrics: { latencyMs: 5 } });
+    res.end();
   });
 }
