@@ -1,0 +1,67 @@
+// Governed-run overhead: the time a run spends outside the model call (authorise, context as the end user,
+// prompt, guard, decision, recording), on embedded PGlite with the demo workspace and local/extractive.
+//
+//   npm run bench -- run [--runs N]
+//
+// Prints p50 and p95 of (total - model span) at concurrency 1 and 20, with the model span's own p50 beside them.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { openServices } from '../src/app/index.js';
+import { loadConfig } from '../src/config/index.js';
+import { emit, median, progress, quantile, round } from './support/common.js';
+
+const arg = (name: string, fallback: number): number => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+};
+const RUNS = arg('--runs', 200);
+const QUESTIONS = [
+  'What is the maximum roof age for a standard homeowners policy?',
+  'Do wood-burning stoves need an inspection?',
+  'How high must a pool fence be?',
+  'Which dog breeds are declined?',
+  'What happens when a home is vacant for more than 60 days?',
+];
+
+const dir = mkdtempSync(path.join(tmpdir(), 'tarmac-bench-run-'));
+const config = loadConfig({ TARMAC_DATA_DIR: dir, TARMAC_LOG_LEVEL: 'warn' });
+const services = await openServices(config, { command: 'bench run' });
+try {
+  for (const name of services.seededSources) {
+    const row = await services.sources.byRef(name);
+    if (row) await services.sources.syncAs({ actor: { type: 'system', id: 'bench' } }, row);
+  }
+  const admin = await services.identity.authenticate(readFileSync(path.join(dir, 'admin-key'), 'utf8').trim());
+  const key = await services.identity.createKey({ principal: admin }, { name: 'bench', user: 'analyst@demo.tarmac.local' });
+  const analyst = await services.identity.authenticate(key.token);
+  const once = async (i: number) => {
+    const result = await services.runs.run({ principal: analyst, requestId: `bench-${i}` }, 'underwriting-assistant', { input: QUESTIONS[i % QUESTIONS.length]! });
+    const { rows } = await services.db.query<{ spans: { name: string; ms: number }[] }>('select spans from runs where id = $1', [result.runId]);
+    const spans = rows[0]?.spans ?? [];
+    const total = spans.find((s) => s.name === 'total')?.ms ?? 0;
+    const model = spans.find((s) => s.name === 'model')?.ms ?? 0;
+    return { overhead: total - model, model };
+  };
+  for (let i = 0; i < 10; i++) await once(i); // warm-up
+  const measure = async (concurrency: number) => {
+    const samples: { overhead: number; model: number }[] = [];
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next < RUNS) samples.push(await once(next++));
+      }),
+    );
+    const overhead = samples.map((s) => s.overhead);
+    return { p50_ms: round(median(overhead), 2), p95_ms: round(quantile(overhead, 0.95), 2), model_p50_ms: round(median(samples.map((s) => s.model)), 2), runs: samples.length };
+  };
+  progress(`${RUNS} runs at concurrency 1`);
+  const c1 = await measure(1);
+  progress(`${RUNS} runs at concurrency 20`);
+  const c20 = await measure(20);
+  emit({ bench: 'run', concurrency_1: c1, concurrency_20: c20, targets: { p50_ms: 20, p95_ms: 60 }, node: process.version });
+} finally {
+  await services.gateway.close();
+  await services.db.close();
+  rmSync(dir, { recursive: true, force: true });
+}
