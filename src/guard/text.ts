@@ -1,4 +1,5 @@
-import { encode } from 'gpt-tokenizer';
+import { createRequire } from 'node:module';
+import type * as GptTokenizer from 'gpt-tokenizer';
 import { stemmer } from 'stemmer';
 
 // Words that carry no claim of their own; they neither support nor need support.
@@ -66,6 +67,10 @@ export function contentWords(text: string): { term: string; word: string }[] {
   }
   return out;
 }
+
+let tokenizer: typeof GptTokenizer | null = null;
+// Loaded on first use: its encodings take a third of a second that every start would pay otherwise.
+const encode = (text: string): number[] => (tokenizer ??= createRequire(import.meta.url)('gpt-tokenizer') as typeof GptTokenizer).encode(text);
 
 const LOG_VOCABULARY = Math.log(200_000);
 const rarityCache = new Map<string, number>();
