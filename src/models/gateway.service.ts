@@ -9,7 +9,7 @@ import { BudgetLedger, type Limit, type Reservation } from './budgets.js';
 import { loadGateway, type LoadedGateway } from './config.js';
 import type { GatewayRoute } from './gateway.schema.js';
 import type { ChatBody, ChatChunk, ChatCompletion, ChatMessage, Usage } from './providers/provider.js';
-import { callWithFallback, ClientGone, orderTargets } from './router.js';
+import { callWithFallback, ClientGone, orderTargets, type FallbackOptions } from './router.js';
 import { countTextTokens, estimateMessageTokens, messageText } from './tokens.js';
 import { TraceWriter, type GatewayTrace } from './traces.js';
 
@@ -273,6 +273,22 @@ export class GatewayService {
   }
 
   /** Steps shared by chat and embeddings: route, classification, team, PII, limits and the reservation. */
+  /** How a request that passed admission walks its route: targets in order, retries, breakers, egress. */
+  private fallbackOptions(admitted: Awaited<ReturnType<GatewayService['admit']>>, caller: GatewayCaller, trace: GatewayTrace): FallbackOptions {
+    const route = admitted.resolved.route;
+    return {
+      targets: orderTargets(route.targets),
+      providers: admitted.g.providers,
+      allowed: admitted.allowed,
+      breakers: this.breakers,
+      retries: route.retries ?? 1,
+      backoffMs: route.backoffMs ?? 200,
+      client: caller.signal,
+      attempts: trace.attempts,
+      classification: admitted.classification,
+    };
+  }
+
   private async admit(caller: GatewayCaller, trace: GatewayTrace, model: string, inputTokens: number, requestedOutput: number | null) {
     const g = await this.gateway();
     const maxOutput = requestedOutput ?? g.config.reserveOutputTokens ?? 1024;
@@ -391,17 +407,7 @@ export class GatewayService {
         }
       }
       const { value: completion, target } = await callWithFallback(
-        {
-          targets: orderTargets(resolved.route.targets),
-          providers: g.providers,
-          allowed: admitted.allowed,
-          breakers: this.breakers,
-          retries: resolved.route.retries ?? 1,
-          backoffMs: resolved.route.backoffMs ?? 200,
-          client: caller.signal,
-          attempts: trace.attempts,
-          classification: admitted.classification,
-        },
+        this.fallbackOptions(admitted, caller, trace),
         async (provider, t, control) => {
           try {
             return await provider.chat({ ...body, model: t.model, messages }, { signal: control.signal });
@@ -470,17 +476,7 @@ export class GatewayService {
       if (pii) trace.pii_types = [...pii.types];
       const restorers = new Map<number, ReturnType<Pseudonymiser['streamRestorer']>>();
       const { value, target, control } = await callWithFallback(
-        {
-          targets: orderTargets(admitted.resolved.route.targets),
-          providers: g.providers,
-          allowed: admitted.allowed,
-          breakers: this.breakers,
-          retries: admitted.resolved.route.retries ?? 1,
-          backoffMs: admitted.resolved.route.backoffMs ?? 200,
-          client: caller.signal,
-          attempts: trace.attempts,
-          classification: admitted.classification,
-        },
+        this.fallbackOptions(admitted, caller, trace),
         async (provider, t, c) => {
           const iterator = provider.chatStream({ ...body, model: t.model, messages }, { signal: c.signal })[Symbol.asyncIterator]();
           const first = await iterator.next();
@@ -559,17 +555,7 @@ export class GatewayService {
       const input = pii ? (Array.isArray(body.input) ? body.input.map((i: unknown) => (typeof i === 'string' ? pii.apply(i) : i)) : typeof body.input === 'string' ? pii.apply(body.input) : body.input) : body.input;
       if (pii) trace.pii_types = [...pii.types];
       const { value, target } = await callWithFallback(
-        {
-          targets: orderTargets(admitted.resolved.route.targets),
-          providers: g.providers,
-          allowed: admitted.allowed,
-          breakers: this.breakers,
-          retries: admitted.resolved.route.retries ?? 1,
-          backoffMs: admitted.resolved.route.backoffMs ?? 200,
-          client: caller.signal,
-          attempts: trace.attempts,
-          classification: admitted.classification,
-        },
+        this.fallbackOptions(admitted, caller, trace),
         async (provider, t, control) => {
           try {
             return await provider.embeddings({ ...body, model: t.model, input }, { signal: control.signal });
