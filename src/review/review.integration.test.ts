@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Principal } from '../access/index.js';
 import { BACKEND } from '../../tests/support/db.js';
+import { declareRunFixture } from '../../tests/support/runs.js';
 import { bearer, openTestServer, type TestServer } from '../../tests/support/server.js';
 
 describe(`review queue (${BACKEND})`, () => {
@@ -26,29 +27,12 @@ describe(`review queue (${BACKEND})`, () => {
       tokens[email] = (await s.identity.createKey(admin, { name: email, user: email })).token;
       p[email] = await s.identity.authenticate(tokens[email]);
     }
-    await s.sources.declare(admin, { name: 'kb', team: 'underwriting', connector: { type: 'push' }, acl: { default: ['*'], map: {} } });
-    await s.sources.push(admin, 'kb', [{ id: 'guide.md', text: '# Roofs\n\nA standard homeowners policy may be written for roofs up to 20 years old.' }]);
-    await s.prompts.create(admin, {
-      name: 'uw-answer',
-      team: 'underwriting',
-      labels: ['production'],
-      content: {
-        messages: [
-          { role: 'system', content: 'Context:\n{{context}}' },
-          { role: 'user', content: '{{question}}' },
-        ],
-        variables: { context: { type: 'string', required: true }, question: { type: 'string', required: true } },
-        model: {},
+    await declareRunFixture(s, {
+      docs: [{ id: 'guide.md', text: '# Roofs\n\nA standard homeowners policy may be written for roofs up to 20 years old.' }],
+      useCase: {
+        name: 'uw',
+        posture: { deliverThreshold: 0.6, reviewSlaMinutes: 30, escalation: [{ afterMinutes: 20, notify: 'http://127.0.0.1:9/hook', assignTo: 'owner@x.io' }], timeoutAction: 'block' },
       },
-    });
-    await s.usecases.declare(admin, {
-      name: 'uw',
-      team: 'underwriting',
-      owner: 'owner@x.io',
-      riskTier: 'medium',
-      prompt: 'uw-answer',
-      route: 'local/extractive',
-      posture: { deliverThreshold: 0.6, reviewSlaMinutes: 30, escalation: [{ afterMinutes: 20, notify: 'http://127.0.0.1:9/hook', assignTo: 'owner@x.io' }], timeoutAction: 'block' },
     });
   });
   afterAll(async () => {
