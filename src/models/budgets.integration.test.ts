@@ -125,4 +125,58 @@ describe('BudgetLedger', () => {
     const { rows } = await server.db.query("select * from gateway_counters where scope = 'test:other'");
     expect(rows).toEqual([]);
   });
+
+  const counter = async (scope: string) =>
+    (await server.db.query<{ spent_usd: string; reserved_usd: string; requests: number }>('select * from gateway_counters where scope = $1', [scope])).rows.map((r) => [
+      Number(r.spent_usd),
+      Number(r.reserved_usd),
+      r.requests,
+    ]);
+
+  it('leases headroom to the process, admits against it without SQL, and returns what is left on close', async () => {
+    const ledger = new BudgetLedger(server.db, { settleMs: 60_000, idleMs: 60_000 });
+    const lease: Limit = { scope: 'test:lease', window: 'day', label: 'dailyUsd', usdCap: 10, requestCap: null, tokenCap: null };
+    const a = await ledger.reserve([lease], { usd: 0.01, tokens: 0 });
+    // An eighth of the headroom is held, so other processes see it as reserved.
+    expect(await counter('test:lease')).toEqual([[0, 1.25, 0]]);
+    const b = await ledger.reserve([lease], { usd: 0.01, tokens: 0 });
+    expect(await counter('test:lease')).toEqual([[0, 1.25, 0]]);
+    ledger.settle(a, { usd: 0.004, tokens: 0 });
+    ledger.settle(b, { usd: 0.006, tokens: 0 });
+    await ledger.close();
+    expect(await counter('test:lease')).toEqual([[0.01, 0, 2]]);
+  });
+
+  it('returns an idle lease, so another process can spend it', async () => {
+    const limit: Limit = { scope: 'test:idle', window: 'day', label: 'dailyUsd', usdCap: 1, requestCap: null, tokenCap: null };
+    const first = new BudgetLedger(server.db, { settleMs: 20, idleMs: 50 });
+    const second = new BudgetLedger(server.db, { settleMs: 60_000, idleMs: 60_000 });
+    first.settle(await first.reserve([limit], { usd: 1, tokens: 0 }), { usd: 0.1, tokens: 0 });
+    // The first process holds 0.9 it does not use; once returned, the second may take it.
+    await expect(second.reserve([limit], { usd: 0.5, tokens: 0 })).rejects.toMatchObject({ code: 'budget_exceeded' });
+    await expect.poll(async () => (await counter('test:idle'))[0]?.[1], { interval: 20, timeout: 5000 }).toBe(0);
+    const held = await second.reserve([limit], { usd: 0.5, tokens: 0 });
+    second.settle(held, { usd: 0.5, tokens: 0 });
+    await first.close();
+    await second.close();
+    expect(await counter('test:idle')).toEqual([[0.6, 0, 2]]);
+  });
+
+  it('lets two processes together pass a cap by at most one estimate, and strands nothing', async () => {
+    const limit: Limit = { scope: 'test:shared', window: 'day', label: 'dailyUsd', usdCap: 1, requestCap: null, tokenCap: null };
+    const ledgers = [new BudgetLedger(server.db, { settleMs: 60_000, idleMs: 60_000 }), new BudgetLedger(server.db, { settleMs: 60_000, idleMs: 60_000 })];
+    let admitted = 0;
+    for (let i = 0; i < 10; i++) {
+      for (const ledger of ledgers) {
+        const held = await ledger.reserve([limit], { usd: 0.3, tokens: 0 }).catch(() => null);
+        if (!held) continue;
+        admitted++;
+        ledger.settle(held, { usd: 0.3, tokens: 0 });
+      }
+    }
+    for (const ledger of ledgers) await ledger.close();
+    const [row] = await counter('test:shared');
+    expect(admitted).toBe(4);
+    expect(row).toEqual([1.2, 0, 4]);
+  });
 });
