@@ -70,6 +70,11 @@ export async function startServer(config: Config, options: { logStream?: NodeJS.
       if (moved > 0) logger.info({ moved }, 'review tasks escalated');
     });
     await runner.schedule('review-escalation', '* * * * *', { reason: 'schedule' });
+    await runner.work('gateway-trace-retention', async () => {
+      const result = await services.gateway.pruneTraces(services.audit, { actor: systemActor('scheduler') });
+      if (result.deleted > 0) logger.info({ ...result }, 'old gateway traces deleted');
+    });
+    await runner.schedule('gateway-trace-retention', '17 3 * * *', { reason: 'schedule' });
     // A new installation's demo sources get their first sync now rather than at the next scheduled hour.
     for (const source of services.seededSources) await runner.send('source-sync', { source, reason: 'seed' }, { singletonKey: source });
     services.audit.onCheckpointDue(() => {

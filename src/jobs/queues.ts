@@ -9,6 +9,8 @@ export const QUEUES = {
   /** Sync one source by name. */
   /** Move overdue review tasks one escalation step, or apply their timeout action (every minute). */
   'review-escalation': z.strictObject({ reason: z.enum(['schedule']) }),
+  /** Delete gateway traces older than the policy's retention.traceDays, in batches (daily). */
+  'gateway-trace-retention': z.strictObject({ reason: z.enum(['schedule', 'manual']) }),
   'source-sync': z.strictObject({ source: z.string().min(1), reason: z.enum(['schedule', 'manual', 'seed']) }),
 } as const;
 

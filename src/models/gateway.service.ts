@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { Principal } from '../access/index.js';
+import type { AuditContext, Principal } from '../access/index.js';
+import type { AuditLog } from '../audit/index.js';
 import type { Database } from '../db/index.js';
 import { isTarmacError, TarmacError } from '../errors/index.js';
 import { Pseudonymiser } from '../guard/index.js';
@@ -11,6 +12,7 @@ import type { GatewayRoute } from './gateway.schema.js';
 import type { ChatBody, ChatChunk, ChatCompletion, ChatMessage, Usage } from './providers/provider.js';
 import { callWithFallback, ClientGone, orderTargets, type FallbackOptions } from './router.js';
 import { countTextTokens, estimateMessageTokens, messageText } from './tokens.js';
+import { pruneGatewayTraces, type TraceRetentionResult } from './retention.js';
 import { TraceWriter, type GatewayTrace } from './traces.js';
 
 type Classification = (typeof CLASSIFICATIONS)[number];
@@ -140,6 +142,15 @@ export class GatewayService {
     } finally {
       await this.traces.close();
     }
+  }
+
+  /**
+   * Deletes traces older than the gateway policy's `retention.traceDays` (the daily `gateway-trace-retention`
+   * job), reading the policy afresh so a change applies at the next run.
+   */
+  async pruneTraces(audit: AuditLog, ctx: AuditContext, options: { now?: Date; batchSize?: number } = {}): Promise<TraceRetentionResult> {
+    const g = await loadGateway(this.db, this.env);
+    return pruneGatewayTraces(audit, ctx, { traceDays: g.policy?.retention?.traceDays ?? null, policy: g.policyName, ...options });
   }
 
   /** Writes pending budget settlements and traces now (tests and reports that read them at once). */
