@@ -1,7 +1,7 @@
 import type { Database } from '../db/index.js';
 import type { PolicyRules } from '../policies/index.js';
 import { findPolicy } from '../policies/index.js';
-import { EMPTY_GATEWAY_CONFIG, GatewayConfig } from './gateway.schema.js';
+import { EMPTY_GATEWAY_CONFIG, GatewayConfig, regionOfBedrockUrl } from './gateway.schema.js';
 import { PriceTable } from './prices.js';
 import { AnthropicProvider } from './providers/anthropic.js';
 import { BedrockProvider } from './providers/bedrock.js';
@@ -9,6 +9,7 @@ import { GeminiProvider } from './providers/gemini.js';
 import { LocalProvider } from './providers/local-extractive.js';
 import { OpenAiCompatibleProvider } from './providers/openai-compatible.js';
 import type { Provider } from './providers/provider.js';
+import { SigV4Signer } from './providers/sigv4.js';
 
 /** The gateway's configuration as it serves requests: parsed, with providers built and names resolved. */
 export interface LoadedGateway {
@@ -32,7 +33,8 @@ export async function loadGateway(db: Database, env: NodeJS.ProcessEnv): Promise
   const config = await storedGatewayConfig(db);
   const providers = new Map<string, Provider>([['local', new LocalProvider()]]);
   for (const p of config.providers) {
-    const options = { name: p.name, baseUrl: p.baseUrl, apiKey: p.apiKeyEnv ? env[p.apiKeyEnv] : undefined };
+    const signer = p.aws ? new SigV4Signer(p.name, 'bedrock', { ...p.aws, region: p.aws.region ?? regionOfBedrockUrl(p.baseUrl) ?? '' }, env) : undefined;
+    const options = { name: p.name, baseUrl: p.baseUrl, apiKey: p.apiKeyEnv ? env[p.apiKeyEnv] : undefined, signer };
     const BUILD = { 'openai-compatible': OpenAiCompatibleProvider, anthropic: AnthropicProvider, gemini: GeminiProvider, bedrock: BedrockProvider } as const;
     providers.set(p.name, new BUILD[p.type](options));
   }

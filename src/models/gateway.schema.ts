@@ -8,15 +8,30 @@ const Money = z.number().nonnegative();
 /** Built-in provider types. `local` is always present and needs no declaration. */
 export const PROVIDER_TYPES = ['openai-compatible', 'anthropic', 'gemini', 'bedrock'] as const;
 
+const EnvName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name');
+
+/** The AWS region of a Bedrock runtime endpoint such as https://bedrock-runtime.eu-west-1.amazonaws.com. */
+export function regionOfBedrockUrl(baseUrl: string): string | null {
+  return /^bedrock-runtime(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com$/.exec(new URL(baseUrl).hostname)?.[1] ?? null;
+}
+
+export const GatewayAws = z.strictObject({
+  region: z
+    .string()
+    .regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'an AWS region such as eu-west-1')
+    .optional()
+    .describe('Region the requests are signed for (default: from a bedrock-runtime.<region>.amazonaws.com base URL)'),
+  accessKeyIdEnv: EnvName.describe('Environment variable holding the AWS access key id'),
+  secretAccessKeyEnv: EnvName.describe('Environment variable holding the AWS secret access key'),
+  sessionTokenEnv: EnvName.optional().describe('Environment variable holding an AWS session token (temporary credentials)'),
+});
+
 export const GatewayProvider = z.strictObject({
   name: Name.describe('Identifies the provider in routes, egress policies and `provider/model` names'),
   type: z.enum(PROVIDER_TYPES).describe('Wire format: openai-compatible, anthropic, gemini or bedrock'),
   baseUrl: z.url().describe('Base URL of the API, such as https://api.openai.com/v1'),
-  apiKeyEnv: z
-    .string()
-    .regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name')
-    .optional()
-    .describe('Environment variable holding the provider API key (never the key itself)'),
+  apiKeyEnv: EnvName.optional().describe('Environment variable holding the provider API key (never the key itself)'),
+  aws: GatewayAws.optional().describe('bedrock only: sign requests with AWS Signature V4 using credentials from these environment variables'),
   models: z.array(z.string().min(1)).optional().describe('Models listed by GET /v1/models as provider/model'),
 });
 
@@ -75,6 +90,11 @@ export const GatewayConfig = z
     g.providers.forEach((p, i) => {
       if (names.has(p.name)) ctx.addIssue({ code: 'custom', path: ['providers', i, 'name'], message: `duplicate provider ${p.name}` });
       names.add(p.name);
+      if (p.aws && p.type !== 'bedrock') ctx.addIssue({ code: 'custom', path: ['providers', i, 'aws'], message: 'aws credentials apply to bedrock providers only' });
+      if (p.aws && p.apiKeyEnv) ctx.addIssue({ code: 'custom', path: ['providers', i, 'apiKeyEnv'], message: 'use either apiKeyEnv (a Bedrock API key) or aws (Signature V4), not both' });
+      if (p.aws && !p.aws.region && !regionOfBedrockUrl(p.baseUrl)) {
+        ctx.addIssue({ code: 'custom', path: ['providers', i, 'aws', 'region'], message: 'aws.region is required when baseUrl is not a bedrock-runtime.<region>.amazonaws.com endpoint' });
+      }
     });
     const routes = new Set<string>();
     g.routes.forEach((r, i) => {

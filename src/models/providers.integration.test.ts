@@ -4,12 +4,15 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemActor } from '../access/index.js';
 import { openTestServer, type TestServer } from '../../tests/support/server.js';
+import { sigV4Problem } from '../../tests/support/sigv4.js';
 import { startStubAnthropic, startStubBedrock, startStubGemini, type StubProvider } from '../../tests/support/stub-providers.js';
 
 let server: TestServer;
 let anthropic: StubProvider;
 let gemini: StubProvider;
 let bedrock: StubProvider;
+let signedBedrock: StubProvider;
+const AWS = { accessKeyId: 'AKIDTARMACTEST', secretAccessKey: 'test/secret+key', sessionToken: 'session-token-1', region: 'eu-central-1', service: 'bedrock' };
 let client: OpenAI;
 
 const tools: OpenAI.Chat.Completions.ChatCompletionTool[] = [
@@ -27,6 +30,8 @@ beforeAll(async () => {
   anthropic = await startStubAnthropic();
   gemini = await startStubGemini();
   bedrock = await startStubBedrock();
+  signedBedrock = await startStubBedrock({ sigv4: AWS });
+  Object.assign(process.env, { TARMAC_TEST_AWS_KEY_ID: AWS.accessKeyId, TARMAC_TEST_AWS_SECRET: AWS.secretAccessKey, TARMAC_TEST_AWS_TOKEN: AWS.sessionToken, TARMAC_TEST_AWS_WRONG: 'not/the+secret' });
   server = await openTestServer();
   const yaml = `version: 1
 gateway:
@@ -34,6 +39,9 @@ gateway:
     - { name: claude, type: anthropic, baseUrl: ${anthropic.url}, apiKeyEnv: PATH }
     - { name: google, type: gemini, baseUrl: ${gemini.url} }
     - { name: aws, type: bedrock, baseUrl: ${bedrock.url}, apiKeyEnv: PATH }
+    - { name: aws-signed, type: bedrock, baseUrl: ${signedBedrock.url}, aws: { region: eu-central-1, accessKeyIdEnv: TARMAC_TEST_AWS_KEY_ID, secretAccessKeyEnv: TARMAC_TEST_AWS_SECRET, sessionTokenEnv: TARMAC_TEST_AWS_TOKEN } }
+    - { name: aws-wrong, type: bedrock, baseUrl: ${signedBedrock.url}, aws: { region: eu-central-1, accessKeyIdEnv: TARMAC_TEST_AWS_KEY_ID, secretAccessKeyEnv: TARMAC_TEST_AWS_WRONG, sessionTokenEnv: TARMAC_TEST_AWS_TOKEN } }
+    - { name: aws-unset, type: bedrock, baseUrl: ${signedBedrock.url}, aws: { region: eu-central-1, accessKeyIdEnv: TARMAC_TEST_AWS_KEY_ID, secretAccessKeyEnv: TARMAC_TEST_AWS_NOT_SET } }
   routes:
     - { name: aws-midstream, retries: 0, targets: [{ provider: aws, model: 'anthropic.claude-x:0-throttled' }] }
     - { name: resilient, retries: 0, targets: [{ provider: claude, model: overloaded }, { provider: google, model: overloaded }, { provider: google, model: ok }] }
@@ -51,6 +59,7 @@ afterAll(async () => {
   await anthropic?.close();
   await gemini?.close();
   await bedrock?.close();
+  await signedBedrock?.close();
 });
 
 describe('anthropic', () => {
@@ -177,5 +186,34 @@ describe('bedrock', () => {
       for await (const _chunk of broken);
     })().catch((e: unknown) => e);
     expect(String((error as Error).message)).toContain('throttlingException');
+  });
+});
+
+describe('bedrock with AWS Signature V4', () => {
+  it('signs plain and streaming calls so that the stub verifies them with the known secret', async () => {
+    const data = await client.chat.completions.create({ model: 'aws-signed/anthropic.claude-x:0', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 20 });
+    expect(data.choices[0]?.message.content).toBe('Hello from Bedrock.');
+    const plain = signedBedrock.requests.at(-1)!;
+    expect(plain.path).toBe('/v1/model/anthropic.claude-x%3A0/converse');
+    expect(plain.headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDTARMACTEST\/\d{8}\/eu-central-1\/bedrock\/aws4_request, /);
+    expect(plain.headers['x-amz-security-token']).toBe(AWS.sessionToken);
+    expect(sigV4Problem(plain.method, plain.path, plain.headers, plain.raw, AWS)).toBeNull();
+
+    const stream = await client.chat.completions.create({ model: 'aws-signed/anthropic.claude-x:0', messages: [{ role: 'user', content: 'Hi' }], stream: true });
+    let text = '';
+    for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+    expect(text).toBe('Hello from Bedrock.');
+    const streamed = signedBedrock.requests.at(-1)!;
+    expect(streamed.path).toBe('/v1/model/anthropic.claude-x%3A0/converse-stream');
+    expect(sigV4Problem(streamed.method, streamed.path, streamed.headers, streamed.raw, AWS)).toBeNull();
+  });
+
+  it('answers the upstream refusal of a wrong secret, and names an unset variable', async () => {
+    const wrong = await client.chat.completions.create({ model: 'aws-wrong/anthropic.claude-x:0', messages: [{ role: 'user', content: 'Hi' }] }).catch((e: unknown) => e);
+    expect(wrong).toBeInstanceOf(OpenAI.APIError);
+    expect((wrong as Error).message).toContain('signature does not match');
+    const unset = await client.chat.completions.create({ model: 'aws-unset/anthropic.claude-x:0', messages: [{ role: 'user', content: 'Hi' }] }).catch((e: unknown) => e);
+    expect((unset as Error).message).toContain('environment variable TARMAC_TEST_AWS_NOT_SET is not set');
+    expect(JSON.stringify(unset)).not.toContain(AWS.secretAccessKey);
   });
 });

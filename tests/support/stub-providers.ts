@@ -3,22 +3,24 @@
 // Models: ok (text), tools (a tool call), overloaded (Anthropic 529 / Gemini 503).
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { sigV4Problem, type SigV4Expectation } from './sigv4.js';
 
 export interface StubProvider {
   url: string;
-  requests: { path: string; headers: IncomingMessage['headers']; body: Record<string, unknown> }[];
+  requests: { path: string; headers: IncomingMessage['headers']; body: Record<string, unknown>; method: string; raw: string }[];
   close(): Promise<void>;
 }
 
-async function serve(handle: (path: string, body: Record<string, unknown>, res: ServerResponse) => void): Promise<StubProvider> {
+async function serve(handle: (path: string, body: Record<string, unknown>, res: ServerResponse, req: StubProvider['requests'][number]) => void): Promise<StubProvider> {
   const requests: StubProvider['requests'] = [];
   const server = createServer((req, res) => {
     let text = '';
     req.on('data', (d: Buffer) => (text += d.toString()));
     req.on('end', () => {
       const body = JSON.parse(text) as Record<string, unknown>;
-      requests.push({ path: req.url ?? '', headers: req.headers, body });
-      handle(req.url ?? '', body, res);
+      const recorded = { path: req.url ?? '', headers: req.headers, body, method: req.method ?? '', raw: text };
+      requests.push(recorded);
+      handle(req.url ?? '', body, res, recorded);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -128,9 +130,17 @@ function encodeEvent(headers: Record<string, string>, payload: unknown): Buffer 
   return Buffer.concat([prelude, headerBytes, body, Buffer.alloc(4)]);
 }
 
-/** Amazon Bedrock's Converse and ConverseStream. Models: ok, tools, throttled (a throttling exception mid-stream, 429 otherwise). */
-export function startStubBedrock(): Promise<StubProvider> {
-  return serve((path, _body, res) => {
+/**
+ * Amazon Bedrock's Converse and ConverseStream. Models: ok, tools, throttled (a throttling exception mid-stream,
+ * 429 otherwise). With `sigv4`, a request whose AWS Signature V4 does not verify gets 403, as from AWS.
+ */
+export function startStubBedrock(options: { sigv4?: SigV4Expectation } = {}): Promise<StubProvider> {
+  return serve((path, _body, res, req) => {
+    const problem = options.sigv4 ? sigV4Problem(req.method, req.path, req.headers, req.raw, options.sigv4) : null;
+    if (problem) {
+      res.writeHead(403, { 'content-type': 'application/json', 'x-amzn-errortype': 'InvalidSignatureException' });
+      return res.end(JSON.stringify({ message: `The request signature we calculated does not match the signature you provided: ${problem}` }));
+    }
     const model = decodeURIComponent(/\/model\/([^/]+)\//.exec(path)?.[1] ?? '');
     const tools = model.endsWith('tools');
     const usage = { inputTokens: 11, outputTokens: 7, totalTokens: 18 };

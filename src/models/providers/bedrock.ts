@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { eventStream } from './event-stream.js';
 import { ProviderError, type CallOptions, type ChatBody, type ChatChunk, type ChatCompletion, type Provider, type Usage } from './provider.js';
 import { contentParts, functionTools, nowSeconds, parseArguments, stopList, str, textOf, toolCallsOf } from './translate.js';
+import type { SigV4Signer } from './sigv4.js';
 import { postJson, readJson, streamError } from './upstream.js';
 
 type Block = Record<string, unknown>;
@@ -80,11 +81,14 @@ export interface BedrockOptions {
   name: string;
   baseUrl: string;
   apiKey: string | undefined;
+  /** Signs every request with AWS Signature V4 instead of sending a Bedrock API key. */
+  signer?: SigV4Signer | undefined;
 }
 
 /**
  * Amazon Bedrock's Converse API behind OpenAI's chat format, both ways, including tools and streaming (the
- * AWS event-stream encoding). Authenticates with a Bedrock API key (`Authorization: Bearer`).
+ * AWS event-stream encoding). Authenticates with a Bedrock API key (`Authorization: Bearer`) or, given a
+ * signer, with AWS Signature V4 over each request.
  *
  * @example
  * const bedrock = new BedrockProvider({ name: 'bedrock', baseUrl: 'https://bedrock-runtime.eu-west-1.amazonaws.com', apiKey: process.env.AWS_BEARER_TOKEN_BEDROCK });
@@ -92,12 +96,13 @@ export interface BedrockOptions {
 export class BedrockProvider implements Provider {
   readonly name: string;
   private readonly baseUrl: string;
-  private readonly headers: Record<string, string>;
+  private readonly headers: Record<string, string> | ((url: string, headers: Record<string, string>, body: string) => Record<string, string>);
 
   constructor(options: BedrockOptions) {
     this.name = options.name;
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
-    this.headers = options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {};
+    const signer = options.signer;
+    this.headers = signer ? (url, headers, body) => signer.sign(url, headers, body) : options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {};
   }
 
   async chat(body: ChatBody, options: CallOptions): Promise<ChatCompletion> {

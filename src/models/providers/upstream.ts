@@ -5,11 +5,14 @@ function isAbort(err: unknown): boolean {
   return err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError');
 }
 
-/** The message of an error body in OpenAI's, Anthropic's or Gemini's shape (`{"error": {"message": …}}`). */
+/** The message of an error body in OpenAI's, Anthropic's or Gemini's shape (`{"error": {"message": …}}`) or AWS's (`{"message": …}`). */
 function upstreamError(text: string): { upstream: unknown; message: string } {
   try {
-    const upstream = (JSON.parse(text) as { error?: unknown }).error;
+    const parsed = JSON.parse(text) as { error?: unknown; message?: unknown };
+    const upstream = parsed.error;
     if (typeof upstream === 'object' && upstream && 'message' in upstream) return { upstream, message: String(upstream.message) };
+    // AWS services answer {"message": …}.
+    if (upstream === undefined && typeof parsed.message === 'string') return { upstream, message: parsed.message };
     return { upstream, message: text.slice(0, 300) };
   } catch {
     return { upstream: undefined, message: text.slice(0, 300) };
@@ -17,16 +20,25 @@ function upstreamError(text: string): { upstream: unknown; message: string } {
 }
 
 /**
- * POSTs JSON to a provider; any non-2xx answer becomes a {@link ProviderError} carrying the status,
+ * POSTs JSON to a provider (`headers` may be a function of the URL, the headers and the body, to sign them); any non-2xx answer becomes a {@link ProviderError} carrying the status,
  * Retry-After and the provider's error object.
  *
  * @example
  * const answer = await postJson('openai', 'https://api.openai.com/v1/chat/completions', { authorization: 'Bearer …' }, body, signal);
  */
-export async function postJson(provider: string, url: string, headers: Record<string, string>, body: unknown, signal: AbortSignal): Promise<Answer> {
+export async function postJson(
+  provider: string,
+  url: string,
+  headers: Record<string, string> | ((url: string, headers: Record<string, string>, body: string) => Record<string, string>),
+  body: unknown,
+  signal: AbortSignal,
+): Promise<Answer> {
   let response: Answer;
   try {
-    response = await send(url, { 'content-type': 'application/json', ...headers }, JSON.stringify(body), signal);
+    const text = JSON.stringify(body);
+    // A function signs the exact bytes that are sent (AWS Signature V4).
+    const all = typeof headers === 'function' ? headers(url, { 'content-type': 'application/json' }, text) : { 'content-type': 'application/json', ...headers };
+    response = await send(url, all, text, signal);
   } catch (err) {
     if (isAbort(err) || signal.aborted) throw new ProviderError(`${provider}: request timed out or was cancelled`, 'timeout');
     throw new ProviderError(`${provider}: cannot reach the provider: ${(err as Error).message}`, 'network');
