@@ -55,18 +55,24 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
     .option('--host <host>', 'interface (overrides TARMAC_HOST)')
     .action(async (opts: { port?: string; host?: string }) => {
       const cfg = loadConfig({ ...env, ...(opts.port ? { TARMAC_PORT: opts.port } : {}), ...(opts.host ? { TARMAC_HOST: opts.host } : {}) });
+      // Listening (and ready) comes before the job workers start: a signal in between stops the server once started.
+      let early: NodeJS.Signals | null = null;
+      let onSignal = (signal: NodeJS.Signals) => {
+        early = signal;
+      };
+      process.once('SIGTERM', (signal) => onSignal(signal));
+      process.once('SIGINT', (signal) => onSignal(signal));
       const server = await startServer(cfg);
       io.out(startBanner(server));
       await new Promise<void>((resolve) => {
-        const onSignal = (signal: NodeJS.Signals) => {
+        onSignal = (signal: NodeJS.Signals) => {
           server.services.logger.info({ signal }, 'stopping');
           server.stop().then(resolve, (err: unknown) => {
             server.services.logger.error({ err }, 'error while stopping');
             resolve();
           });
         };
-        process.once('SIGTERM', onSignal);
-        process.once('SIGINT', onSignal);
+        if (early) onSignal(early);
       });
     });
 

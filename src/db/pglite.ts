@@ -4,6 +4,7 @@ import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
 import { TarmacError } from '../errors/index.js';
 import type { Database, QueryResult, Queryable } from './database.js';
+import { openPgliteThread } from './pglite-thread.js';
 
 /** Lock file that keeps a second process from opening the same embedded database. */
 export interface EmbeddedLockOwner {
@@ -93,16 +94,18 @@ class PgliteDatabase extends PgliteQueryable implements Database {
 }
 
 /**
- * Opens the embedded database. With a `dataDir` the data lives in `dataDir/pglite` and a lock file keeps
- * other processes out; without one it lives in memory (tests).
+ * Opens the embedded database. With a `dataDir` the data lives in `dataDir/pglite`, a lock file keeps other
+ * processes out, and the database runs on its own worker thread unless `thread` is false; without one it lives
+ * in memory on the calling thread (tests).
  */
-export async function openPglite(options: { dataDir?: string; command?: string }): Promise<Database> {
+export async function openPglite(options: { dataDir?: string; command?: string; thread?: boolean }): Promise<Database> {
   // pgvector ships with the embedded database; vector search uses it when an embedding provider is configured.
   const extensions = { vector };
   if (!options.dataDir) return new PgliteDatabase(await PGlite.create({ extensions }), () => undefined);
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const release = acquireLock(options.dataDir, options.command ?? 'tarmac');
   try {
+    if (options.thread !== false) return await openPgliteThread(options.dataDir, release);
     const db = await PGlite.create(path.join(options.dataDir, 'pglite'), { extensions });
     return new PgliteDatabase(db, release);
   } catch (err) {
