@@ -9,7 +9,7 @@ export interface RunRow {
   request_id: string | null;
   input: string;
   variables: Record<string, string>;
-  status: 'completed' | 'failed';
+  status: 'completed' | 'failed' | 'cancelled';
   decision: 'delivered' | 'flagged' | 'held_for_review' | 'blocked' | null;
   reasons: string[];
   answer: string | null;

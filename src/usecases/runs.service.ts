@@ -5,7 +5,7 @@ import type { Database, Queryable } from '../db/index.js';
 import { isTarmacError, TarmacError } from '../errors/index.js';
 import { checkGroundedness, detectPii, type ContextPassage, type GroundednessResult } from '../guard/index.js';
 import { findUser, newId, type Caller } from '../identity/index.js';
-import type { GatewayService } from '../models/index.js';
+import type { GatewayCaller, GatewayService } from '../models/index.js';
 import { CLASSIFICATIONS, type PolicyService } from '../policies/index.js';
 import type { PromptService } from '../prompts/index.js';
 import type { ContextManifest, RetrievalService } from '../retrieval/index.js';
@@ -15,6 +15,36 @@ import * as repo from './runs.repository.js';
 import type { UseCase, UseCaseService } from './usecases.service.js';
 
 export type Decision = 'delivered' | 'flagged' | 'held_for_review' | 'blocked';
+export type RunStatus = 'completed' | 'failed' | 'cancelled';
+
+/** How a streaming run sends its answer text: as it is generated, or once the decision released it. */
+export type Delivery = 'progressive' | 'after_decision';
+
+/**
+ * Receives a streaming run's events as they happen: `run` (run id), `context` (what the model will see, and
+ * the delivery mode), `delta` (answer text). The caller sends the final `decision` (or `error`) itself.
+ */
+export interface RunStreamSink {
+  /** Aborted when the client goes away: the model call stops and the run is recorded as cancelled. */
+  signal: AbortSignal;
+  event(name: 'run' | 'context' | 'delta', data: Record<string, unknown>): void;
+}
+
+/** What the model call produced. */
+interface ModelReply {
+  answer: string;
+  model: string | null;
+  gatewayRunId: string;
+  costUsd: number;
+  tokens: { input: number; output: number };
+}
+
+/** The client of a streaming run went away: what the model call had used by then. */
+class RunCancelled extends Error {
+  constructor(readonly spent: Omit<ModelReply, 'answer'>) {
+    super('the client disconnected');
+  }
+}
 
 export interface Citation {
   ref: number;
@@ -29,7 +59,7 @@ export interface Citation {
 export interface RunResult {
   runId: string;
   useCase: string;
-  status: 'completed' | 'failed';
+  status: RunStatus;
   decision: Decision | null;
   reasons: string[];
   /** Null while held for review, and when blocked. */
@@ -86,6 +116,20 @@ function passagesOf(context: string): ContextPassage[] {
     .map((m) => ({ id: m[1] ?? '', text: m[2] ?? '' }));
 }
 
+type ChatRequest = Parameters<GatewayService['chat']>[1];
+
+/** The `context` event of a streaming run: what the model will see, and how the answer will be sent. */
+function contextEvent(manifest: ContextManifest, delivery: Delivery): Record<string, unknown> {
+  return {
+    delivery,
+    chunks: manifest.chunks.map((c) => ({ ref: c.ref, documentId: c.documentId, title: c.title, source: c.source, version: c.version })),
+    lookups: manifest.lookups.map((l) => ({ name: l.name, key: l.key, found: l.found })),
+    tokensUsed: manifest.tokensUsed,
+    flagged: manifest.flagged,
+    warnings: manifest.warnings,
+  };
+}
+
 const rank = (c: string) => Math.max(0, (CLASSIFICATIONS as readonly string[]).indexOf(c));
 
 /**
@@ -126,8 +170,12 @@ export class RunService implements RunPort {
     return { userId: user.id, email: user.email, teamIds: Object.keys(principal.roles), admin: principal.isAdmin, actingFor: undefined };
   }
 
-  /** Runs a use case for the caller (or, with `act_as`, for the user it names). */
-  async run(caller: Caller, useCaseRef: string, input: RunInput): Promise<RunResult> {
+  /**
+   * Runs a use case for the caller (or, with `act_as`, for the user it names). With a `sink` the model is
+   * called as a stream and the run reports its progress; the answer text reaches the sink as it is generated
+   * only when nothing can withhold it ({@link RunService.delivery}), otherwise never before the decision.
+   */
+  async run(caller: Caller, useCaseRef: string, input: RunInput, sink?: RunStreamSink): Promise<RunResult> {
     const started = performance.now();
     const spans: { name: string; ms: number }[] = [];
     let mark = started;
@@ -153,6 +201,7 @@ export class RunService implements RunPort {
       variables: input.variables ?? {},
       route: useCase.route,
     };
+    sink?.event('run', { runId: base.id, useCase: useCase.name });
     let manifest: ContextManifest | null = null;
     let prompt: { prompt: string; version: number } | null = null;
     try {
@@ -177,26 +226,35 @@ export class RunService implements RunPort {
       span('prompt');
 
       const classification = manifest.chunks.reduce((top, c) => (rank(c.classification) > rank(top) ? c.classification : top), 'public');
+      let piiAllowed: boolean | undefined;
+      const allowsPii = async () => (piiAllowed ??= await this.piiAllowed(classification));
+      const delivery = sink ? this.delivery(useCase, await allowsPii()) : 'after_decision';
+      sink?.event('context', contextEvent(manifest, delivery));
       if (injected.length > 0) {
         return this.record(base, spans, started, { status: 'completed', decision: 'blocked', reasons, manifest, prompt, useCase });
       }
       const { model: params } = rendered;
-      const controller = new AbortController();
-      const completion = await this.deps.gateway.chat(
-        { principal: caller.principal, requestId: caller.requestId ?? base.id, classification: manifest.chunks.length > 0 ? classification : 'internal', useCase: useCase.name, signal: controller.signal },
-        {
-          model: params.route ?? useCase.route,
-          messages: rendered.messages,
-          ...(params.temperature !== undefined ? { temperature: params.temperature } : {}),
-          ...(params.topP !== undefined ? { top_p: params.topP } : {}),
-          ...(params.maxTokens !== undefined ? { max_tokens: params.maxTokens } : {}),
-          ...(params.stop ? { stop: params.stop } : {}),
-          ...(params.seed !== undefined ? { seed: params.seed } : {}),
-        },
-      );
+      const gatewayCaller = {
+        principal: caller.principal,
+        requestId: caller.requestId ?? base.id,
+        classification: manifest.chunks.length > 0 ? classification : 'internal',
+        useCase: useCase.name,
+        signal: sink?.signal ?? new AbortController().signal,
+      };
+      const request = {
+        model: params.route ?? useCase.route,
+        messages: rendered.messages,
+        ...(params.temperature !== undefined ? { temperature: params.temperature } : {}),
+        ...(params.topP !== undefined ? { top_p: params.topP } : {}),
+        ...(params.maxTokens !== undefined ? { max_tokens: params.maxTokens } : {}),
+        ...(params.stop ? { stop: params.stop } : {}),
+        ...(params.seed !== undefined ? { seed: params.seed } : {}),
+      };
+      const reply = sink
+        ? await this.streamModel(gatewayCaller, request, sink, delivery === 'progressive')
+        : await this.callModel(gatewayCaller, request);
       span('model');
-      const body = completion.body as { model?: string; choices?: { message?: { content?: string | null } }[]; usage?: { prompt_tokens?: number; completion_tokens?: number } };
-      const answer = body.choices?.[0]?.message?.content ?? '';
+      const { answer } = reply;
 
       const passages = passagesOf(assembled.context);
       const g = checkGroundedness(claimText(answer), passages);
@@ -204,7 +262,7 @@ export class RunService implements RunPort {
       span('guard');
 
       let decision: Decision = 'delivered';
-      if (piiTypes.length > 0 && !(await this.piiAllowed(classification))) {
+      if (piiTypes.length > 0 && !(await allowsPii())) {
         reasons.push(`pii_in_answer: ${piiTypes.join(', ')}`);
         decision = 'blocked';
       } else {
@@ -214,28 +272,66 @@ export class RunService implements RunPort {
         else if ((this.deps.random ?? Math.random)() < useCase.posture.reviewSampleRate) reasons.push('sampled_for_review');
       }
       span('decide');
-      return await this.record(base, spans, started, {
-        status: 'completed',
-        decision,
-        reasons,
-        manifest,
-        prompt,
-        useCase,
-        answer,
-        groundedness: g,
-        passages,
-        model: body.model ?? null,
-        gatewayRunId: completion.runId,
-        costUsd: completion.costUsd,
-        tokens: { input: body.usage?.prompt_tokens ?? 0, output: body.usage?.completion_tokens ?? 0 },
-      });
+      const result = await this.record(base, spans, started, { status: 'completed', decision, reasons, manifest, prompt, useCase, groundedness: g, passages, ...reply });
+      // Text that could have been withheld is sent whole, and only once the decision released it.
+      if (sink && delivery !== 'progressive' && result.answer !== null) sink.event('delta', { text: result.answer });
+      return result;
     } catch (err) {
+      if (err instanceof RunCancelled) {
+        const cancelled = await this.record(base, spans, started, { status: 'cancelled', decision: null, reasons: [], manifest, prompt, useCase, error: 'run_cancelled: the client disconnected', ...err.spent });
+        throw new TarmacError('run_cancelled', 'the client disconnected before the run ended', { runId: cancelled.runId });
+      }
       // Only the model call and the steps after authorisation reach here: the run is recorded as failed.
       const message = isTarmacError(err) ? `${err.code}: ${err.message}` : (err as Error).message;
       const failed = await this.record(base, spans, started, { status: 'failed', decision: null, reasons: [], manifest, prompt, useCase, error: message });
       if (isTarmacError(err)) throw new TarmacError(err.code, err.message, { ...(typeof err.details === 'object' && err.details ? err.details : {}), runId: failed.runId });
       throw err;
     }
+  }
+
+  /**
+   * A streaming run sends answer text as it is generated only when no check after the model can withhold it:
+   * the posture flags (never holds) answers under its threshold, and PII in answers is allowed for the
+   * context's classification (so nothing can block). Otherwise the text is sent once the decision released it.
+   */
+  delivery(useCase: UseCase, piiAllowed: boolean): Delivery {
+    return useCase.posture.belowThreshold === 'flagged' && piiAllowed ? 'progressive' : 'after_decision';
+  }
+
+  private async callModel(caller: GatewayCaller, request: ChatRequest): Promise<ModelReply> {
+    const completion = await this.deps.gateway.chat(caller, request);
+    const body = completion.body as { model?: string; choices?: { message?: { content?: string | null } }[]; usage?: { prompt_tokens?: number; completion_tokens?: number } };
+    return {
+      answer: body.choices?.[0]?.message?.content ?? '',
+      model: body.model ?? null,
+      gatewayRunId: completion.runId,
+      costUsd: completion.costUsd,
+      tokens: { input: body.usage?.prompt_tokens ?? 0, output: body.usage?.completion_tokens ?? 0 },
+    };
+  }
+
+  /** The model call as a stream: text goes to the sink as it comes when `progressive`; a gone client cancels it. */
+  private async streamModel(caller: GatewayCaller, request: ChatRequest, sink: RunStreamSink, progressive: boolean): Promise<ModelReply> {
+    const session = this.deps.gateway.chatStream(caller, { ...request, stream: true, stream_options: { include_usage: true } });
+    let answer = '';
+    let model: string | null = null;
+    try {
+      for await (const chunk of session.chunks) {
+        if (typeof chunk.model === 'string') model = chunk.model;
+        const text = (chunk.choices[0]?.delta as { content?: unknown } | undefined)?.content;
+        if (typeof text === 'string' && text !== '') {
+          answer += text;
+          if (progressive) sink.event('delta', { text });
+        }
+        if (sink.signal.aborted) break;
+      }
+    } catch (err) {
+      if (!sink.signal.aborted) throw err;
+    }
+    const spent = session.spent();
+    const reply = { model: model ?? spent.model, gatewayRunId: session.runId, costUsd: spent.costUsd, tokens: spent.tokens };
+    if (sink.signal.aborted) throw new RunCancelled(reply);
+    return { answer, ...reply };
   }
 
   private async piiAllowed(classification: string): Promise<boolean> {
@@ -249,7 +345,7 @@ export class RunService implements RunPort {
     spans: { name: string; ms: number }[],
     started: number,
     r: {
-      status: 'completed' | 'failed';
+      status: RunStatus;
       decision: Decision | null;
       reasons: string[];
       manifest: ContextManifest | null;
@@ -329,15 +425,17 @@ export class RunService implements RunPort {
   /** A run as a caller sees it: the answer once released, or always for the team's reviewers. */
   private result(row: repo.RunRow, useCase: string, reviewer: boolean): RunResult {
     const g = row.groundedness as { score: number; threshold: number; claims: { text: string; supported: boolean; missing: string[] }[] } | null;
+    const visible = row.released || reviewer;
     return {
       runId: row.id,
       useCase,
       status: row.status,
       decision: row.decision,
       reasons: row.reasons,
-      answer: row.released || reviewer ? row.answer : null,
+      answer: visible ? row.answer : null,
       citations: row.citations as Citation[],
-      groundedness: g ? { score: g.score, threshold: g.threshold, unsupported: g.claims.filter((c) => !c.supported).map((c) => ({ text: c.text, missing: c.missing })) } : null,
+      // Unsupported claims quote the answer: withheld with it.
+      groundedness: g ? { score: g.score, threshold: g.threshold, unsupported: visible ? g.claims.filter((c) => !c.supported).map((c) => ({ text: c.text, missing: c.missing })) : [] } : null,
       costUsd: row.cost_usd,
       latencyMs: row.latency_ms,
       error: row.error,
