@@ -15,7 +15,16 @@ const RunResult = z.object({
   reasons: z.array(z.string()),
   answer: z.string().nullable(),
   citations: z.array(Citation),
-  groundedness: z.object({ score: z.number(), threshold: z.number(), unsupported: z.array(z.object({ text: z.string(), missing: z.array(z.string()) })) }).nullable(),
+  groundedness: z
+    .object({
+      score: z.number().describe('The score held against the threshold'),
+      threshold: z.number(),
+      unsupported: z.array(z.object({ text: z.string(), missing: z.array(z.string()) })),
+      offlineScore: z.number(),
+      decidedBy: z.enum(['offline', 'judge']),
+      judge: z.object({ model: z.string(), score: z.number().nullable(), error: z.string().nullable() }).nullable(),
+    })
+    .nullable(),
   costUsd: z.number(),
   latencyMs: z.number(),
   error: z.string().nullable(),

@@ -11,6 +11,7 @@ import type { PromptService } from '../prompts/index.js';
 import type { ContextManifest, RetrievalService } from '../retrieval/index.js';
 import type { ReviewService, RunPort, RunVerdict } from '../review/index.js';
 import { injectionMarkers } from './injection.js';
+import { judgeMessages, parseJudgeVerdict } from './judge.js';
 import * as repo from './runs.repository.js';
 import type { UseCase, UseCaseService } from './usecases.service.js';
 
@@ -39,6 +40,33 @@ interface ModelReply {
   tokens: { input: number; output: number };
 }
 
+/** What the judge model said about a run's claims (score null when it failed: `error` says why). */
+interface JudgeRecord {
+  model: string;
+  score: number | null;
+  unsupported: number[];
+  error: string | null;
+  costUsd: number;
+  gatewayRunId: string | null;
+}
+
+interface StoredGroundedness {
+  score: number;
+  threshold: number;
+  claims: { text: string; supported: boolean; missing: string[] }[];
+  offlineScore?: number;
+  decidedBy?: 'offline' | 'judge';
+  judge?: JudgeRecord | null;
+}
+
+/** The score the posture holds against its threshold; a failed judge leaves the offline score. */
+function decidingScore(offline: number, judge: JudgeRecord | null, decides: 'judge' | 'offline' | 'lowest'): { score: number; by: 'offline' | 'judge' } {
+  const judged = judge?.score ?? null;
+  if (judged === null || decides === 'offline') return { score: offline, by: 'offline' };
+  if (decides === 'judge' || judged < offline) return { score: judged, by: 'judge' };
+  return { score: offline, by: 'offline' };
+}
+
 /** The client of a streaming run went away: what the model call had used by then. */
 class RunCancelled extends Error {
   constructor(readonly spent: Omit<ModelReply, 'answer'>) {
@@ -65,7 +93,18 @@ export interface RunResult {
   /** Null while held for review, and when blocked. */
   answer: string | null;
   citations: Citation[];
-  groundedness: { score: number; threshold: number; unsupported: { text: string; missing: string[] }[] } | null;
+  /**
+   * `score` is the one held against `threshold`: the offline score, the judge's, or the lower of the two, as
+   * the posture's `judge.decides` says (`decidedBy`); `judge` is null when the posture names no judge.
+   */
+  groundedness: {
+    score: number;
+    threshold: number;
+    unsupported: { text: string; missing: string[] }[];
+    offlineScore: number;
+    decidedBy: 'offline' | 'judge';
+    judge: { model: string; score: number | null; error: string | null } | null;
+  } | null;
   costUsd: number;
   latencyMs: number;
   error: string | null;
@@ -260,19 +299,42 @@ export class RunService implements RunPort {
       const g = checkGroundedness(claimText(answer), passages);
       const piiTypes = [...new Set(detectPii(answer).map((m) => m.type))];
       span('guard');
+      const judgeConfig = useCase.posture.judge;
+      let judge: JudgeRecord | null = null;
+      if (judgeConfig) {
+        judge = await this.judge(gatewayCaller, judgeConfig.model, g, assembled.context);
+        span('judge');
+      }
+      const scored = decidingScore(g.score, judge, judgeConfig?.decides ?? 'offline');
 
       let decision: Decision = 'delivered';
       if (piiTypes.length > 0 && !(await allowsPii())) {
         reasons.push(`pii_in_answer: ${piiTypes.join(', ')}`);
         decision = 'blocked';
       } else {
-        if (g.score < useCase.posture.deliverThreshold) reasons.push(`groundedness ${g.score.toFixed(2)} below ${useCase.posture.deliverThreshold}`);
+        const threshold = useCase.posture.deliverThreshold;
+        if (scored.score < threshold) reasons.push(`groundedness ${scored.score.toFixed(2)} below ${threshold}${scored.by === 'judge' ? ' (judge)' : ''}`);
         if (manifest.flagged) reasons.push(...manifest.rules.filter((r) => r.action === 'proceed_flagged').map((r) => `context_flagged: ${r.detail}`));
-        if (reasons.length > 0) decision = useCase.posture.belowThreshold;
+        const judgeHolds = judge?.error != null && judgeConfig?.onFailure === 'hold';
+        if (judgeHolds) reasons.push(`judge_failed: ${judge?.error}`);
+        if (reasons.length > 0) decision = judgeHolds ? 'held_for_review' : useCase.posture.belowThreshold;
         else if ((this.deps.random ?? Math.random)() < useCase.posture.reviewSampleRate) reasons.push('sampled_for_review');
       }
       span('decide');
-      const result = await this.record(base, spans, started, { status: 'completed', decision, reasons, manifest, prompt, useCase, groundedness: g, passages, ...reply });
+      const result = await this.record(base, spans, started, {
+        status: 'completed',
+        decision,
+        reasons,
+        manifest,
+        prompt,
+        useCase,
+        groundedness: g,
+        judge,
+        scored,
+        passages,
+        ...reply,
+        costUsd: reply.costUsd + (judge?.costUsd ?? 0),
+      });
       // Text that could have been withheld is sent whole, and only once the decision released it.
       if (sink && delivery !== 'progressive' && result.answer !== null) sink.event('delta', { text: result.answer });
       return result;
@@ -295,7 +357,26 @@ export class RunService implements RunPort {
    * context's classification (so nothing can block). Otherwise the text is sent once the decision released it.
    */
   delivery(useCase: UseCase, piiAllowed: boolean): Delivery {
-    return useCase.posture.belowThreshold === 'flagged' && piiAllowed ? 'progressive' : 'after_decision';
+    const canHold = useCase.posture.belowThreshold === 'held_for_review' || useCase.posture.judge?.onFailure === 'hold';
+    return !canHold && piiAllowed ? 'progressive' : 'after_decision';
+  }
+
+  /** The LLM-as-judge check: never throws; a failed call or an unreadable verdict is recorded as `error`. */
+  private async judge(caller: GatewayCaller, model: string, g: GroundednessResult, context: string): Promise<JudgeRecord> {
+    let completion: Awaited<ReturnType<GatewayService['chat']>>;
+    try {
+      completion = await this.deps.gateway.chat(caller, { model, messages: judgeMessages(g.claims.map((c) => c.text), context), temperature: 0 });
+    } catch (err) {
+      const error = isTarmacError(err) ? `${err.code}: ${err.message}` : (err as Error).message;
+      return { model, score: null, unsupported: [], error, costUsd: 0, gatewayRunId: null };
+    }
+    const body = completion.body as { choices?: { message?: { content?: string | null } }[] };
+    const spent = { model, costUsd: completion.costUsd, gatewayRunId: completion.runId };
+    try {
+      return { ...spent, ...parseJudgeVerdict(body.choices?.[0]?.message?.content ?? ''), error: null };
+    } catch (err) {
+      return { ...spent, score: null, unsupported: [], error: `judge_malformed: ${(err as Error).message}` };
+    }
   }
 
   private async callModel(caller: GatewayCaller, request: ChatRequest): Promise<ModelReply> {
@@ -353,6 +434,8 @@ export class RunService implements RunPort {
       useCase: UseCase;
       answer?: string;
       groundedness?: GroundednessResult;
+      judge?: JudgeRecord | null;
+      scored?: { score: number; by: 'offline' | 'judge' };
       passages?: ContextPassage[];
       model?: string | null;
       gatewayRunId?: string;
@@ -382,7 +465,15 @@ export class RunService implements RunPort {
       released,
       citations,
       groundedness: r.groundedness
-        ? { score: r.groundedness.score, support: r.groundedness.support, threshold: r.useCase.posture.deliverThreshold, claims: r.groundedness.claims }
+        ? {
+            score: r.scored?.score ?? r.groundedness.score,
+            offlineScore: r.groundedness.score,
+            decidedBy: r.scored?.by ?? 'offline',
+            judge: r.judge ?? null,
+            support: r.groundedness.support,
+            threshold: r.useCase.posture.deliverThreshold,
+            claims: r.groundedness.claims,
+          }
         : null,
       manifest: r.manifest,
       spans,
@@ -424,7 +515,7 @@ export class RunService implements RunPort {
 
   /** A run as a caller sees it: the answer once released, or always for the team's reviewers. */
   private result(row: repo.RunRow, useCase: string, reviewer: boolean): RunResult {
-    const g = row.groundedness as { score: number; threshold: number; claims: { text: string; supported: boolean; missing: string[] }[] } | null;
+    const g = row.groundedness as StoredGroundedness | null;
     const visible = row.released || reviewer;
     return {
       runId: row.id,
@@ -435,7 +526,16 @@ export class RunService implements RunPort {
       answer: visible ? row.answer : null,
       citations: row.citations as Citation[],
       // Unsupported claims quote the answer: withheld with it.
-      groundedness: g ? { score: g.score, threshold: g.threshold, unsupported: visible ? g.claims.filter((c) => !c.supported).map((c) => ({ text: c.text, missing: c.missing })) : [] } : null,
+      groundedness: g
+        ? {
+            score: g.score,
+            threshold: g.threshold,
+            unsupported: visible ? g.claims.filter((c) => !c.supported).map((c) => ({ text: c.text, missing: c.missing })) : [],
+            offlineScore: g.offlineScore ?? g.score,
+            decidedBy: g.decidedBy ?? 'offline',
+            judge: g.judge ? { model: g.judge.model, score: g.judge.score, error: g.judge.error } : null,
+          }
+        : null,
       costUsd: row.cost_usd,
       latencyMs: row.latency_ms,
       error: row.error,

@@ -27,6 +27,14 @@ export const RiskPosture = z.strictObject({
     .default([])
     .describe('Escalation path, in order'),
   timeoutAction: z.enum(['block', 'deliver']).default('block').describe('What happens after the last escalation (fail closed by default)'),
+  judge: z
+    .strictObject({
+      model: z.string().min(1).max(200).describe('Gateway route or provider/model that judges groundedness'),
+      decides: z.enum(['judge', 'offline', 'lowest']).default('lowest').describe('Which score is held against deliverThreshold'),
+      onFailure: z.enum(['offline', 'hold']).default('offline').describe('When the judge fails: use the offline score, or hold the run for review'),
+    })
+    .optional()
+    .describe('An LLM-as-judge groundedness check after the offline one'),
 });
 
 /** Who may run a use case in `pilot` and `limited`. */
