@@ -195,18 +195,17 @@ export class RunService implements RunPort {
     },
   ) {}
 
-  private async endUser(principal: Principal, as: string | undefined): Promise<{ userId: string; email: string; teamIds: string[]; admin: boolean; actingFor: string | undefined }> {
+  private async endUser(principal: Principal, as: string | undefined): Promise<{ userId: string; teamIds: string[]; admin: boolean; actingFor: string | undefined }> {
     if (as !== undefined) {
       if (!principal.isAdmin && !hasScope(principal, 'act_as')) throw new TarmacError('forbidden', 'running on behalf of another user needs a key with the act_as scope');
       const user = await findUser(this.db, as);
       if (!user || user.disabled) throw new TarmacError('not_found', `user ${as} does not exist`);
       const { rows } = await this.db.query<{ team_id: string }>('select team_id from team_members where user_id = $1', [user.id]);
-      return { userId: user.id, email: user.email, teamIds: rows.map((r) => r.team_id), admin: false, actingFor: user.email };
+      return { userId: user.id, teamIds: rows.map((r) => r.team_id), admin: false, actingFor: user.email };
     }
     if (!principal.userId) throw new TarmacError('validation_failed', 'a team key runs on behalf of a user: set "as"', { issues: [{ path: 'as', message: 'required for team keys' }] });
-    const user = await findUser(this.db, principal.userId);
-    if (!user) throw new TarmacError('unauthorized', 'the user of this key does not exist');
-    return { userId: user.id, email: user.email, teamIds: Object.keys(principal.roles), admin: principal.isAdmin, actingFor: undefined };
+    // Authentication resolved this principal from an active user's key: no need to read the user again.
+    return { userId: principal.userId, teamIds: Object.keys(principal.roles), admin: principal.isAdmin, actingFor: undefined };
   }
 
   /**
@@ -455,8 +454,8 @@ export class RunService implements RunPort {
     spans.push({ name: 'total', ms: latencyMs });
     const released = r.decision === 'delivered' || r.decision === 'flagged';
     const review = r.decision === 'held_for_review' ? 'hold' : r.reasons.includes('sampled_for_review') ? 'sample' : null;
-    const row = await this.deps.audit.transaction({ actor: systemActor('run'), requestId: base.request_id }, async (tx, recordAudit) => {
-      const inserted = await repo.insertRun(tx, {
+    // The record is built here and written without reading it back (its manifest and claims are large).
+    const row: Omit<repo.RunRow, 'created_at'> = {
       ...base,
       status: r.status,
       decision: r.decision,
@@ -486,20 +485,21 @@ export class RunService implements RunPort {
       tokens_out: r.tokens?.output ?? 0,
       latency_ms: latencyMs,
       error: r.error ?? null,
-      });
+    };
+    await this.deps.audit.transaction({ actor: systemActor('run'), requestId: base.request_id }, async (tx, recordAudit) => {
+      await repo.insertRun(tx, row);
       if (review) {
         const posture = r.useCase.posture;
         await this.deps.review.open(tx, recordAudit, {
-          runId: inserted.id,
-          useCaseId: inserted.use_case_id,
-          teamId: inserted.team_id,
+          runId: row.id,
+          useCaseId: row.use_case_id,
+          teamId: row.team_id,
           kind: review,
           slaMinutes: posture.reviewSlaMinutes,
           escalation: posture.escalation,
           timeoutAction: posture.timeoutAction,
         });
       }
-      return inserted;
     });
     return this.result(row, r.useCase.name, false);
   }
@@ -514,7 +514,7 @@ export class RunService implements RunPort {
   }
 
   /** A run as a caller sees it: the answer once released, or always for the team's reviewers. */
-  private result(row: repo.RunRow, useCase: string, reviewer: boolean): RunResult {
+  private result(row: Omit<repo.RunRow, 'created_at'>, useCase: string, reviewer: boolean): RunResult {
     const g = row.groundedness as StoredGroundedness | null;
     const visible = row.released || reviewer;
     return {

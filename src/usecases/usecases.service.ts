@@ -38,12 +38,15 @@ export interface EndUser {
 }
 
 async function view(q: Queryable, row: repo.UseCaseRow): Promise<UseCase> {
-  const owner = await findUser(q, row.owner_user_id);
+  return viewWith(row, (await findUser(q, row.owner_user_id))?.email ?? '');
+}
+
+function viewWith(row: repo.UseCaseRow, ownerEmail: string): UseCase {
   return {
     id: row.id,
     name: row.name,
     teamId: row.team_id,
-    owner: { userId: row.owner_user_id, email: owner?.email ?? '' },
+    owner: { userId: row.owner_user_id, email: ownerEmail },
     description: row.description,
     stage: row.stage,
     resumeStage: row.resume_stage,
@@ -270,9 +273,9 @@ export class UseCaseService {
 
   /** The use case a run names, read fresh from the database so that a pause anywhere applies at once. */
   async forRun(ref: string): Promise<UseCase> {
-    const row = await repo.findUseCase(this.db, ref);
+    const row = await repo.findUseCaseForRun(this.db, ref);
     if (!row) throw new TarmacError('not_found', `use case ${ref} does not exist`);
-    return view(this.db, row);
+    return viewWith(row, row.owner_email ?? '');
   }
 
   /**
