@@ -3,9 +3,11 @@
 //
 //   npm run bench -- run [--runs N]
 //
-// Prints p50 and p95 of (total - model span) at concurrency 1 and 20, with the model span's own p50 beside them.
+// Prints p50 and p95 of (total - model span) at concurrency 1 and 20, with the model span's own p50 beside them,
+// and what a run costs the process whatever the load: SQL statements and CPU milliseconds per run. Runs share one
+// thread (PGlite executes on it too), so at concurrency 20 a run's latency is about 20 runs' worth of that CPU.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { openServices } from '../src/app/index.js';
 import { loadConfig } from '../src/config/index.js';
@@ -16,6 +18,7 @@ const arg = (name: string, fallback: number): number => {
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 };
 const RUNS = arg('--runs', 200);
+const loadAtStart = round(loadavg()[0] ?? 0, 2);
 const QUESTIONS = [
   'What is the maximum roof age for a standard homeowners policy?',
   'Do wood-burning stoves need an inspection?',
@@ -35,6 +38,30 @@ try {
   const admin = await services.identity.authenticate(readFileSync(path.join(dir, 'admin-key'), 'utf8').trim());
   const key = await services.identity.createKey({ principal: admin }, { name: 'bench', user: 'analyst@demo.tarmac.local' });
   const analyst = await services.identity.authenticate(key.token);
+  // Counts the statements the process sends, the runs' own and the background writers' (traces, budgets).
+  let statements = 0;
+  const db = services.db;
+  const query = db.query.bind(db);
+  const transaction = db.transaction.bind(db);
+  db.query = (sql, params) => {
+    statements++;
+    return query(sql, params);
+  };
+  db.transaction = (fn) => {
+    statements += 2; // begin, commit
+    return transaction((tx) =>
+      fn({
+        query: (sql, params) => {
+          statements++;
+          return tx.query(sql, params);
+        },
+        exec: (sql) => {
+          statements++;
+          return tx.exec(sql);
+        },
+      }),
+    );
+  };
   const once = async (i: number) => {
     const result = await services.runs.run({ principal: analyst, requestId: `bench-${i}` }, 'underwriting-assistant', { input: QUESTIONS[i % QUESTIONS.length]! });
     const { rows } = await services.db.query<{ spans: { name: string; ms: number }[] }>('select spans from runs where id = $1', [result.runId]);
@@ -47,19 +74,32 @@ try {
   const measure = async (concurrency: number) => {
     const samples: { overhead: number; model: number }[] = [];
     let next = 0;
+    await services.gateway.flush();
+    statements = 0;
+    const cpu = process.cpuUsage();
     await Promise.all(
       Array.from({ length: concurrency }, async () => {
         while (next < RUNS) samples.push(await once(next++));
       }),
     );
+    await services.gateway.flush();
+    const used = process.cpuUsage(cpu);
     const overhead = samples.map((s) => s.overhead);
-    return { p50_ms: round(median(overhead), 2), p95_ms: round(quantile(overhead, 0.95), 2), model_p50_ms: round(median(samples.map((s) => s.model)), 2), runs: samples.length };
+    return {
+      p50_ms: round(median(overhead), 2),
+      p95_ms: round(quantile(overhead, 0.95), 2),
+      model_p50_ms: round(median(samples.map((s) => s.model)), 2),
+      // The bench's own read of each run's spans is one statement per run: not counted.
+      sql_per_run: round(statements / samples.length - 1, 2),
+      cpu_ms_per_run: round((used.user + used.system) / 1000 / samples.length, 2),
+      runs: samples.length,
+    };
   };
   progress(`${RUNS} runs at concurrency 1`);
   const c1 = await measure(1);
   progress(`${RUNS} runs at concurrency 20`);
   const c20 = await measure(20);
-  emit({ bench: 'run', concurrency_1: c1, concurrency_20: c20, targets: { p50_ms: 20, p95_ms: 60 }, node: process.version });
+  emit({ bench: 'run', loadavg_1m_at_start: loadAtStart, concurrency_1: c1, concurrency_20: c20, targets: { p50_ms: 20, p95_ms: 60 }, node: process.version });
 } finally {
   await services.gateway.close();
   await services.db.close();

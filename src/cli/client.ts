@@ -24,6 +24,8 @@ export interface TarmacClient {
   revokeKey(id: string): Promise<ApiKey>;
   listPrompts(): Promise<PromptSummary[]>;
   ask(useCase: string, input: string, as: string | undefined): Promise<RunResult>;
+  /** A streaming run: `onText` receives the answer text as the run releases it. */
+  askStream(useCase: string, input: string, as: string | undefined, onText: (text: string) => void): Promise<RunResult>;
   reviews(mine: boolean, status: string | undefined): Promise<ReviewTask[]>;
   decide(taskId: string, decision: ReviewDecision): Promise<ReviewTask>;
   getPromptVersion(name: string, selector: VersionSelector): Promise<PromptVersion>;
@@ -98,6 +100,11 @@ class LocalClient implements TarmacClient {
     return this.services.runs.run({ principal: this.principal }, useCase, { input, as });
   }
 
+  askStream(useCase: string, input: string, as: string | undefined, onText: (text: string) => void): Promise<RunResult> {
+    const sink = { signal: new AbortController().signal, event: (name: string, data: Record<string, unknown>) => name === 'delta' && onText(String(data.text)) };
+    return this.services.runs.run({ principal: this.principal }, useCase, { input, as }, sink);
+  }
+
   reviews(mine: boolean, status: string | undefined): Promise<ReviewTask[]> {
     return this.services.review.list({ principal: this.principal }, { mine, status, limit: 200 });
   }
@@ -140,6 +147,13 @@ class LocalClient implements TarmacClient {
   }
 }
 
+/** The TarmacError an API error body (or an `error` event) stands for. */
+function errorOf(status: number, payload: unknown): TarmacError {
+  const error = (payload as { error?: { code: string; message: string; details?: unknown } } | null)?.error;
+  const code = (ERROR_CODES as readonly string[]).includes(error?.code ?? '') ? (error?.code as ErrorCode) : 'internal_error';
+  return new TarmacError(code, error?.message ?? `HTTP ${status}`, error?.details);
+}
+
 class RemoteClient implements TarmacClient {
   readonly mode = 'remote' as const;
 
@@ -159,11 +173,8 @@ class RemoteClient implements TarmacClient {
     } catch (err) {
       throw new TarmacError('not_ready', `cannot reach Tarmac at ${this.baseUrl}: ${(err as Error).message}`);
     }
-    const payload = (await response.json().catch(() => null)) as { error?: { code: string; message: string; details?: unknown } } | null;
-    if (!response.ok) {
-      const code = (ERROR_CODES as readonly string[]).includes(payload?.error?.code ?? '') ? (payload?.error?.code as ErrorCode) : 'internal_error';
-      throw new TarmacError(code, payload?.error?.message ?? `HTTP ${response.status}`, payload?.error?.details);
-    }
+    const payload: unknown = await response.json().catch(() => null);
+    if (!response.ok) throw errorOf(response.status, payload);
     return payload as T;
   }
 
@@ -194,6 +205,35 @@ class RemoteClient implements TarmacClient {
 
   ask(useCase: string, input: string, as: string | undefined): Promise<RunResult> {
     return this.call('POST', `/api/v1/usecases/${encodeURIComponent(useCase)}/runs`, { input, ...(as ? { as } : {}) });
+  }
+
+  async askStream(useCase: string, input: string, as: string | undefined, onText: (text: string) => void): Promise<RunResult> {
+    let response: Response;
+    try {
+      response = await fetch(new URL(`/api/v1/usecases/${encodeURIComponent(useCase)}/runs`, this.baseUrl), {
+        method: 'POST',
+        headers: { authorization: `Bearer ${this.key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ input, stream: true, ...(as ? { as } : {}) }),
+      });
+    } catch (err) {
+      throw new TarmacError('not_ready', `cannot reach Tarmac at ${this.baseUrl}: ${(err as Error).message}`);
+    }
+    if (!response.ok || !response.body) throw errorOf(response.status, await response.json().catch(() => null));
+    let buffer = '';
+    for await (const bytes of response.body.pipeThrough(new TextDecoderStream())) {
+      buffer += bytes;
+      let end: number;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const event = /^event: (.*)$/m.exec(block)?.[1];
+        const data = JSON.parse(/^data: (.*)$/m.exec(block)?.[1] ?? 'null') as Record<string, unknown>;
+        if (event === 'delta') onText(String(data.text));
+        if (event === 'decision') return data as unknown as RunResult;
+        if (event === 'error') throw errorOf(response.status, data);
+      }
+    }
+    throw new TarmacError('internal_error', 'the run stream ended before its decision');
   }
 
   async reviews(mine: boolean, status: string | undefined): Promise<ReviewTask[]> {

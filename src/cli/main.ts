@@ -22,6 +22,8 @@ class ExitError extends Error {
 interface Io {
   out: (text: string) => void;
   err: (text: string) => void;
+  /** Text without a line end (streamed answers); `out` when absent. */
+  write?: (text: string) => void;
 }
 
 async function withClient<T>(config: Config, fn: (client: TarmacClient) => Promise<T>): Promise<T> {
@@ -186,12 +188,19 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
     .argument('<usecase>', 'use case name')
     .argument('<question>', 'the question or task')
     .option('--as <user>', 'run on behalf of this user (platform admins and act_as keys)')
+    .option('--stream', 'print the answer as the run releases it')
     .option('--json', 'machine-readable output')
-    .action(async (useCase: string, question: string, opts: { as?: string; json?: boolean }) => {
-      const result = await withClient(config(), (c) => c.ask(useCase, question, opts.as));
+    .action(async (useCase: string, question: string, opts: { as?: string; stream?: boolean; json?: boolean }) => {
+      let streamed = false;
+      const print = (text: string) => {
+        streamed = true;
+        (io.write ?? io.out)(text);
+      };
+      const result = await withClient(config(), (c) => (opts.stream && !opts.json ? c.askStream(useCase, question, opts.as, print) : c.ask(useCase, question, opts.as)));
       if (opts.json) io.out(JSON.stringify(result, null, 2));
       else {
-        if (result.answer !== null) io.out(result.answer);
+        if (streamed) io.out('');
+        else if (result.answer !== null) io.out(result.answer);
         for (const c of result.citations) io.out(`  [${c.ref}] ${c.title || c.documentId} (${c.source}/${c.documentId}): "${c.quote.replace(/\s+/g, ' ').slice(0, 160)}"`);
         const g = result.groundedness ? ` · groundedness ${result.groundedness.score.toFixed(2)} (needs ${result.groundedness.threshold})` : '';
         io.err(`${result.decision ?? result.status}${g} · run ${result.runId} · ${result.latencyMs} ms · $${result.costUsd.toFixed(6)}`);
@@ -384,7 +393,10 @@ function progressLine(c: SyncCounts, ms: number): string {
 }
 
 /** Runs the CLI and returns its exit code. */
-export async function runCli(argv: string[], io: Io = { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(`${s}\n`) }, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function runCli(
+  argv: string[],
+  io: Io = { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(`${s}\n`), write: (s) => process.stdout.write(s) },
+  env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const program = buildCli(io, env);
   const json = argv.includes('--json');
   try {

@@ -52,6 +52,8 @@ export interface ChatStream {
   runId: string;
   includeUsage: boolean;
   chunks: AsyncGenerator<ChatChunk>;
+  /** What the call has cost so far: final once `chunks` has ended, failed or been returned. */
+  spent(): { costUsd: number; tokens: { input: number; output: number }; model: string | null };
 }
 
 interface Resolved {
@@ -466,7 +468,12 @@ export class GatewayService {
   chatStream(caller: GatewayCaller, body: ChatBody): ChatStream {
     const trace = this.newTrace(caller, 'chat', body.model, true);
     const options = body.stream_options as { include_usage?: unknown } | undefined;
-    return { runId: trace.id, includeUsage: options?.include_usage === true, chunks: this.streamChunks(caller, body, trace) };
+    return {
+      runId: trace.id,
+      includeUsage: options?.include_usage === true,
+      chunks: this.streamChunks(caller, body, trace),
+      spent: () => ({ costUsd: trace.cost_usd, tokens: { input: trace.input_tokens, output: trace.output_tokens }, model: trace.model }),
+    };
   }
 
   private async *streamChunks(caller: GatewayCaller, body: ChatBody, trace: GatewayTrace): AsyncGenerator<ChatChunk> {

@@ -34,6 +34,26 @@ export async function findPrompt(q: Queryable, ref: string): Promise<PromptRow |
   return (await q.query<PromptRow>('select * from prompts where id = $1 or name = $1', [ref])).rows[0] ?? null;
 }
 
+/**
+ * A prompt and the version its label points at, in one round trip (the governed run's path): `label_version`
+ * is null when the label does not exist, `version` when the version does not.
+ */
+export async function labelledVersion(
+  q: Queryable,
+  ref: string,
+  label: string,
+): Promise<(Omit<VersionRow, 'prompt_id' | 'version'> & { name: string; label_version: number | null; version: number | null }) | null> {
+  const { rows } = await q.query<Omit<VersionRow, 'prompt_id' | 'version'> & { name: string; label_version: number | null; version: number | null }>(
+    `select p.name, l.version as label_version, v.version, v.messages, v.variables, v.model, v.content_hash, v.note, v.created_by, v.created_at
+       from prompts p
+       left join prompt_labels l on l.prompt_id = p.id and l.label = $2
+       left join prompt_versions v on v.prompt_id = p.id and v.version = l.version
+      where p.id = $1 or p.name = $1`,
+    [ref, label],
+  );
+  return rows[0] ?? null;
+}
+
 export async function listPrompts(q: Queryable, teamIds: string[] | null): Promise<PromptRow[]> {
   if (!teamIds) return (await q.query<PromptRow>('select * from prompts order by name')).rows;
   return (await q.query<PromptRow>('select * from prompts where team_id = any($1) order by name', [teamIds])).rows;

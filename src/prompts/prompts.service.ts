@@ -308,10 +308,11 @@ export class PromptService {
     label: string,
     variables: Record<string, unknown>,
   ): Promise<{ prompt: string; version: number; messages: PromptMessage[]; model: ModelParams }> {
-    const row = await repo.findPrompt(this.db, ref);
+    const row = await repo.labelledVersion(this.db, ref, label);
     if (!row) throw new TarmacError('not_found', `prompt ${ref} does not exist`);
-    const v = await this.select(row, { label });
-    return { prompt: row.name, version: v.version, messages: renderMessages(v, variables), model: v.model };
+    if (row.label_version === null) throw new TarmacError('not_found', `prompt ${row.name} has no label ${label}`);
+    if (row.version === null) throw new TarmacError('not_found', `prompt ${row.name} has no version ${row.label_version}`);
+    return { prompt: row.name, version: row.version, messages: renderMessages(row, variables), model: row.model };
   }
 
   /** Renders a version for a caller who may read the prompt. */

@@ -7,10 +7,10 @@
  * const useCase = await usecases.forRun('underwriting-assistant');
  * await usecases.authorizeRun(useCase, { userId, teamIds }); // use_case_paused, not_in_rollout
  */
-export { ACTIVE_STAGES, Cohort, KillCriterion, Kpi, RiskPosture, STAGES, UseCaseName, UseCaseSpec, type Stage } from './usecases.schema.js';
-export { changedFields, inPercentCohort, UseCaseService, UseCaseWriter, type EndUser, type UseCase } from './usecases.service.js';
+export { ACTIVE_STAGES, Cohort, contextSourceRefs, KillCriterion, Kpi, RiskPosture, STAGES, UseCaseName, UseCaseSpec, type Stage } from './usecases.schema.js';
+export { changedFields, checkContextSources, inPercentCohort, UseCaseService, UseCaseWriter, type EndUser, type UseCase } from './usecases.service.js';
 export { findUseCase, type UseCaseRow } from './usecases.repository.js';
 export { registerUseCaseRoutes } from './usecases.routes.js';
-export { RunService, type Citation, type Decision, type RunInput, type RunRecord, type RunResult } from './runs.service.js';
+export { RunService, type Citation, type Decision, type Delivery, type RunInput, type RunRecord, type RunResult, type RunStatus, type RunStreamSink } from './runs.service.js';
 export { registerRunRoutes } from './runs.routes.js';
 export { injectionMarkers } from './injection.js';

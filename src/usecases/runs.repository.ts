@@ -9,7 +9,7 @@ export interface RunRow {
   request_id: string | null;
   input: string;
   variables: Record<string, string>;
-  status: 'completed' | 'failed';
+  status: 'completed' | 'failed' | 'cancelled';
   decision: 'delivered' | 'flagged' | 'held_for_review' | 'blocked' | null;
   reasons: string[];
   answer: string | null;
@@ -38,11 +38,10 @@ const COLUMNS = [
 ] as const;
 const JSON_COLUMNS = new Set(['variables', 'reasons', 'citations', 'groundedness', 'manifest', 'spans']);
 
-export async function insertRun(q: Queryable, run: Omit<RunRow, 'created_at'>): Promise<RunRow> {
-  const values = COLUMNS.map((c) => (JSON_COLUMNS.has(c) ? JSON.stringify(run[c] ?? null) : run[c]));
-  return (
-    await q.query<RunRow>(`insert into runs (${COLUMNS.join(', ')}) values (${COLUMNS.map((_, i) => `$${i + 1}`).join(', ')}) returning *`, values)
-  ).rows[0] as RunRow;
+const INSERT_RUN = `insert into runs (${COLUMNS.join(', ')}) values (${COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})`;
+
+export async function insertRun(q: Queryable, run: Omit<RunRow, 'created_at'>): Promise<void> {
+  await q.query(INSERT_RUN, COLUMNS.map((c) => (JSON_COLUMNS.has(c) ? JSON.stringify(run[c] ?? null) : run[c])));
 }
 
 export async function findRun(q: Queryable, id: string): Promise<RunRow | null> {

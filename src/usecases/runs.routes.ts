@@ -1,20 +1,30 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { principalOf, routeAuth, type ZodTypeProvider } from '../access/index.js';
+import { isTarmacError, TarmacError } from '../errors/index.js';
 import type { Caller } from '../identity/index.js';
-import type { RunService } from './runs.service.js';
+import type { RunInput, RunService } from './runs.service.js';
 
 const Decision = z.enum(['delivered', 'flagged', 'held_for_review', 'blocked']);
 const Citation = z.object({ ref: z.number(), chunkId: z.number(), documentId: z.string(), title: z.string(), source: z.string(), quote: z.string() });
 const RunResult = z.object({
   runId: z.string(),
   useCase: z.string(),
-  status: z.enum(['completed', 'failed']),
+  status: z.enum(['completed', 'failed', 'cancelled']),
   decision: Decision.nullable(),
   reasons: z.array(z.string()),
   answer: z.string().nullable(),
   citations: z.array(Citation),
-  groundedness: z.object({ score: z.number(), threshold: z.number(), unsupported: z.array(z.object({ text: z.string(), missing: z.array(z.string()) })) }).nullable(),
+  groundedness: z
+    .object({
+      score: z.number().describe('The score held against the threshold'),
+      threshold: z.number(),
+      unsupported: z.array(z.object({ text: z.string(), missing: z.array(z.string()) })),
+      offlineScore: z.number(),
+      decidedBy: z.enum(['offline', 'judge']),
+      judge: z.object({ model: z.string(), score: z.number().nullable(), error: z.string().nullable() }).nullable(),
+    })
+    .nullable(),
   costUsd: z.number(),
   latencyMs: z.number(),
   error: z.string().nullable(),
@@ -42,9 +52,48 @@ const RunBody = z.strictObject({
   input: z.string().min(1).max(20_000).describe('The question or task'),
   variables: z.record(z.string(), z.string().max(20_000)).optional().describe('Prompt variables and lookup keys'),
   as: z.string().max(320).optional().describe('End user (email or id) the run is for: keys with the act_as scope'),
+  stream: z.boolean().optional().describe('Answer as Server-Sent Events: run, context, delta, then decision or error'),
 });
 const RunParams = z.strictObject({ id: z.string().min(1).max(100) });
 const caller = (request: FastifyRequest): Caller => ({ principal: principalOf(request), requestId: request.id });
+
+/** The error body of an `error` event: the API's error shape; anything unexpected is an internal error. */
+function errorEvent(err: unknown): { error: { code: string; message: string; details?: unknown } } {
+  const e = isTarmacError(err) ? err : new TarmacError('internal_error', 'internal error');
+  return { error: { code: e.code, message: e.message, ...(e.details === undefined ? {} : { details: e.details }) } };
+}
+
+/**
+ * A run as Server-Sent Events. Errors before the run exists (unknown or paused use case, outside the cohort)
+ * answer as plain JSON errors; once the `run` event is out, every end is a `decision` or an `error` event.
+ */
+async function streamRun(runs: RunService, request: FastifyRequest, reply: FastifyReply, useCase: string, input: RunInput): Promise<void> {
+  const controller = new AbortController();
+  // The response closing before it was fully written means the client went away.
+  reply.raw.on('close', () => {
+    if (!reply.raw.writableFinished) controller.abort();
+  });
+  const raw = reply.raw;
+  let open = false;
+  const send = (event: string, data: unknown): void => {
+    if (!open) {
+      open = true;
+      reply.hijack();
+      raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-request-id': request.id });
+    }
+    if (!raw.destroyed) raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  };
+  try {
+    const result = await runs.run(caller(request), useCase, input, { signal: controller.signal, event: send });
+    send('decision', result);
+    raw.end();
+  } catch (err) {
+    if (!open) throw err;
+    if (!isTarmacError(err)) request.log.error({ err }, 'streaming run failed');
+    send('error', errorEvent(err));
+    raw.end();
+  }
+}
 
 /** `POST /api/v1/usecases/:usecase/runs` (the governed run) and `/api/v1/runs…` (records, feedback, outcomes). */
 export function registerRunRoutes(app: FastifyInstance, runs: RunService): void {
@@ -56,7 +105,8 @@ export function registerRunRoutes(app: FastifyInstance, runs: RunService): void 
     {
       config: routeAuth({ scope: 'write' }),
       schema: {
-        summary: 'Run a use case: 200 with the answer when delivered or flagged (or the reasons when blocked), 202 when held for review.',
+        summary:
+          'Run a use case: 200 with the answer when delivered or flagged (or the reasons when blocked), 202 when held for review; with stream: true, Server-Sent Events (run, context, delta, decision or error).',
         tags,
         params: z.strictObject({ usecase: z.string().min(1).max(100) }),
         body: RunBody,
@@ -64,7 +114,9 @@ export function registerRunRoutes(app: FastifyInstance, runs: RunService): void 
       },
     },
     async (request, reply) => {
-      const result = await runs.run(caller(request), request.params.usecase, request.body);
+      const { stream, ...input } = request.body;
+      if (stream === true) return streamRun(runs, request, reply, request.params.usecase, input);
+      const result = await runs.run(caller(request), request.params.usecase, input);
       return reply.code(result.decision === 'held_for_review' ? 202 : 200).send(result);
     },
   );

@@ -5,16 +5,74 @@ import type { Database, Queryable } from '../db/index.js';
 import { isTarmacError, TarmacError } from '../errors/index.js';
 import { checkGroundedness, detectPii, type ContextPassage, type GroundednessResult } from '../guard/index.js';
 import { findUser, newId, type Caller } from '../identity/index.js';
-import type { GatewayService } from '../models/index.js';
+import type { GatewayCaller, GatewayService } from '../models/index.js';
 import { CLASSIFICATIONS, type PolicyService } from '../policies/index.js';
 import type { PromptService } from '../prompts/index.js';
 import type { ContextManifest, RetrievalService } from '../retrieval/index.js';
 import type { ReviewService, RunPort, RunVerdict } from '../review/index.js';
 import { injectionMarkers } from './injection.js';
+import { judgeMessages, parseJudgeVerdict } from './judge.js';
 import * as repo from './runs.repository.js';
 import type { UseCase, UseCaseService } from './usecases.service.js';
 
 export type Decision = 'delivered' | 'flagged' | 'held_for_review' | 'blocked';
+export type RunStatus = 'completed' | 'failed' | 'cancelled';
+
+/** How a streaming run sends its answer text: as it is generated, or once the decision released it. */
+export type Delivery = 'progressive' | 'after_decision';
+
+/**
+ * Receives a streaming run's events as they happen: `run` (run id), `context` (what the model will see, and
+ * the delivery mode), `delta` (answer text). The caller sends the final `decision` (or `error`) itself.
+ */
+export interface RunStreamSink {
+  /** Aborted when the client goes away: the model call stops and the run is recorded as cancelled. */
+  signal: AbortSignal;
+  event(name: 'run' | 'context' | 'delta', data: Record<string, unknown>): void;
+}
+
+/** What the model call produced. */
+interface ModelReply {
+  answer: string;
+  model: string | null;
+  gatewayRunId: string;
+  costUsd: number;
+  tokens: { input: number; output: number };
+}
+
+/** What the judge model said about a run's claims (score null when it failed: `error` says why). */
+interface JudgeRecord {
+  model: string;
+  score: number | null;
+  unsupported: number[];
+  error: string | null;
+  costUsd: number;
+  gatewayRunId: string | null;
+}
+
+interface StoredGroundedness {
+  score: number;
+  threshold: number;
+  claims: { text: string; supported: boolean; missing: string[] }[];
+  offlineScore?: number;
+  decidedBy?: 'offline' | 'judge';
+  judge?: JudgeRecord | null;
+}
+
+/** The score the posture holds against its threshold; a failed judge leaves the offline score. */
+function decidingScore(offline: number, judge: JudgeRecord | null, decides: 'judge' | 'offline' | 'lowest'): { score: number; by: 'offline' | 'judge' } {
+  const judged = judge?.score ?? null;
+  if (judged === null || decides === 'offline') return { score: offline, by: 'offline' };
+  if (decides === 'judge' || judged < offline) return { score: judged, by: 'judge' };
+  return { score: offline, by: 'offline' };
+}
+
+/** The client of a streaming run went away: what the model call had used by then. */
+class RunCancelled extends Error {
+  constructor(readonly spent: Omit<ModelReply, 'answer'>) {
+    super('the client disconnected');
+  }
+}
 
 export interface Citation {
   ref: number;
@@ -29,13 +87,24 @@ export interface Citation {
 export interface RunResult {
   runId: string;
   useCase: string;
-  status: 'completed' | 'failed';
+  status: RunStatus;
   decision: Decision | null;
   reasons: string[];
   /** Null while held for review, and when blocked. */
   answer: string | null;
   citations: Citation[];
-  groundedness: { score: number; threshold: number; unsupported: { text: string; missing: string[] }[] } | null;
+  /**
+   * `score` is the one held against `threshold`: the offline score, the judge's, or the lower of the two, as
+   * the posture's `judge.decides` says (`decidedBy`); `judge` is null when the posture names no judge.
+   */
+  groundedness: {
+    score: number;
+    threshold: number;
+    unsupported: { text: string; missing: string[] }[];
+    offlineScore: number;
+    decidedBy: 'offline' | 'judge';
+    judge: { model: string; score: number | null; error: string | null } | null;
+  } | null;
   costUsd: number;
   latencyMs: number;
   error: string | null;
@@ -86,6 +155,20 @@ function passagesOf(context: string): ContextPassage[] {
     .map((m) => ({ id: m[1] ?? '', text: m[2] ?? '' }));
 }
 
+type ChatRequest = Parameters<GatewayService['chat']>[1];
+
+/** The `context` event of a streaming run: what the model will see, and how the answer will be sent. */
+function contextEvent(manifest: ContextManifest, delivery: Delivery): Record<string, unknown> {
+  return {
+    delivery,
+    chunks: manifest.chunks.map((c) => ({ ref: c.ref, documentId: c.documentId, title: c.title, source: c.source, version: c.version })),
+    lookups: manifest.lookups.map((l) => ({ name: l.name, key: l.key, found: l.found })),
+    tokensUsed: manifest.tokensUsed,
+    flagged: manifest.flagged,
+    warnings: manifest.warnings,
+  };
+}
+
 const rank = (c: string) => Math.max(0, (CLASSIFICATIONS as readonly string[]).indexOf(c));
 
 /**
@@ -112,22 +195,25 @@ export class RunService implements RunPort {
     },
   ) {}
 
-  private async endUser(principal: Principal, as: string | undefined): Promise<{ userId: string; email: string; teamIds: string[]; admin: boolean; actingFor: string | undefined }> {
+  private async endUser(principal: Principal, as: string | undefined): Promise<{ userId: string; teamIds: string[]; admin: boolean; actingFor: string | undefined }> {
     if (as !== undefined) {
       if (!principal.isAdmin && !hasScope(principal, 'act_as')) throw new TarmacError('forbidden', 'running on behalf of another user needs a key with the act_as scope');
       const user = await findUser(this.db, as);
       if (!user || user.disabled) throw new TarmacError('not_found', `user ${as} does not exist`);
       const { rows } = await this.db.query<{ team_id: string }>('select team_id from team_members where user_id = $1', [user.id]);
-      return { userId: user.id, email: user.email, teamIds: rows.map((r) => r.team_id), admin: false, actingFor: user.email };
+      return { userId: user.id, teamIds: rows.map((r) => r.team_id), admin: false, actingFor: user.email };
     }
     if (!principal.userId) throw new TarmacError('validation_failed', 'a team key runs on behalf of a user: set "as"', { issues: [{ path: 'as', message: 'required for team keys' }] });
-    const user = await findUser(this.db, principal.userId);
-    if (!user) throw new TarmacError('unauthorized', 'the user of this key does not exist');
-    return { userId: user.id, email: user.email, teamIds: Object.keys(principal.roles), admin: principal.isAdmin, actingFor: undefined };
+    // Authentication resolved this principal from an active user's key: no need to read the user again.
+    return { userId: principal.userId, teamIds: Object.keys(principal.roles), admin: principal.isAdmin, actingFor: undefined };
   }
 
-  /** Runs a use case for the caller (or, with `act_as`, for the user it names). */
-  async run(caller: Caller, useCaseRef: string, input: RunInput): Promise<RunResult> {
+  /**
+   * Runs a use case for the caller (or, with `act_as`, for the user it names). With a `sink` the model is
+   * called as a stream and the run reports its progress; the answer text reaches the sink as it is generated
+   * only when nothing can withhold it ({@link RunService.delivery}), otherwise never before the decision.
+   */
+  async run(caller: Caller, useCaseRef: string, input: RunInput, sink?: RunStreamSink): Promise<RunResult> {
     const started = performance.now();
     const spans: { name: string; ms: number }[] = [];
     let mark = started;
@@ -153,6 +239,7 @@ export class RunService implements RunPort {
       variables: input.variables ?? {},
       route: useCase.route,
     };
+    sink?.event('run', { runId: base.id, useCase: useCase.name });
     let manifest: ContextManifest | null = null;
     let prompt: { prompt: string; version: number } | null = null;
     try {
@@ -177,65 +264,154 @@ export class RunService implements RunPort {
       span('prompt');
 
       const classification = manifest.chunks.reduce((top, c) => (rank(c.classification) > rank(top) ? c.classification : top), 'public');
+      let piiAllowed: boolean | undefined;
+      const allowsPii = async () => (piiAllowed ??= await this.piiAllowed(classification));
+      const delivery = sink ? this.delivery(useCase, await allowsPii()) : 'after_decision';
+      sink?.event('context', contextEvent(manifest, delivery));
       if (injected.length > 0) {
         return this.record(base, spans, started, { status: 'completed', decision: 'blocked', reasons, manifest, prompt, useCase });
       }
       const { model: params } = rendered;
-      const controller = new AbortController();
-      const completion = await this.deps.gateway.chat(
-        { principal: caller.principal, requestId: caller.requestId ?? base.id, classification: manifest.chunks.length > 0 ? classification : 'internal', useCase: useCase.name, signal: controller.signal },
-        {
-          model: params.route ?? useCase.route,
-          messages: rendered.messages,
-          ...(params.temperature !== undefined ? { temperature: params.temperature } : {}),
-          ...(params.topP !== undefined ? { top_p: params.topP } : {}),
-          ...(params.maxTokens !== undefined ? { max_tokens: params.maxTokens } : {}),
-          ...(params.stop ? { stop: params.stop } : {}),
-          ...(params.seed !== undefined ? { seed: params.seed } : {}),
-        },
-      );
+      const gatewayCaller = {
+        principal: caller.principal,
+        requestId: caller.requestId ?? base.id,
+        classification: manifest.chunks.length > 0 ? classification : 'internal',
+        useCase: useCase.name,
+        signal: sink?.signal ?? new AbortController().signal,
+      };
+      const request = {
+        model: params.route ?? useCase.route,
+        messages: rendered.messages,
+        ...(params.temperature !== undefined ? { temperature: params.temperature } : {}),
+        ...(params.topP !== undefined ? { top_p: params.topP } : {}),
+        ...(params.maxTokens !== undefined ? { max_tokens: params.maxTokens } : {}),
+        ...(params.stop ? { stop: params.stop } : {}),
+        ...(params.seed !== undefined ? { seed: params.seed } : {}),
+      };
+      const reply = sink
+        ? await this.streamModel(gatewayCaller, request, sink, delivery === 'progressive')
+        : await this.callModel(gatewayCaller, request);
       span('model');
-      const body = completion.body as { model?: string; choices?: { message?: { content?: string | null } }[]; usage?: { prompt_tokens?: number; completion_tokens?: number } };
-      const answer = body.choices?.[0]?.message?.content ?? '';
+      const { answer } = reply;
 
       const passages = passagesOf(assembled.context);
       const g = checkGroundedness(claimText(answer), passages);
       const piiTypes = [...new Set(detectPii(answer).map((m) => m.type))];
       span('guard');
+      const judgeConfig = useCase.posture.judge;
+      let judge: JudgeRecord | null = null;
+      if (judgeConfig) {
+        judge = await this.judge(gatewayCaller, judgeConfig.model, g, assembled.context);
+        span('judge');
+      }
+      const scored = decidingScore(g.score, judge, judgeConfig?.decides ?? 'offline');
 
       let decision: Decision = 'delivered';
-      if (piiTypes.length > 0 && !(await this.piiAllowed(classification))) {
+      if (piiTypes.length > 0 && !(await allowsPii())) {
         reasons.push(`pii_in_answer: ${piiTypes.join(', ')}`);
         decision = 'blocked';
       } else {
-        if (g.score < useCase.posture.deliverThreshold) reasons.push(`groundedness ${g.score.toFixed(2)} below ${useCase.posture.deliverThreshold}`);
+        const threshold = useCase.posture.deliverThreshold;
+        if (scored.score < threshold) reasons.push(`groundedness ${scored.score.toFixed(2)} below ${threshold}${scored.by === 'judge' ? ' (judge)' : ''}`);
         if (manifest.flagged) reasons.push(...manifest.rules.filter((r) => r.action === 'proceed_flagged').map((r) => `context_flagged: ${r.detail}`));
-        if (reasons.length > 0) decision = useCase.posture.belowThreshold;
+        const judgeHolds = judge?.error != null && judgeConfig?.onFailure === 'hold';
+        if (judgeHolds) reasons.push(`judge_failed: ${judge?.error}`);
+        if (reasons.length > 0) decision = judgeHolds ? 'held_for_review' : useCase.posture.belowThreshold;
         else if ((this.deps.random ?? Math.random)() < useCase.posture.reviewSampleRate) reasons.push('sampled_for_review');
       }
       span('decide');
-      return await this.record(base, spans, started, {
+      const result = await this.record(base, spans, started, {
         status: 'completed',
         decision,
         reasons,
         manifest,
         prompt,
         useCase,
-        answer,
         groundedness: g,
+        judge,
+        scored,
         passages,
-        model: body.model ?? null,
-        gatewayRunId: completion.runId,
-        costUsd: completion.costUsd,
-        tokens: { input: body.usage?.prompt_tokens ?? 0, output: body.usage?.completion_tokens ?? 0 },
+        ...reply,
+        costUsd: reply.costUsd + (judge?.costUsd ?? 0),
       });
+      // Text that could have been withheld is sent whole, and only once the decision released it.
+      if (sink && delivery !== 'progressive' && result.answer !== null) sink.event('delta', { text: result.answer });
+      return result;
     } catch (err) {
+      if (err instanceof RunCancelled) {
+        const cancelled = await this.record(base, spans, started, { status: 'cancelled', decision: null, reasons: [], manifest, prompt, useCase, error: 'run_cancelled: the client disconnected', ...err.spent });
+        throw new TarmacError('run_cancelled', 'the client disconnected before the run ended', { runId: cancelled.runId });
+      }
       // Only the model call and the steps after authorisation reach here: the run is recorded as failed.
       const message = isTarmacError(err) ? `${err.code}: ${err.message}` : (err as Error).message;
       const failed = await this.record(base, spans, started, { status: 'failed', decision: null, reasons: [], manifest, prompt, useCase, error: message });
       if (isTarmacError(err)) throw new TarmacError(err.code, err.message, { ...(typeof err.details === 'object' && err.details ? err.details : {}), runId: failed.runId });
       throw err;
     }
+  }
+
+  /**
+   * A streaming run sends answer text as it is generated only when no check after the model can withhold it:
+   * the posture flags (never holds) answers under its threshold, and PII in answers is allowed for the
+   * context's classification (so nothing can block). Otherwise the text is sent once the decision released it.
+   */
+  delivery(useCase: UseCase, piiAllowed: boolean): Delivery {
+    const canHold = useCase.posture.belowThreshold === 'held_for_review' || useCase.posture.judge?.onFailure === 'hold';
+    return !canHold && piiAllowed ? 'progressive' : 'after_decision';
+  }
+
+  /** The LLM-as-judge check: never throws; a failed call or an unreadable verdict is recorded as `error`. */
+  private async judge(caller: GatewayCaller, model: string, g: GroundednessResult, context: string): Promise<JudgeRecord> {
+    let completion: Awaited<ReturnType<GatewayService['chat']>>;
+    try {
+      completion = await this.deps.gateway.chat(caller, { model, messages: judgeMessages(g.claims.map((c) => c.text), context), temperature: 0 });
+    } catch (err) {
+      const error = isTarmacError(err) ? `${err.code}: ${err.message}` : (err as Error).message;
+      return { model, score: null, unsupported: [], error, costUsd: 0, gatewayRunId: null };
+    }
+    const body = completion.body as { choices?: { message?: { content?: string | null } }[] };
+    const spent = { model, costUsd: completion.costUsd, gatewayRunId: completion.runId };
+    try {
+      return { ...spent, ...parseJudgeVerdict(body.choices?.[0]?.message?.content ?? ''), error: null };
+    } catch (err) {
+      return { ...spent, score: null, unsupported: [], error: `judge_malformed: ${(err as Error).message}` };
+    }
+  }
+
+  private async callModel(caller: GatewayCaller, request: ChatRequest): Promise<ModelReply> {
+    const completion = await this.deps.gateway.chat(caller, request);
+    const body = completion.body as { model?: string; choices?: { message?: { content?: string | null } }[]; usage?: { prompt_tokens?: number; completion_tokens?: number } };
+    return {
+      answer: body.choices?.[0]?.message?.content ?? '',
+      model: body.model ?? null,
+      gatewayRunId: completion.runId,
+      costUsd: completion.costUsd,
+      tokens: { input: body.usage?.prompt_tokens ?? 0, output: body.usage?.completion_tokens ?? 0 },
+    };
+  }
+
+  /** The model call as a stream: text goes to the sink as it comes when `progressive`; a gone client cancels it. */
+  private async streamModel(caller: GatewayCaller, request: ChatRequest, sink: RunStreamSink, progressive: boolean): Promise<ModelReply> {
+    const session = this.deps.gateway.chatStream(caller, { ...request, stream: true, stream_options: { include_usage: true } });
+    let answer = '';
+    let model: string | null = null;
+    try {
+      for await (const chunk of session.chunks) {
+        if (typeof chunk.model === 'string') model = chunk.model;
+        const text = (chunk.choices[0]?.delta as { content?: unknown } | undefined)?.content;
+        if (typeof text === 'string' && text !== '') {
+          answer += text;
+          if (progressive) sink.event('delta', { text });
+        }
+        if (sink.signal.aborted) break;
+      }
+    } catch (err) {
+      if (!sink.signal.aborted) throw err;
+    }
+    const spent = session.spent();
+    const reply = { model: model ?? spent.model, gatewayRunId: session.runId, costUsd: spent.costUsd, tokens: spent.tokens };
+    if (sink.signal.aborted) throw new RunCancelled(reply);
+    return { answer, ...reply };
   }
 
   private async piiAllowed(classification: string): Promise<boolean> {
@@ -249,7 +425,7 @@ export class RunService implements RunPort {
     spans: { name: string; ms: number }[],
     started: number,
     r: {
-      status: 'completed' | 'failed';
+      status: RunStatus;
       decision: Decision | null;
       reasons: string[];
       manifest: ContextManifest | null;
@@ -257,6 +433,8 @@ export class RunService implements RunPort {
       useCase: UseCase;
       answer?: string;
       groundedness?: GroundednessResult;
+      judge?: JudgeRecord | null;
+      scored?: { score: number; by: 'offline' | 'judge' };
       passages?: ContextPassage[];
       model?: string | null;
       gatewayRunId?: string;
@@ -276,8 +454,8 @@ export class RunService implements RunPort {
     spans.push({ name: 'total', ms: latencyMs });
     const released = r.decision === 'delivered' || r.decision === 'flagged';
     const review = r.decision === 'held_for_review' ? 'hold' : r.reasons.includes('sampled_for_review') ? 'sample' : null;
-    const row = await this.deps.audit.transaction({ actor: systemActor('run'), requestId: base.request_id }, async (tx, recordAudit) => {
-      const inserted = await repo.insertRun(tx, {
+    // The record is built here and written without reading it back (its manifest and claims are large).
+    const row: Omit<repo.RunRow, 'created_at'> = {
       ...base,
       status: r.status,
       decision: r.decision,
@@ -286,7 +464,15 @@ export class RunService implements RunPort {
       released,
       citations,
       groundedness: r.groundedness
-        ? { score: r.groundedness.score, support: r.groundedness.support, threshold: r.useCase.posture.deliverThreshold, claims: r.groundedness.claims }
+        ? {
+            score: r.scored?.score ?? r.groundedness.score,
+            offlineScore: r.groundedness.score,
+            decidedBy: r.scored?.by ?? 'offline',
+            judge: r.judge ?? null,
+            support: r.groundedness.support,
+            threshold: r.useCase.posture.deliverThreshold,
+            claims: r.groundedness.claims,
+          }
         : null,
       manifest: r.manifest,
       spans,
@@ -299,20 +485,21 @@ export class RunService implements RunPort {
       tokens_out: r.tokens?.output ?? 0,
       latency_ms: latencyMs,
       error: r.error ?? null,
-      });
+    };
+    await this.deps.audit.transaction({ actor: systemActor('run'), requestId: base.request_id }, async (tx, recordAudit) => {
+      await repo.insertRun(tx, row);
       if (review) {
         const posture = r.useCase.posture;
         await this.deps.review.open(tx, recordAudit, {
-          runId: inserted.id,
-          useCaseId: inserted.use_case_id,
-          teamId: inserted.team_id,
+          runId: row.id,
+          useCaseId: row.use_case_id,
+          teamId: row.team_id,
           kind: review,
           slaMinutes: posture.reviewSlaMinutes,
           escalation: posture.escalation,
           timeoutAction: posture.timeoutAction,
         });
       }
-      return inserted;
     });
     return this.result(row, r.useCase.name, false);
   }
@@ -327,17 +514,28 @@ export class RunService implements RunPort {
   }
 
   /** A run as a caller sees it: the answer once released, or always for the team's reviewers. */
-  private result(row: repo.RunRow, useCase: string, reviewer: boolean): RunResult {
-    const g = row.groundedness as { score: number; threshold: number; claims: { text: string; supported: boolean; missing: string[] }[] } | null;
+  private result(row: Omit<repo.RunRow, 'created_at'>, useCase: string, reviewer: boolean): RunResult {
+    const g = row.groundedness as StoredGroundedness | null;
+    const visible = row.released || reviewer;
     return {
       runId: row.id,
       useCase,
       status: row.status,
       decision: row.decision,
       reasons: row.reasons,
-      answer: row.released || reviewer ? row.answer : null,
+      answer: visible ? row.answer : null,
       citations: row.citations as Citation[],
-      groundedness: g ? { score: g.score, threshold: g.threshold, unsupported: g.claims.filter((c) => !c.supported).map((c) => ({ text: c.text, missing: c.missing })) } : null,
+      // Unsupported claims quote the answer: withheld with it.
+      groundedness: g
+        ? {
+            score: g.score,
+            threshold: g.threshold,
+            unsupported: visible ? g.claims.filter((c) => !c.supported).map((c) => ({ text: c.text, missing: c.missing })) : [],
+            offlineScore: g.offlineScore ?? g.score,
+            decidedBy: g.decidedBy ?? 'offline',
+            judge: g.judge ? { model: g.judge.model, score: g.judge.score, error: g.judge.error } : null,
+          }
+        : null,
       costUsd: row.cost_usd,
       latencyMs: row.latency_ms,
       error: row.error,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Principal } from '../access/index.js';
+import { systemActor, type Principal } from '../access/index.js';
 import { BACKEND } from '../../tests/support/db.js';
 import { bearer, openTestServer, type TestServer } from '../../tests/support/server.js';
 import { inPercentCohort } from './index.js';
@@ -110,5 +110,47 @@ describe(`use cases (${BACKEND})`, () => {
     expect(bad.json().error).toMatchObject({ code: 'validation_failed', details: { issues: [{ path: 'riskTier' }] } });
     const missing = await s.app.inject({ url: '/api/v1/usecases/nope', headers: h });
     expect(missing.statusCode).toBe(404);
+  });
+
+  it('validates the context recipe at create and update, naming the path and any unknown source', async () => {
+    const res = await s.app.inject({ method: 'POST', url: '/api/v1/usecases', headers: bearer(ownerToken), payload: { ...spec, name: 'bad-recipe', context: { k: 'eight', colour: 'red' } } });
+    expect(res.statusCode).toBe(400);
+    const paths = res.json<{ error: { code: string; details: { issues: { path: string }[] } } }>().error.details.issues.map((i) => i.path);
+    expect(paths).toEqual(expect.arrayContaining(['context.k', 'context.colour']));
+
+    await expect(
+      s.usecases.declare({ principal: owner }, { ...spec, name: 'bad-recipe', context: { sources: ['handbook'], exclude: { sources: ['nowhere'] } } }),
+    ).rejects.toMatchObject({ code: 'validation_failed', details: { issues: [{ path: 'context.sources[0]', message: 'unknown source handbook' }, { path: 'context.exclude.sources[0]', message: 'unknown source nowhere' }] } });
+    await expect(s.usecases.get({ principal: owner }, 'bad-recipe')).rejects.toMatchObject({ code: 'not_found' });
+
+    const updated = await s.usecases.declare({ principal: owner }, { ...spec, context: { k: 4 } }).catch((e: unknown) => e);
+    expect(updated).toMatchObject({ context: { k: 4, tokenBudget: 2000 } });
+    await expect(s.usecases.declare({ principal: owner }, { ...spec, context: { k: 0 } })).rejects.toMatchObject({ code: 'validation_failed' });
+  });
+
+  it('tarmac apply names file, path and line of a bad recipe, and accepts a source declared in the same file', async () => {
+    const file = (context: string, source = '') => `version: 1
+${source}usecases:
+  - name: yaml-recipe
+    team: underwriting
+    owner: olivia@x.io
+    riskTier: low
+    prompt: uw-answer
+    context:
+${context}
+`;
+    const apply = (text: string) => s.workspace.applyAs({ actor: systemActor('test') }, text, 'tarmac.yaml', { dryRun: false });
+    const unknownKey = await apply(file('      k: 3\n      colour: red')).catch((e: unknown) => e);
+    expect(unknownKey).toMatchObject({ code: 'config_invalid' });
+    expect((unknownKey as Error).message).toContain('tarmac.yaml:10: usecases[0].context.colour: unknown key');
+
+    const unknownSource = await apply(file('      k: 3\n      sources: [kb, handbook]')).catch((e: unknown) => e);
+    expect(unknownSource).toMatchObject({ code: 'config_invalid', details: { issues: [expect.objectContaining({ file: 'tarmac.yaml', path: 'usecases[0].context.sources[0]', line: 10 })] } });
+    expect((unknownSource as Error).message).toContain('unknown source(s): kb, handbook');
+
+    const declared = `sources:\n  - name: kb\n    team: underwriting\n    connector: { type: push }\n`;
+    const ok = await apply(file('      sources: [kb]', declared));
+    expect(ok.changes.map((c) => `${c.op} ${c.kind} ${c.name}`)).toEqual(['create source kb', 'create usecase yaml-recipe']);
+    expect(await s.usecases.get({ principal: owner }, 'yaml-recipe')).toMatchObject({ context: { sources: ['kb'], k: 8 } });
   });
 });

@@ -28,6 +28,15 @@ export async function findUseCase(q: Queryable, ref: string): Promise<UseCaseRow
   return (await q.query<UseCaseRow>('select * from use_cases where id = $1 or name = $1', [ref])).rows[0] ?? null;
 }
 
+/** A use case with its owner's email, in one round trip (every run reads it fresh, for the stop button). */
+export async function findUseCaseForRun(q: Queryable, ref: string): Promise<(UseCaseRow & { owner_email: string | null }) | null> {
+  const { rows } = await q.query<UseCaseRow & { owner_email: string | null }>(
+    'select uc.*, u.email as owner_email from use_cases uc left join users u on u.id = uc.owner_user_id where uc.id = $1 or uc.name = $1',
+    [ref],
+  );
+  return rows[0] ?? null;
+}
+
 export async function listUseCases(q: Queryable, teamIds: string[] | null): Promise<UseCaseRow[]> {
   if (!teamIds) return (await q.query<UseCaseRow>('select * from use_cases order by name')).rows;
   return (await q.query<UseCaseRow>('select * from use_cases where team_id = any($1) order by name', [teamIds])).rows;
@@ -62,4 +71,12 @@ export async function setStage(q: Queryable, id: string, stage: Stage, resumeSta
   return (
     await q.query<UseCaseRow>('update use_cases set stage = $2, resume_stage = $3, updated_at = now() where id = $1 returning *', [id, stage, resumeStage])
   ).rows[0] as UseCaseRow;
+}
+
+/** Which of these source references (names or ids) name no source. */
+export async function missingSources(q: Queryable, refs: string[]): Promise<Set<string>> {
+  if (refs.length === 0) return new Set();
+  const { rows } = await q.query<{ id: string; name: string }>('select id, name from sources where name = any($1) or id = any($1)', [refs]);
+  const known = new Set(rows.flatMap((r) => [r.id, r.name]));
+  return new Set(refs.filter((r) => !known.has(r)));
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ContextRecipe } from '../retrieval/index.js';
 
 export const STAGES = ['pilot', 'limited', 'production', 'paused', 'retired'] as const;
 export type Stage = (typeof STAGES)[number];
@@ -26,6 +27,14 @@ export const RiskPosture = z.strictObject({
     .default([])
     .describe('Escalation path, in order'),
   timeoutAction: z.enum(['block', 'deliver']).default('block').describe('What happens after the last escalation (fail closed by default)'),
+  judge: z
+    .strictObject({
+      model: z.string().min(1).max(200).describe('Gateway route or provider/model that judges groundedness'),
+      decides: z.enum(['judge', 'offline', 'lowest']).default('lowest').describe('Which score is held against deliverThreshold'),
+      onFailure: z.enum(['offline', 'hold']).default('offline').describe('When the judge fails: use the offline score, or hold the run for review'),
+    })
+    .optional()
+    .describe('An LLM-as-judge groundedness check after the offline one'),
 });
 
 /** Who may run a use case in `pilot` and `limited`. */
@@ -61,7 +70,7 @@ export const UseCaseSpec = z.strictObject({
   stage: z.enum(ACTIVE_STAGES).default('pilot').describe('pilot, limited or production (the stop button pauses it at run time)'),
   riskTier: z.enum(['low', 'medium', 'high', 'critical']).describe('low, medium, high or critical'),
   posture: RiskPosture.default(RiskPosture.parse({})),
-  context: z.record(z.string(), z.unknown()).default({}).describe('Context recipe: sources, retrieval settings, lookups, token budget, fallbacks'),
+  context: ContextRecipe.default(ContextRecipe.parse({})).describe('Context recipe: sources, retrieval settings, lookups, token budget, fallbacks'),
   prompt: z.string().min(1).max(100).describe('Prompt name'),
   promptLabel: z.string().min(1).max(63).default('production').describe('Prompt label the runs use'),
   route: z.string().min(1).max(200).default('default').describe('Model route (or provider/model)'),
@@ -72,3 +81,12 @@ export const UseCaseSpec = z.strictObject({
 export type UseCaseSpec = z.output<typeof UseCaseSpec>;
 export type RiskPosture = z.output<typeof RiskPosture>;
 export type Cohort = z.output<typeof Cohort>;
+
+/** Every source a context recipe names, with where it names it (`context.sources[0]`…). */
+export function contextSourceRefs(recipe: UseCaseSpec['context']): { path: string; ref: string }[] {
+  return [
+    ...(recipe.sources ?? []).map((ref, i) => ({ path: `context.sources[${i}]`, ref })),
+    ...recipe.lookups.flatMap((l, i) => (l.sources ?? []).map((ref, j) => ({ path: `context.lookups[${i}].sources[${j}]`, ref }))),
+    ...recipe.exclude.sources.map((ref, i) => ({ path: `context.exclude.sources[${i}]`, ref })),
+  ];
+}

@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto';
 import { hasTeamRole, requireScope, requireTeamRole, roleIn, type AuditContext, type Principal } from '../access/index.js';
 import { canonicalJson, type AuditLog, type RecordAudit } from '../audit/index.js';
 import type { Database, Queryable } from '../db/index.js';
-import { TarmacError } from '../errors/index.js';
+import { parseInput, TarmacError } from '../errors/index.js';
 import { findTeam, findUser, membersOfTeam, newId, type Caller } from '../identity/index.js';
 import * as repo from './usecases.repository.js';
-import { UseCaseSpec, type Stage } from './usecases.schema.js';
+import { contextSourceRefs, UseCaseSpec, type Stage } from './usecases.schema.js';
 
 /** A use case as the API shows it. */
 export interface UseCase {
@@ -38,12 +38,15 @@ export interface EndUser {
 }
 
 async function view(q: Queryable, row: repo.UseCaseRow): Promise<UseCase> {
-  const owner = await findUser(q, row.owner_user_id);
+  return viewWith(row, (await findUser(q, row.owner_user_id))?.email ?? '');
+}
+
+function viewWith(row: repo.UseCaseRow, ownerEmail: string): UseCase {
   return {
     id: row.id,
     name: row.name,
     teamId: row.team_id,
-    owner: { userId: row.owner_user_id, email: owner?.email ?? '' },
+    owner: { userId: row.owner_user_id, email: ownerEmail },
     description: row.description,
     stage: row.stage,
     resumeStage: row.resume_stage,
@@ -87,7 +90,7 @@ const auditable = (row: repo.UseCaseRow | null): Fields | null =>
         description: row.description,
         risk_tier: row.risk_tier,
         posture: row.posture,
-        context: row.context,
+        context: row.context as Fields['context'],
         prompt: row.prompt,
         prompt_label: row.prompt_label,
         route: row.route,
@@ -121,7 +124,21 @@ async function resolveSpec(q: Queryable, spec: UseCaseSpec): Promise<{ teamId: s
       issues: [{ path: 'owner', message: 'must be an owner of the team' }],
     });
   }
+  await checkContextSources(q, spec, []);
   return { teamId: team.id, ownerId: owner.id };
+}
+
+/**
+ * Throws `validation_failed` naming each source the context recipe names that does not exist (`declared`:
+ * sources about to be created in the same change, as in a `tarmac.yaml`).
+ */
+export async function checkContextSources(q: Queryable, spec: UseCaseSpec, declared: string[]): Promise<void> {
+  const refs = contextSourceRefs(spec.context).filter((r) => !declared.includes(r.ref));
+  const missing = await repo.missingSources(q, [...new Set(refs.map((r) => r.ref))]);
+  const issues = refs.filter((r) => missing.has(r.ref)).map((r) => ({ path: r.path, message: `unknown source ${r.ref}` }));
+  if (issues.length > 0) {
+    throw new TarmacError('validation_failed', `the context recipe of ${spec.name} names unknown source(s): ${[...missing].join(', ')}`, { issues });
+  }
 }
 
 /** Use-case writes inside a caller's transaction, each with its audit entry (config as code uses it). */
@@ -213,7 +230,7 @@ export class UseCaseService {
   /** Creates or updates a use case from its spec (team builders; changing the owner needs a team owner). */
   async declare(caller: Caller, input: unknown): Promise<UseCase> {
     requireScope(caller.principal, 'write');
-    const spec = UseCaseSpec.parse(input);
+    const spec = parseInput(UseCaseSpec, input, 'use case');
     const team = await findTeam(this.db, spec.team);
     if (!team || !hasTeamRole(caller.principal, team.id, 'viewer')) throw new TarmacError('not_found', `team ${spec.team} does not exist`);
     requireTeamRole(caller.principal, team.id, 'builder');
@@ -256,9 +273,9 @@ export class UseCaseService {
 
   /** The use case a run names, read fresh from the database so that a pause anywhere applies at once. */
   async forRun(ref: string): Promise<UseCase> {
-    const row = await repo.findUseCase(this.db, ref);
+    const row = await repo.findUseCaseForRun(this.db, ref);
     if (!row) throw new TarmacError('not_found', `use case ${ref} does not exist`);
-    return view(this.db, row);
+    return viewWith(row, row.owner_email ?? '');
   }
 
   /**

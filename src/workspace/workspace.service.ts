@@ -7,7 +7,7 @@ import type { Database, Queryable } from '../db/index.js';
 import { findTeam, findUser, IdentityWriter, membersOfTeam, type TeamRow, type UserRow } from '../identity/index.js';
 import { storedGatewayConfig } from '../models/index.js';
 import { findPolicy, upsertPolicy, type PolicyRules } from '../policies/index.js';
-import { changedFields, findUseCase, UseCaseWriter } from '../usecases/index.js';
+import { changedFields, checkContextSources, findUseCase, UseCaseWriter } from '../usecases/index.js';
 import { checkTemplates, contentHash, findPrompt, promptLabels, promptVersions, PromptWriter, type PromptContent } from '../prompts/index.js';
 import { declareSource, sourceDiff } from '../sources/index.js';
 import { WorkspaceFile } from './workspace.schema.js';
@@ -247,6 +247,17 @@ async function planUseCase(
   if (!(await findTeam(q, spec.team)) && !file.teams.some((t) => t.name === spec.team)) {
     throw yamlErrorAt(source.text, source.name, ['usecases', i, 'team'], `team ${spec.team} is neither declared in teams nor known to Tarmac`);
   }
+  const at = (err: unknown): never => {
+    const details = (err as { details?: { issues?: { path: string }[] } }).details;
+    const field = details?.issues?.[0]?.path ?? 'name';
+    if (err instanceof TarmacError) throw yamlErrorAt(source.text, source.name, ['usecases', i, ...pathParts(field)], err.message);
+    throw err;
+  };
+  await checkContextSources(
+    q,
+    spec,
+    file.sources.map((s) => s.name),
+  ).catch(at);
   const current = await findUseCase(q, spec.name);
   const owner = await findUser(q, spec.owner);
   if (current) {
@@ -258,14 +269,7 @@ async function planUseCase(
     changes.push({ op: 'create', kind: 'usecase', name: spec.name, fields: [] });
   }
   steps.push(async (_w, tx, record) => {
-    try {
-      await new UseCaseWriter(tx, record).declare(spec);
-    } catch (err) {
-      const details = (err as { details?: { issues?: { path: string }[] } }).details;
-      const field = details?.issues?.[0]?.path ?? 'name';
-      if (err instanceof TarmacError) throw yamlErrorAt(source.text, source.name, ['usecases', i, field], err.message);
-      throw err;
-    }
+    await new UseCaseWriter(tx, record).declare(spec).catch(at);
   });
 }
 

@@ -2,6 +2,7 @@
 //   ok | echo (answers with the last user message) | tools | no-usage | fail-500 | rate-limit (429, Retry-After: 0)
 //   | hang | malformed | bad-request (400) | midstream-fail (stream breaks after two chunks) | slow-stream
 //   | flaky-N (the first N requests of that model fail with 503, then it answers)
+//   | judge-S (answers a groundedness verdict {"score": S, "unsupported": []})
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -55,7 +56,8 @@ export async function startStubOpenAi(): Promise<StubOpenAi> {
       const inputs = Array.isArray(body.input) ? body.input : [body.input];
       return json(200, { object: 'list', data: inputs.map((_, index) => ({ object: 'embedding', index, embedding: [0.1, 0.2, 0.3] })), model, usage: { prompt_tokens: 8, total_tokens: 8 } });
     }
-    const content = model === 'echo' ? lastUser(body) : 'Hello from the stub upstream.';
+    const verdict = /^judge-(\d+(?:\.\d+)?)$/.exec(model);
+    const content = model === 'echo' ? lastUser(body) : verdict ? JSON.stringify({ score: Number(verdict[1]), unsupported: [] }) : 'Hello from the stub upstream.';
     const toolCalls =
       model === 'tools' ? [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: JSON.stringify({ city: 'Paris' }) } }] : undefined;
     const base = { id: 'chatcmpl-stub', created: 1_700_000_000, model };
