@@ -186,4 +186,12 @@ describe(`streaming runs (${BACKEND})`, () => {
     expect(await runCli(['ask', 'stub-broken', 'What is the maximum roof age?', '--stream'], io, env)).toBe(1);
     expect(lines.join('\n')).toContain('upstream_error');
   });
+
+  it('waits for the decision when the policy would block personal data in the answer', async () => {
+    const strict = gatewayYaml(stub.url).replace('egress: {', 'pii: { default: redact }\n    egress: {');
+    await s.workspace.applyAs({ actor: systemActor('test') }, strict, 'gateway.yaml', { dryRun: false });
+    const { events } = await stream('uw-flagged', 'What is the maximum roof age for a standard homeowners policy?');
+    expect(events[1]!.data.delivery).toBe('after_decision');
+    expect(events.map((e) => e.event)).toEqual(['run', 'context', 'delta', 'decision']);
+  });
 });
