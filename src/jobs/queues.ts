@@ -10,7 +10,7 @@ export const QUEUES = {
   /** Move overdue review tasks one escalation step, or apply their timeout action (every minute). */
   'review-escalation': z.strictObject({ reason: z.enum(['schedule']) }),
   /** Delete gateway traces older than the policy's retention.traceDays, in batches (daily). */
-  'gateway-trace-retention': z.strictObject({ reason: z.enum(['schedule', 'manual']) }),
+  'gateway-trace-retention': z.strictObject({ reason: z.enum(['schedule']) }),
   'source-sync': z.strictObject({ source: z.string().min(1), reason: z.enum(['schedule', 'manual', 'seed']) }),
 } as const;
 
