@@ -26,8 +26,6 @@ async function queryTerms(q: Queryable, query: string): Promise<{ terms: QueryTe
   return { terms, avgdl: Number(rows[0]?.avgdl ?? 1) };
 }
 
-const termsJson = (terms: QueryTerm[]) => JSON.stringify(terms.map((t) => ({ lexeme: t.lexeme, idf: t.idf })));
-
 // Scores are rounded so that equal sums taken in another order tie, and ties fall back to the chunk id.
 const ROUNDED = 'round(score * 1e9) / 1e9';
 
@@ -59,27 +57,25 @@ const filterParams = (filter: SearchFilter) => [filter.sourceIds ?? null, filter
  * The reference ranking: BM25 over every chunk that holds a query term, read from the chunks' own lexemes
  * (a scan of the chunks, independent of the postings). Exact and slow; tests compare the postings to it.
  */
-async function referenceSearch(q: Queryable, terms: QueryTerm[], k: number, filter: SearchFilter): Promise<HitRow[]> {
+async function referenceSearch(q: Queryable, terms: QueryTerm[], avgdl: number, k: number, filter: SearchFilter): Promise<HitRow[]> {
   const { rows } = await q.query<HitRow>(
     `with terms as (
-       select x.lexeme, x.idf from jsonb_to_recordset($1::jsonb) as x(lexeme text, idf float8)
-     ), stats as (
-       select greatest(total_length::float8 / greatest(chunks, 1), 1) as avgdl from corpus_stats
+       select * from unnest($1::text[], $3::float8[]) as x(lexeme, idf)
      ), scored as (
-       select c.id, sum(t.idf * (tf.n * ${K1 + 1}) / (tf.n + ${K1} * (1 - ${B} + ${B} * c.tsv_length / stats.avgdl))) as score
-       from chunks c cross join stats
+       select c.id, sum(t.idf * (tf.n * ${K1 + 1}) / (tf.n + ${K1} * (1 - ${B} + ${B} * c.tsv_length / $4::float8))) as score
+       from chunks c
        cross join lateral (select u.lexeme, coalesce(array_length(u.positions, 1), 1)::float8 as n from unnest(c.tsv) u) tf
        join terms t on t.lexeme = tf.lexeme
-       where c.allowed && $3::text[]
+       where c.allowed && $5::text[]
        group by c.id
-     ), ${cutToK('select id, score from scored', 4, 6)}`,
-    [termsJson(terms), k, filter.principals, ...filterParams(filter), null],
+     ), ${cutToK('select id, score from scored', 6, 8)}`,
+    [terms.map((t) => t.lexeme), k, terms.map((t) => t.idf), avgdl, filter.principals, ...filterParams(filter), null],
   );
   return rows;
 }
 
 // A term's BM25 contribution from posting p, with w = idf × (k1 + 1) and $4 = k1 × b / mean chunk length.
-const IMPACT = `t.w * p.tf / (p.tf + ${K1 * (1 - B)} + p.len * $4::float8)`;
+const IMPACT = `t.w * p.tf / (p.tf + ${K1 * (1 - B)}::float8 + p.len * $4::float8)`;
 
 /**
  * BM25 from the postings the caller may see: the access groups the caller reads are resolved first, and only
@@ -121,5 +117,5 @@ async function postingsSearch(q: Queryable, terms: QueryTerm[], avgdl: number, k
 export async function lexicalSearch(q: Queryable, query: string, k: number, filter: SearchFilter, reference = false): Promise<HitRow[]> {
   const { terms, avgdl } = await queryTerms(q, query);
   if (terms.length === 0 || k <= 0) return [];
-  return reference ? referenceSearch(q, terms, k, filter) : postingsSearch(q, terms, avgdl, k, filter);
+  return reference ? referenceSearch(q, terms, avgdl, k, filter) : postingsSearch(q, terms, avgdl, k, filter);
 }
