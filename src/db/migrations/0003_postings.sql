@@ -19,8 +19,7 @@ create table postings (
   chunk_id bigint not null,
   tf integer not null,
   len integer not null,
-  -- Covering: a search reads a lexeme's postings from the index alone once the pages are all-visible.
-  primary key (lexeme, acl_group, chunk_id) include (tf, len)
+  primary key (lexeme, acl_group, chunk_id)
 );
 
 -- Postings follow chunks like an index: written and removed by the statements that write and remove chunks.
