@@ -5,24 +5,23 @@ import { HIT_COLUMNS, type HitRow, type SearchFilter } from './retrieval.reposit
 const K1 = 0.9;
 const B = 0.4;
 
-/** A query lexeme with its document frequency and idf. */
+/** A query lexeme with its idf. */
 interface QueryTerm {
   lexeme: string;
-  df: number;
   idf: number;
 }
 
 /** The query's lexemes (English stemming, stop words removed) with their statistics, and the mean chunk length. */
 async function queryTerms(q: Queryable, query: string): Promise<{ terms: QueryTerm[]; avgdl: number }> {
-  const { rows } = await q.query<{ lexeme: string; df: number; idf: number; avgdl: number }>(
-    `select u.lexeme, ts.df, ln(1 + (cs.chunks - ts.df + 0.5) / (ts.df + 0.5)) as idf,
+  const { rows } = await q.query<{ lexeme: string; idf: number; avgdl: number }>(
+    `select u.lexeme, ln(1 + (cs.chunks - ts.df + 0.5) / (ts.df + 0.5)) as idf,
             greatest(cs.total_length::float8 / greatest(cs.chunks, 1), 1) as avgdl
      from (select distinct lexeme from unnest(to_tsvector('english', $1))) u
      join term_stats ts on ts.lexeme = u.lexeme and ts.df > 0
      cross join corpus_stats cs`,
     [query],
   );
-  const terms = rows.map((r) => ({ lexeme: r.lexeme, df: Number(r.df), idf: Number(r.idf) }));
+  const terms = rows.map((r) => ({ lexeme: r.lexeme, idf: Number(r.idf) }));
   return { terms, avgdl: Number(rows[0]?.avgdl ?? 1) };
 }
 
