@@ -3,6 +3,7 @@ import type { Database } from '../db/index.js';
 import { TarmacError } from '../errors/index.js';
 import { freshnessOf, type SourceService } from '../sources/index.js';
 import { ContextAssembler, type AssembledContext, type ContextRecipeInput } from './context.service.js';
+import { lexicalSearch } from './lexical.repository.js';
 import * as repo from './retrieval.repository.js';
 import { fuse, type VectorIndex } from './vector.service.js';
 
@@ -90,8 +91,8 @@ export class RetrievalService {
     private readonly db: Database,
     private readonly sources: SourceService,
     private readonly vectors: VectorIndex | null = null,
-    /** Queries with more postings than this are pruned (exactly) before scoring; tests vary it. */
-    private readonly pruneAbovePostings = repo.PRUNE_ABOVE_POSTINGS,
+    /** Rank from the chunks themselves instead of the postings (the reference ranking tests compare to). */
+    private readonly reference = false,
   ) {
     this.assembler = new ContextAssembler(this, sources);
   }
@@ -148,11 +149,11 @@ export class RetrievalService {
     const k = input.k ?? 10;
     const filter = { principals: identity.principals, sourceIds: await this.sourceIds(input.sources), metadata: input.metadata };
     const mode = await this.modeFor(input.mode);
-    if (mode === 'lexical' || !this.vectors) return (await repo.lexicalSearch(this.db, query, k, filter, this.pruneAbovePostings)).map(hitView);
+    if (mode === 'lexical' || !this.vectors) return (await lexicalSearch(this.db, query, k, filter, this.reference)).map(hitView);
     if (mode === 'vector') return this.hydrate(await this.vectors.search(query, k, filter));
     // Hybrid: both rankings, each access-filtered before its own cut, fused by reciprocal rank.
     const depth = Math.max(50, k * 3);
-    const [lexical, vector] = await Promise.all([repo.lexicalSearch(this.db, query, depth, filter, this.pruneAbovePostings), this.vectors.search(query, depth, filter)]);
+    const [lexical, vector] = await Promise.all([lexicalSearch(this.db, query, depth, filter, this.reference), this.vectors.search(query, depth, filter)]);
     return this.hydrate(fuse([lexical.map((r) => Number(r.id)), vector.map((r) => r.id)]).slice(0, k));
   }
 

@@ -108,11 +108,10 @@ export async function writeDocuments(tx: Queryable, sourceId: string, runId: str
        select x.*, setweight(to_tsvector('english', x.title), 'A') || to_tsvector('english', x.text) as tsv
        from jsonb_to_recordset($2::jsonb) as x(doc_id text, ordinal int, text text, title text, section_path text[], start_offset int, end_offset int, token_count int, allowed text[], metadata jsonb)
      ), ins as (
-       insert into chunks (source_id, doc_id, doc_version, ordinal, text, section_path, start_offset, end_offset, token_count, allowed, metadata, text_hash, tsv, tsv_length, tf)
+       insert into chunks (source_id, doc_id, doc_version, ordinal, text, section_path, start_offset, end_offset, token_count, allowed, metadata, text_hash, tsv, tsv_length)
        select $1, x.doc_id, d.version, x.ordinal, x.text, x.section_path, x.start_offset, x.end_offset, x.token_count, x.allowed, x.metadata,
               md5(trim(regexp_replace(lower(x.text), '[^[:alnum:]]+', ' ', 'g'))), x.tsv,
-              coalesce((select sum(coalesce(array_length(u.positions, 1), 1)) from unnest(x.tsv) u), 0),
-              coalesce((select jsonb_object_agg(u.lexeme, coalesce(array_length(u.positions, 1), 1)) from unnest(x.tsv) u), '{}')
+              coalesce((select sum(coalesce(array_length(u.positions, 1), 1)) from unnest(x.tsv) u), 0)
        from x join documents d on d.source_id = $1 and d.doc_id = x.doc_id
        returning tsv, tsv_length
      ), terms as (
