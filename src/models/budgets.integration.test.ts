@@ -179,4 +179,14 @@ describe('BudgetLedger', () => {
     expect(admitted).toBe(4);
     expect(row).toEqual([1.2, 0, 4]);
   });
+
+  it('counts a counter that two limits name once', async () => {
+    const ledger = new BudgetLedger(server.db, { settleMs: 60_000, idleMs: 60_000 });
+    const twice: Limit = { scope: 'test:twice', window: 'day', label: 'dailyUsd', usdCap: 1, requestCap: null, tokenCap: null };
+    const held = await ledger.reserve([twice, { ...twice }], { usd: 0.5, tokens: 0 });
+    expect(await counter('test:twice')).toEqual([[0, 0.5, 0]]);
+    ledger.settle(held, { usd: 0.25, tokens: 0 });
+    await ledger.close();
+    expect(await counter('test:twice')).toEqual([[0.25, 0, 1]]);
+  });
 });

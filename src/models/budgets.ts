@@ -129,8 +129,13 @@ export class BudgetLedger {
     // A free request still needs headroom under a money cap, or it would pass a spent budget.
     const usdNano = Math.max(1, nano(estimate.usd));
     const tokens = Math.max(1, Math.ceil(estimate.tokens));
+    // One lease per counter, even when two limits name the same one; a fixed order, so that concurrent lease
+    // statements lock counters in the same order and cannot deadlock.
+    const unique = [...new Map(limits.map((l) => [`${l.scope}\u0000${l.window}\u0000${l.usdCap}\u0000${l.requestCap}\u0000${l.tokenCap}`, l])).entries()]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([, l]) => l);
     for (;;) {
-      const leases = limits.map((l) => this.lease(l, now));
+      const leases = unique.map((l) => this.lease(l, now));
       const lacking = leases.flatMap((lease, i) => (fits(lease, usdNano, tokens) ? [] : [i]));
       if (lacking.length === 0) {
         const at = Date.now();
@@ -145,7 +150,7 @@ export class BudgetLedger {
       // One lease statement at a time per counter: requests arriving meanwhile wait for it and try again.
       const busy = lacking.map((i) => leases[i]?.refilling).filter((p): p is Promise<void> => p !== null && p !== undefined);
       if (busy.length > 0) await Promise.all(busy.map((p) => p.catch(() => undefined)));
-      else await this.refill(lacking.map((i) => ({ lease: leases[i]!, limit: limits[i]! })), usdNano, tokens, now);
+      else await this.refill(lacking.map((i) => ({ lease: leases[i]!, limit: unique[i]! })), usdNano, tokens, now);
     }
   }
 
