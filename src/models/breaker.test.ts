@@ -29,4 +29,15 @@ describe('CircuitBreakers', () => {
     c.record('x/y', false, 20_000);
     expect(c.status('x/y', 20_000)).toBe('closed');
   });
+
+  it('counts every outcome of a busy target, whatever the rate, and moves its window slice by slice', () => {
+    const b = new CircuitBreakers({ errorRatio: 0.6, minRequests: 10, windowMs: 10_000, openMs: 5_000 });
+    for (let t = 0; t < 100_000; t++) b.record('p/m', t % 2 === 0, t);
+    expect(b.status('p/m', 100_000)).toBe('closed');
+    for (let t = 100_000; t < 101_500; t++) b.record('p/m', false, t);
+    // the last 10 s: 1,500 failures, then half of about 8,500 alternating outcomes: 57.5%, under the ratio
+    expect(b.status('p/m', 101_500)).toBe('closed');
+    for (let t = 101_500; t < 102_500; t++) b.record('p/m', false, t);
+    expect(b.status('p/m', 102_500)).toBe('open');
+  });
 });

@@ -5,15 +5,28 @@ export interface BreakerSettings {
   openMs: number;
 }
 
+/** Outcomes counted per slice of the window, so that recording costs the same at any request rate. */
+interface Bucket {
+  start: number;
+  total: number;
+  failed: number;
+}
+
 interface State {
-  outcomes: { at: number; ok: boolean }[];
+  buckets: Bucket[];
+  total: number;
+  failed: number;
   openUntil: number;
   probing: boolean;
 }
 
+/** The window is counted in this many slices; outcomes leave it one slice at a time. */
+const SLICES = 60;
+
 /**
  * Circuit breakers per target (`provider/model`), in this process: a target whose recent attempts failed at
- * `errorRatio` or more opens for `openMs`; then one half-open probe decides whether it closes again.
+ * `errorRatio` or more opens for `openMs`; then one half-open probe decides whether it closes again. Outcomes
+ * are counted per sixtieth of the window, so recording one costs the same at any request rate.
  *
  * @example
  * if (breakers.allow('openai/gpt-4o')) { ...; breakers.record('openai/gpt-4o', ok); }
@@ -29,7 +42,7 @@ export class CircuitBreakers {
 
   private state(target: string): State {
     let s = this.states.get(target);
-    if (!s) this.states.set(target, (s = { outcomes: [], openUntil: 0, probing: false }));
+    if (!s) this.states.set(target, (s = { buckets: [], total: 0, failed: 0, openUntil: 0, probing: false }));
     return s;
   }
 
@@ -55,17 +68,31 @@ export class CircuitBreakers {
       s.probing = false;
       if (ok) {
         s.openUntil = 0;
-        s.outcomes = [];
+        s.buckets = [];
+        s.total = 0;
+        s.failed = 0;
       } else {
         s.openUntil = now + this.settings.openMs;
       }
       return;
     }
-    s.outcomes.push({ at: now, ok });
+    const width = Math.max(1, Math.ceil(this.settings.windowMs / SLICES));
+    const start = now - (now % width);
+    let last = s.buckets[s.buckets.length - 1];
+    if (!last || last.start !== start) s.buckets.push((last = { start, total: 0, failed: 0 }));
+    last.total++;
+    s.total++;
+    if (!ok) {
+      last.failed++;
+      s.failed++;
+    }
     const since = now - this.settings.windowMs;
-    while (s.outcomes.length > 0 && (s.outcomes[0]?.at ?? now) < since) s.outcomes.shift();
-    const failed = s.outcomes.filter((o) => !o.ok).length;
-    if (s.openUntil === 0 && s.outcomes.length >= this.settings.minRequests && failed / s.outcomes.length >= this.settings.errorRatio) {
+    for (let first = s.buckets[0]; first && first.start + width <= since; first = s.buckets[0]) {
+      s.buckets.shift();
+      s.total -= first.total;
+      s.failed -= first.failed;
+    }
+    if (s.openUntil === 0 && s.total >= this.settings.minRequests && s.failed / s.total >= this.settings.errorRatio) {
       s.openUntil = now + this.settings.openMs;
     }
   }

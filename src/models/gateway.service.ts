@@ -107,7 +107,7 @@ export class GatewayService {
     this.configTtlMs = options.configTtlMs ?? 2000;
     this.ledger = new BudgetLedger(db, { onError: (err) => options.onError?.(err, 'budget settlement failed; will retry') });
     this.traces = new TraceWriter(db, {
-      flushMs: options.traceFlushMs ?? 500,
+      flushMs: options.traceFlushMs ?? 100,
       batchSize: 500,
       highWater: 20_000,
       onError: (err) => options.onError?.(err, 'trace write failed; will retry'),
