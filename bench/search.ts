@@ -10,16 +10,7 @@ import { loadavg } from 'node:os';
 import { RetrievalService, VectorIndex } from '../src/retrieval/index.js';
 import { startEmbeddingsStub } from '../tests/support/embeddings-stub.js';
 import { median, openBenchServices, percentile, SCIFACT, scifactCorpus } from './support.js';
-
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../tests/support/random.js';
 
 type Sentence = (n: number) => string;
 

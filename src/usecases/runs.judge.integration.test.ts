@@ -2,35 +2,24 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemActor } from '../access/index.js';
 import { BACKEND } from '../../tests/support/db.js';
-import { declareRunFixture } from '../../tests/support/runs.js';
+import { declareRunFixture, ROOF_GUIDE, stubGatewayYaml, underwritingTeam } from '../../tests/support/runs.js';
 import { bearer, openTestServer, type TestServer } from '../../tests/support/server.js';
 import { startStubOpenAi, type StubOpenAi } from '../../tests/support/stub-openai.js';
 import type { RunRecord, RunResult } from './index.js';
 
-const GUIDE = `# Homeowners underwriting
-
-## Roof age
-
-A standard homeowners policy may be written for roofs up to 20 years old.
-Roofs older than 20 years require an inspection by a licensed contractor before binding.`;
-
 const QUESTION = 'What is the maximum roof age for a standard homeowners policy?';
 
-const gatewayYaml = (url: string) => `version: 1
-policies:
-  - name: default
-    egress: { public: ["*"], internal: ["*"], confidential: ["*"], restricted: ["local"] }
-gateway:
-  providers:
-    - { name: stub, type: openai-compatible, baseUrl: ${url} }
-  routes:
-    - { name: judge-low, targets: [{ provider: stub, model: judge-0.3 }] }
+const gatewayYaml = (url: string) =>
+  stubGatewayYaml(
+    url,
+    `    - { name: judge-low, targets: [{ provider: stub, model: judge-0.3 }] }
     - { name: judge-high, targets: [{ provider: stub, model: judge-0.9 }] }
     - { name: judge-garbage, targets: [{ provider: stub, model: ok }] }
     - { name: judge-down, retries: 0, targets: [{ provider: stub, model: fail-500 }] }
   prices:
     - { model: judge-0.3, inputPerMillion: 1000, outputPerMillion: 1000 }
-`;
+`,
+  );
 
 describe(`the judge model (${BACKEND})`, () => {
   let s: TestServer;
@@ -53,14 +42,8 @@ describe(`the judge model (${BACKEND})`, () => {
     stub = await startStubOpenAi();
     s = await openTestServer();
     await s.workspace.applyAs({ actor: systemActor('test') }, gatewayYaml(stub.url), 'gateway.yaml', { dryRun: false });
-    const admin = { principal: s.admin };
-    await s.identity.createTeam(admin, { name: 'underwriting' });
-    for (const [email, role] of [['owner@x.io', 'owner'], ['analyst@x.io', 'builder']] as const) {
-      await s.identity.createUser(admin, { email });
-      await s.identity.setMember(admin, 'underwriting', email, role);
-    }
-    token = (await s.identity.createKey(admin, { name: 'a', user: 'analyst@x.io' })).token;
-    await declareRunFixture(s, { docs: [{ id: 'guide.md', text: GUIDE }], useCase: { name: 'no-judge', posture: { deliverThreshold: 0.6 } } });
+    token = await underwritingTeam(s);
+    await declareRunFixture(s, { docs: [{ id: 'guide.md', text: ROOF_GUIDE }], useCase: { name: 'no-judge', posture: { deliverThreshold: 0.6 } } });
     await declare('judge-decides', { model: 'judge-low', decides: 'judge' });
     await declare('offline-decides', { model: 'judge-low', decides: 'offline' });
     await declare('lowest-decides', { model: 'judge-high' });

@@ -4,32 +4,21 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemActor } from '../access/index.js';
 import { BACKEND } from '../../tests/support/db.js';
-import { declareRunFixture } from '../../tests/support/runs.js';
+import { declareRunFixture, ROOF_GUIDE, stubGatewayYaml, underwritingTeam } from '../../tests/support/runs.js';
 import { bearer, openTestServer, type TestServer } from '../../tests/support/server.js';
 import { startStubOpenAi, type StubOpenAi } from '../../tests/support/stub-openai.js';
 
-const GUIDE = `# Homeowners underwriting
-
-## Roof age
-
-A standard homeowners policy may be written for roofs up to 20 years old.
-Roofs older than 20 years require an inspection by a licensed contractor before binding.`;
-
-const gatewayYaml = (url: string) => `version: 1
-policies:
-  - name: default
-    egress: { public: ["*"], internal: ["*"], confidential: ["*"], restricted: ["local"] }
-gateway:
-  providers:
-    - { name: stub, type: openai-compatible, baseUrl: ${url} }
-  routes:
-    - { name: stub-ok, targets: [{ provider: stub, model: ok }] }
+const gatewayYaml = (url: string) =>
+  stubGatewayYaml(
+    url,
+    `    - { name: stub-ok, targets: [{ provider: stub, model: ok }] }
     - { name: stub-broken, retries: 0, targets: [{ provider: stub, model: midstream-fail }] }
     - { name: stub-slow, targets: [{ provider: stub, model: slow-stream }] }
   prices:
     - { model: ok, inputPerMillion: 1000, outputPerMillion: 2000 }
     - { model: slow-stream, inputPerMillion: 1000, outputPerMillion: 2000 }
-`;
+`,
+  );
 
 interface SseEvent {
   event: string;
@@ -64,14 +53,8 @@ describe(`streaming runs (${BACKEND})`, () => {
     stub = await startStubOpenAi();
     s = await openTestServer();
     await s.workspace.applyAs({ actor: systemActor('test') }, gatewayYaml(stub.url), 'gateway.yaml', { dryRun: false });
-    const admin = { principal: s.admin };
-    await s.identity.createTeam(admin, { name: 'underwriting' });
-    for (const [email, role] of [['owner@x.io', 'owner'], ['analyst@x.io', 'builder']] as const) {
-      await s.identity.createUser(admin, { email });
-      await s.identity.setMember(admin, 'underwriting', email, role);
-    }
-    token = (await s.identity.createKey(admin, { name: 'a', user: 'analyst@x.io' })).token;
-    await declareRunFixture(s, { docs: [{ id: 'guide.md', text: GUIDE }], useCase: { name: 'uw-held', posture: { deliverThreshold: 0.6 } } });
+    token = await underwritingTeam(s);
+    await declareRunFixture(s, { docs: [{ id: 'guide.md', text: ROOF_GUIDE }], useCase: { name: 'uw-held', posture: { deliverThreshold: 0.6 } } });
     await declare('uw-flagged', 'local/extractive', 'flagged');
     await declare('stub-flagged', 'stub-ok', 'flagged');
     await declare('stub-held', 'stub-ok', 'held_for_review');

@@ -36,3 +36,33 @@ export async function declareRunFixture(s: TestServices, fixture: RunFixture): P
     posture: fixture.useCase.posture,
   });
 }
+
+/** Creates team `underwriting` with `owner@x.io` (owner) and `analyst@x.io` (builder); returns the analyst's key. */
+export async function underwritingTeam(s: TestServices): Promise<string> {
+  const admin = { principal: s.admin };
+  await s.identity.createTeam(admin, { name: 'underwriting' });
+  for (const [email, role] of [['owner@x.io', 'owner'], ['analyst@x.io', 'builder']] as const) {
+    await s.identity.createUser(admin, { email });
+    await s.identity.setMember(admin, 'underwriting', email, role);
+  }
+  return (await s.identity.createKey(admin, { name: 'a', user: 'analyst@x.io' })).token;
+}
+
+/** A short underwriting guideline that answers the roof-age question. */
+export const ROOF_GUIDE = `# Homeowners underwriting
+
+## Roof age
+
+A standard homeowners policy may be written for roofs up to 20 years old.
+Roofs older than 20 years require an inspection by a licensed contractor before binding.`;
+
+/** `tarmac.yaml` with an open egress policy and an openai-compatible provider `stub` at `url`; `routes` follows `routes:`. */
+export const stubGatewayYaml = (url: string, routes: string) => `version: 1
+policies:
+  - name: default
+    egress: { public: ["*"], internal: ["*"], confidential: ["*"], restricted: ["local"] }
+gateway:
+  providers:
+    - { name: stub, type: openai-compatible, baseUrl: ${url} }
+  routes:
+${routes}`;
