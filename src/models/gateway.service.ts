@@ -397,11 +397,10 @@ export class GatewayService {
   async chat(caller: GatewayCaller, body: ChatBody): Promise<ChatResult> {
     const started = performance.now();
     const trace = this.newTrace(caller, 'chat', body.model, false);
-    let reservation: Reservation | null = null;
-    try {
+    return this.traced(trace, started, async (hold) => {
       const inputTokens = estimateMessageTokens(body.messages);
       const admitted = await this.admit(caller, trace, body.model, inputTokens, this.maxOutput(body));
-      reservation = admitted.reservation;
+      hold(admitted.reservation);
       const { g, resolved } = admitted;
       const pii = this.pii(g, admitted.classification);
       const messages = this.prepareMessages(body.messages, pii);
@@ -437,6 +436,19 @@ export class GatewayService {
       this.price(g, trace, target.provider, target.model, usage, reported === null);
       if (ttl) await this.store(trace.team_id, resolved.name, hash, completion, ttl);
       return { runId: trace.id, costUsd: trace.cost_usd, costEstimated: trace.cost_estimated, body: this.restoreCompletion(completion, pii) };
+    });
+  }
+
+  /**
+   * Runs a non-streaming call and records its trace once: on success the reservation (handed over by `hold`)
+   * is settled and the trace finished; on failure both happen through {@link fail}.
+   */
+  private async traced<T>(trace: GatewayTrace, started: number, call: (hold: (reservation: Reservation) => void) => Promise<T>): Promise<T> {
+    let reservation: Reservation | null = null;
+    try {
+      return await call((r) => {
+        reservation = r;
+      });
     } catch (err) {
       await this.fail(trace, started, err, reservation);
       throw err;
@@ -561,13 +573,12 @@ export class GatewayService {
   async embeddings(caller: GatewayCaller, body: Record<string, unknown> & { model: string; input: unknown }): Promise<ChatResult> {
     const started = performance.now();
     const trace = this.newTrace(caller, 'embeddings', body.model, false);
-    let reservation: Reservation | null = null;
-    try {
+    return this.traced(trace, started, async (hold) => {
       const inputs = Array.isArray(body.input) ? body.input : [body.input];
       const text = inputs.filter((i): i is string => typeof i === 'string').join('\n');
       const inputTokens = countTextTokens(text);
       const admitted = await this.admit(caller, trace, body.model, inputTokens, 0);
-      reservation = admitted.reservation;
+      hold(admitted.reservation);
       const { g } = admitted;
       const pii = this.pii(g, admitted.classification);
       const input = pii ? (Array.isArray(body.input) ? body.input.map((i: unknown) => (typeof i === 'string' ? pii.apply(i) : i)) : typeof body.input === 'string' ? pii.apply(body.input) : body.input) : body.input;
@@ -589,14 +600,6 @@ export class GatewayService {
       const reported = typeof usage?.prompt_tokens === 'number' ? usage.prompt_tokens : null;
       this.price(g, trace, target.provider, target.model, { input: reported ?? inputTokens, output: 0, cached: 0 }, reported === null);
       return { runId: trace.id, costUsd: trace.cost_usd, costEstimated: trace.cost_estimated, body: value };
-    } catch (err) {
-      await this.fail(trace, started, err, reservation);
-      throw err;
-    } finally {
-      if (trace.status === 'ok') {
-        if (reservation) this.settle(reservation, trace);
-        await this.finish(trace, started, null);
-      }
-    }
+    });
   }
 }

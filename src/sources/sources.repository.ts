@@ -22,7 +22,18 @@ export interface SourceRow {
   updated_at: Date;
 }
 
-export interface SyncRunRow {
+/** Counts of one sync run (or one push). */
+export interface SyncCounts {
+  seen: number;
+  added: number;
+  updated: number;
+  unchanged: number;
+  deleted: number;
+  failed: number;
+  quarantined: number;
+}
+
+export interface SyncRunRow extends SyncCounts {
   id: string;
   source_id: string;
   trigger: string;
@@ -31,13 +42,6 @@ export interface SyncRunRow {
   finished_at: Date | null;
   heartbeat_at: Date;
   owner: string;
-  seen: number;
-  added: number;
-  updated: number;
-  unchanged: number;
-  deleted: number;
-  failed: number;
-  quarantined: number;
   cursor: string | null;
   error: string | null;
 }

@@ -10,15 +10,7 @@ import { contentHash, prepareDocument, resolveAllowed, type SourceDocument } fro
 import * as repo from './sources.repository.js';
 
 /** Counts of one sync run (or one push). */
-export interface SyncCounts {
-  seen: number;
-  added: number;
-  updated: number;
-  unchanged: number;
-  deleted: number;
-  failed: number;
-  quarantined: number;
-}
+export type SyncCounts = repo.SyncCounts;
 
 export const emptyCounts = (): SyncCounts => ({ seen: 0, added: 0, updated: 0, unchanged: 0, deleted: 0, failed: 0, quarantined: 0 });
 
