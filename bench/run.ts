@@ -4,8 +4,10 @@
 //   npm run bench -- run [--runs N]
 //
 // Prints p50 and p95 of (total - model span) at concurrency 1 and 20, with the model span's own p50 beside them,
-// and what a run costs the process whatever the load: SQL statements and CPU milliseconds per run. Runs share one
-// thread (PGlite executes on it too), so at concurrency 20 a run's latency is about 20 runs' worth of that CPU.
+// and what a run costs the process whatever the load: SQL statements and CPU milliseconds per run (both threads:
+// the server's and the embedded database's). Every run's question is distinct (a ticket number is appended), so
+// no cache of repeated text flatters the figures. At concurrency 20 runs queue for the two threads, so a run's
+// latency is about 20 runs' worth of the busier thread's time.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -63,7 +65,7 @@ try {
     );
   };
   const once = async (i: number) => {
-    const result = await services.runs.run({ principal: analyst, requestId: `bench-${i}` }, 'underwriting-assistant', { input: QUESTIONS[i % QUESTIONS.length]! });
+    const result = await services.runs.run({ principal: analyst, requestId: `bench-${i}` }, 'underwriting-assistant', { input: `${QUESTIONS[i % QUESTIONS.length]!} [ticket ${i}]` });
     const { rows } = await services.db.query<{ spans: { name: string; ms: number }[] }>('select spans from runs where id = $1', [result.runId]);
     const spans = rows[0]?.spans ?? [];
     const total = spans.find((s) => s.name === 'total')?.ms ?? 0;

@@ -14,6 +14,9 @@ export interface Queryable {
 
 export type DatabaseKind = 'pglite' | 'postgres';
 
+/** A committed change to a watched table, or `reset` when changes may have been missed. */
+export type ChangeListener = (change: { table: string } | { reset: true }) => void;
+
 /**
  * The one database interface of Tarmac: embedded PGlite or PostgreSQL behind the same calls.
  *
@@ -26,6 +29,14 @@ export interface Database extends Queryable {
   readonly kind: DatabaseKind;
   /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Calls `listener` after each committed change to a watched table (see migration 0034), from this process or
+   * any other on the same database; a change made through this process is announced before its commit resolves.
+   * Returns the function that stops listening.
+   */
+  watch(listener: ChangeListener): () => void;
+  /** Whether changes are announced now; while not, nothing derived from watched tables may be cached. */
+  readonly watching: boolean;
   /** Closes every connection; pending work finishes first. */
   close(): Promise<void>;
 }

@@ -9,7 +9,8 @@ import type { Database } from './database.js';
 import { openPglite } from './pglite.js';
 import { openPostgres } from './postgres.js';
 
-export type { Database, DatabaseKind, QueryResult, Queryable } from './database.js';
+export type { ChangeListener, Database, DatabaseKind, QueryResult, Queryable } from './database.js';
+export { ReadCache } from './changes.js';
 export { bundledMigrations, migrate, pendingMigrations, type Migration } from './migrate.js';
 export { embeddedLockOwner, type EmbeddedLockOwner } from './pglite.js';
 

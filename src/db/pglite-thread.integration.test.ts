@@ -67,6 +67,21 @@ describe('PGlite on a worker thread', () => {
     expect((await db.query('select 1 as one')).rows).toEqual([{ one: 1 }]);
   });
 
+  it('passes change announcements on before the answer to the commit that made them', async () => {
+    await db.exec("create table watched (id int); create function announce_watched() returns trigger language plpgsql as $$ begin perform pg_notify('tarmac_changes', 'watched'); return null; end $$; create trigger watched_announce after insert on watched for each statement execute function announce_watched()");
+    const heard: string[] = [];
+    const stop = db.watch((c) => heard.push('table' in c ? c.table : 'reset'));
+    expect(db.watching).toBe(true);
+    await db.transaction(async (tx) => {
+      await tx.query('insert into watched values (1)');
+      expect(heard).toEqual([]);
+    });
+    expect(heard).toEqual(['watched']);
+    stop();
+    await db.query('insert into watched values (2)');
+    expect(heard).toEqual(['watched']);
+  });
+
   it('holds the lock file: a second open of the folder is refused until the first closes', async () => {
     const other = path.join(mkdtempSync(path.join(tmpdir(), 'tarmac-thread-')), 'data');
     const first = await openPglite({ dataDir: other, command: 'first' });

@@ -2,8 +2,9 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { Database, QueryResult, Queryable } from './database.js';
-import { toError, type ThreadRequest, type ThreadResponse } from './pglite-protocol.js';
+import { ChangeFeed } from './changes.js';
+import type { ChangeListener, Database, QueryResult, Queryable } from './database.js';
+import { toError, type ThreadChange, type ThreadRequest, type ThreadResponse } from './pglite-protocol.js';
 
 type Request = ThreadRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
@@ -36,9 +37,12 @@ class PgliteThread {
   private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private nextId = 1;
   private failure: Error | null = null;
+  readonly feed = new ChangeFeed();
 
   constructor(private readonly worker: Worker) {
-    worker.on('message', (m: ThreadResponse) => {
+    this.feed.live = true;
+    worker.on('message', (m: ThreadResponse | ThreadChange) => {
+      if ('change' in m) return this.feed.emit({ table: m.change });
       const w = this.waiting.get(m.id);
       if (!w) return;
       this.waiting.delete(m.id);
@@ -48,6 +52,7 @@ class PgliteThread {
     });
     const fail = (err: Error) => {
       this.failure = err;
+      this.feed.down();
       for (const w of this.waiting.values()) w.reject(err);
       this.waiting.clear();
     };
@@ -80,6 +85,14 @@ class PgliteThreadDatabase extends ThreadQueryable implements Database {
     private readonly release: () => void,
   ) {
     super(thread, undefined);
+  }
+
+  get watching(): boolean {
+    return this.thread.feed.live;
+  }
+
+  watch(listener: ChangeListener): () => void {
+    return this.thread.feed.watch(listener);
   }
 
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {

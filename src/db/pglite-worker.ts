@@ -4,7 +4,8 @@ import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
-import { errorFields, type ThreadRequest, type ThreadResponse } from './pglite-protocol.js';
+import { CHANGE_CHANNEL } from './changes.js';
+import { errorFields, SESSION_SETTINGS, type ThreadChange, type ThreadRequest, type ThreadResponse } from './pglite-protocol.js';
 
 const port = parentPort;
 if (!port) throw new Error('pglite-worker must run in a worker thread');
@@ -70,6 +71,8 @@ async function end(tx: number, commit: boolean): Promise<void> {
 }
 
 const db = await PGlite.create(path.join(dataDir, 'pglite'), { extensions: { vector } });
+await db.exec(SESSION_SETTINGS);
+await db.listen(CHANGE_CHANNEL, (table) => port.postMessage({ change: table } satisfies ThreadChange));
 
 port.on('message', (message: ThreadRequest) => {
   const run = async (): Promise<unknown> => {

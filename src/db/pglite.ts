@@ -3,7 +3,9 @@ import path from 'node:path';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
 import { TarmacError } from '../errors/index.js';
-import type { Database, QueryResult, Queryable } from './database.js';
+import { CHANGE_CHANNEL, ChangeFeed } from './changes.js';
+import type { ChangeListener, Database, QueryResult, Queryable } from './database.js';
+import { SESSION_SETTINGS } from './pglite-protocol.js';
 import { openPgliteThread } from './pglite-thread.js';
 
 /** Lock file that keeps a second process from opening the same embedded database. */
@@ -75,12 +77,29 @@ class PgliteQueryable implements Queryable {
 
 class PgliteDatabase extends PgliteQueryable implements Database {
   readonly kind = 'pglite' as const;
+  private readonly feed = new ChangeFeed();
 
   constructor(
     private readonly db: PGlite,
     private readonly release: () => void,
   ) {
     super(db);
+  }
+
+  /** Listens for change announcements; PGlite delivers its own session's before the commit resolves. */
+  async start(): Promise<this> {
+    await this.db.exec(SESSION_SETTINGS);
+    await this.db.listen(CHANGE_CHANNEL, (table) => this.feed.emit({ table }));
+    this.feed.live = true;
+    return this;
+  }
+
+  get watching(): boolean {
+    return this.feed.live;
+  }
+
+  watch(listener: ChangeListener): () => void {
+    return this.feed.watch(listener);
   }
 
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
@@ -101,13 +120,13 @@ class PgliteDatabase extends PgliteQueryable implements Database {
 export async function openPglite(options: { dataDir?: string; command?: string; thread?: boolean }): Promise<Database> {
   // pgvector ships with the embedded database; vector search uses it when an embedding provider is configured.
   const extensions = { vector };
-  if (!options.dataDir) return new PgliteDatabase(await PGlite.create({ extensions }), () => undefined);
+  if (!options.dataDir) return new PgliteDatabase(await PGlite.create({ extensions }), () => undefined).start();
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const release = acquireLock(options.dataDir, options.command ?? 'tarmac');
   try {
     if (options.thread !== false) return await openPgliteThread(options.dataDir, release);
     const db = await PGlite.create(path.join(options.dataDir, 'pglite'), { extensions });
-    return new PgliteDatabase(db, release);
+    return await new PgliteDatabase(db, release).start();
   } catch (err) {
     release();
     throw err;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createTwoFilesPatch } from 'diff';
 import { hasTeamRole, requireTeamRole, roleIn, type AuditContext, type Principal } from '../access/index.js';
 import { canonicalJson, type AuditLog, type RecordAudit } from '../audit/index.js';
-import type { Database, Queryable } from '../db/index.js';
+import { ReadCache, type Database, type Queryable } from '../db/index.js';
 import { TarmacError } from '../errors/index.js';
 import { findTeam, newId, type Caller } from '../identity/index.js';
 import * as repo from './prompts.repository.js';
@@ -167,10 +167,15 @@ export function requireLabelRole(principal: Principal, teamId: string, label: st
  * const { messages } = await prompts.render(caller, 'underwriting-answer', { label: 'production' }, { question });
  */
 export class PromptService {
+  // The version a label points to, for runs: kept until a prompt, version or label changes (in any process).
+  private readonly labelled: ReadCache<Awaited<ReturnType<typeof repo.labelledVersion>>>;
+
   constructor(
     private readonly db: Database,
     private readonly audit: AuditLog,
-  ) {}
+  ) {
+    this.labelled = new ReadCache(db, ['prompts', 'prompt_versions', 'prompt_labels']);
+  }
 
   private write<T>(caller: Caller, fn: (w: PromptWriter) => Promise<T>): Promise<T> {
     const ctx: AuditContext = { actor: caller.principal.actor, requestId: caller.requestId ?? null };
@@ -308,7 +313,7 @@ export class PromptService {
     label: string,
     variables: Record<string, unknown>,
   ): Promise<{ prompt: string; version: number; messages: PromptMessage[]; model: ModelParams }> {
-    const row = await repo.labelledVersion(this.db, ref, label);
+    const row = await this.labelled.get(`${label}\u0000${ref}`, () => repo.labelledVersion(this.db, ref, label));
     if (!row) throw new TarmacError('not_found', `prompt ${ref} does not exist`);
     if (row.label_version === null) throw new TarmacError('not_found', `prompt ${row.name} has no label ${label}`);
     if (row.version === null) throw new TarmacError('not_found', `prompt ${row.name} has no version ${row.label_version}`);

@@ -183,8 +183,10 @@ export class ContextAssembler {
     };
     for (const h of hits) {
       if (!keep(h)) continue;
-      const text = `[${chunks.length + 1}] ${h.source}/${h.documentId} v${h.version}${h.sectionPath.length > 0 ? ` § ${h.sectionPath.join(' > ')}` : ''}\n${h.text}`;
-      const tokens = countTokens(text);
+      const label = `[${chunks.length + 1}] ${h.source}/${h.documentId} v${h.version}${h.sectionPath.length > 0 ? ` § ${h.sectionPath.join(' > ')}` : ''}\n`;
+      const text = label + h.text;
+      // The chunk's own count was taken at indexing: only its label line is counted now.
+      const tokens = countTokens(label) + h.tokenCount;
       if (used + tokens > recipe.tokenBudget) {
         rules.push({ rule: 'token_budget', detail: `${h.source}/${h.documentId} (${tokens} tokens) does not fit the budget of ${recipe.tokenBudget}`, chunkId: h.chunkId });
         continue;

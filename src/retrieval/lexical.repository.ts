@@ -73,26 +73,33 @@ async function referenceSearch(q: Queryable, terms: QueryTerm[], avgdl: number, 
   return rows;
 }
 
-// A term's BM25 contribution from posting p, with w = idf × (k1 + 1) and $4 = k1 × b / mean chunk length.
-const IMPACT = `t.w * p.tf / (p.tf + ${K1 * (1 - B)}::float8 + p.len * $4::float8)`;
+// A term's BM25 contribution from posting p, with t.w = idf × (k1 + 1) and s.norm = k1 × b / mean chunk length.
+const IMPACT = `t.w * p.tf / (p.tf + ${K1 * (1 - B)}::float8 + p.len * s.norm)`;
 
 /**
- * BM25 from the postings the caller may see: the access groups the caller reads are resolved first, and only
- * their postings of the query terms are read and summed per chunk.
+ * BM25 from the postings the caller may see, in one statement: the query's lexemes and their idf are read from
+ * the maintained statistics, the access groups the caller reads are resolved, and only their postings of the
+ * query terms are read and summed per chunk.
  */
-async function postingsSearch(q: Queryable, terms: QueryTerm[], avgdl: number, k: number, filter: SearchFilter): Promise<HitRow[]> {
+async function postingsSearch(q: Queryable, query: string, k: number, filter: SearchFilter): Promise<HitRow[]> {
   const run = async (cut: number | null) =>
     (
       await q.query<HitRow>(
-        `with terms as (
-           select * from unnest($1::text[], $3::float8[]) as x(lexeme, w)
+        `with stats as (
+           select chunks, ${K1 * B}::float8 / greatest(total_length::float8 / greatest(chunks, 1), 1) as norm from corpus_stats
+         ), terms as materialized (
+           select u.lexeme, ln(1 + (s.chunks - ts.df + 0.5::float8) / (ts.df + 0.5::float8)) * ${K1 + 1} as w
+           from (select distinct lexeme from unnest(to_tsvector('english', $1))) u
+           join term_stats ts on ts.lexeme = u.lexeme and ts.df > 0
+           cross join stats s
          ), scored as (
            select p.chunk_id as id, sum(${IMPACT}) as score
            from terms t join postings p on p.lexeme = t.lexeme
-             and p.acl_group = any(array(select g.id from acl_groups g where g.allowed && $5::text[]))
+             and p.acl_group = any(array(select g.id from acl_groups g where g.allowed && $3::text[]))
+           cross join stats s
            group by p.chunk_id
-         ), ${cutToK('select id, score from scored', 6, 8)}`,
-        [terms.map((t) => t.lexeme), k, terms.map((t) => t.idf * (K1 + 1)), (K1 * B) / avgdl, filter.principals, ...filterParams(filter), cut],
+         ), ${cutToK('select id, score from scored', 4, 6)}`,
+        [query, k, filter.principals, ...filterParams(filter), cut],
       )
     ).rows;
   // Without filters, near-duplicates are the only reason to read past the best few: widen when they were too many.
@@ -114,7 +121,8 @@ async function postingsSearch(q: Queryable, terms: QueryTerm[], avgdl: number, k
  * const hits = await lexicalSearch(db, 'hotel refund policy', 10, { principals: ['*', 'team:finance'] });
  */
 export async function lexicalSearch(q: Queryable, query: string, k: number, filter: SearchFilter, reference = false): Promise<HitRow[]> {
+  if (k <= 0) return [];
+  if (!reference) return postingsSearch(q, query, k, filter);
   const { terms, avgdl } = await queryTerms(q, query);
-  if (terms.length === 0 || k <= 0) return [];
-  return reference ? referenceSearch(q, terms, avgdl, k, filter) : postingsSearch(q, terms, avgdl, k, filter);
+  return terms.length === 0 ? [] : referenceSearch(q, terms, avgdl, k, filter);
 }

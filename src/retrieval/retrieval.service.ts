@@ -1,5 +1,5 @@
 import type { Principal } from '../access/index.js';
-import type { Database } from '../db/index.js';
+import { ReadCache, type Database } from '../db/index.js';
 import { TarmacError } from '../errors/index.js';
 import { freshnessOf, type SourceService } from '../sources/index.js';
 import { ContextAssembler, type AssembledContext, type ContextRecipeInput } from './context.service.js';
@@ -86,6 +86,9 @@ export function hitView(row: repo.HitRow): SearchHit {
  */
 export class RetrievalService {
   readonly assembler: ContextAssembler;
+  // Who a user is for access control, kept until users, teams or memberships change (in any process).
+  private readonly userPrincipals: ReadCache<Awaited<ReturnType<typeof repo.principalsOfUser>>>;
+  private readonly teamPrincipals: ReadCache<string[]>;
 
   constructor(
     private readonly db: Database,
@@ -95,6 +98,8 @@ export class RetrievalService {
     private readonly reference = false,
   ) {
     this.assembler = new ContextAssembler(this, sources);
+    this.userPrincipals = new ReadCache(db, ['users', 'teams', 'team_members']);
+    this.teamPrincipals = new ReadCache(db, ['teams']);
   }
 
   /** The mode a search runs in: the one asked for, if available; by default hybrid when vectors are on. */
@@ -118,15 +123,16 @@ export class RetrievalService {
   async identityOf(principal: Principal, as?: string): Promise<SearchIdentity> {
     if (as !== undefined) {
       if (!principal.isAdmin) throw new TarmacError('forbidden', 'searching as another user needs a platform admin');
-      const user = await repo.principalsOfUser(this.db, as);
+      const user = await this.userPrincipals.get(as, () => repo.principalsOfUser(this.db, as));
       if (!user) throw new TarmacError('not_found', `user ${as} does not exist`, { user: as });
       return { label: `user:${user.email}`, principals: user.principals };
     }
     if (principal.userId) {
-      const user = await repo.principalsOfUser(this.db, principal.userId);
+      const id = principal.userId;
+      const user = await this.userPrincipals.get(id, () => repo.principalsOfUser(this.db, id));
       if (user) return { label: `user:${user.email}`, principals: user.principals };
     }
-    if (principal.teamId) return { label: `team:${principal.teamId}`, principals: await repo.principalsOfTeam(this.db, principal.teamId) };
+    if (principal.teamId) return { label: `team:${principal.teamId}`, principals: await this.teamPrincipals.get(principal.teamId, () => repo.principalsOfTeam(this.db, principal.teamId!)) };
     return { label: 'anonymous', principals: ['*'] };
   }
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hasTeamRole, requireAdmin, requireScope, requireTeamRole, type AuditContext, type Principal } from '../access/index.js';
 import { canonicalJson, type AuditLog, type RecordAudit } from '../audit/index.js';
-import type { Database, Queryable } from '../db/index.js';
+import { ReadCache, type Database, type Queryable } from '../db/index.js';
 import { parseInput, TarmacError } from '../errors/index.js';
 import { findTeam } from '../identity/index.js';
 import { connectorFor } from './connectors.js';
@@ -178,6 +178,7 @@ export async function declareSource(tx: Queryable, record: RecordAudit, spec: So
  */
 export class SourceService {
   readonly writer: DocumentWriter;
+  private readonly byRefCache: ReadCache<repo.SourceRow | null>;
 
   constructor(
     private readonly db: Database,
@@ -185,6 +186,7 @@ export class SourceService {
     private readonly options: { maxDocumentBytes: number; env?: NodeJS.ProcessEnv },
   ) {
     this.writer = new DocumentWriter(db, audit, options.maxDocumentBytes);
+    this.byRefCache = new ReadCache(db, ['sources']);
   }
 
   private async source(ref: string): Promise<repo.SourceRow> {
@@ -314,8 +316,9 @@ export class SourceService {
     return repo.listSources(this.db);
   }
 
+  /** A source by name or id, as last committed (cached until a source changes, in any process). */
   async byRef(ref: string): Promise<repo.SourceRow | null> {
-    return repo.findSource(this.db, ref);
+    return this.byRefCache.get(ref, () => repo.findSource(this.db, ref));
   }
 
   /**

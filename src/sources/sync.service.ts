@@ -55,8 +55,12 @@ function runIsDead(run: repo.SyncRunRow, embedded: boolean): boolean {
  * Writes documents into a source: unchanged ones (same content hash) are skipped, changed ones replaced
  * atomically, records checked against field rules, deletions applied. Used by syncs and pushes.
  */
+// Tables whose planner statistics the embedded database refreshes after documents change.
+const SEARCH_TABLES = 'chunks, postings, term_stats, acl_groups, documents';
+
 export class DocumentWriter {
   private readonly listeners: (() => void)[] = [];
+  private statistics: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly db: Database,
@@ -128,7 +132,26 @@ export class DocumentWriter {
     });
     for (const id of removed) results.push({ id, status: 'deleted' });
     if (prepared.some((p) => p.chunks.length > 0)) for (const listener of this.listeners) listener();
+    if (prepared.length > 0 || counts.deleted > 0) this.statisticsDue();
     return { counts, results };
+  }
+
+  /**
+   * The embedded database has no autovacuum to keep planner statistics: without them search plans scan whole
+   * tables. They are refreshed a second after the last write, or at the end of a sync. PostgreSQL's own
+   * autovacuum does this there.
+   */
+  private statisticsDue(): void {
+    if (this.db.kind !== 'pglite') return;
+    if (this.statistics) clearTimeout(this.statistics);
+    this.statistics = setTimeout(() => void this.refreshStatistics().catch(() => undefined), 1000);
+    this.statistics.unref();
+  }
+
+  private async refreshStatistics(): Promise<void> {
+    if (this.statistics) clearTimeout(this.statistics);
+    this.statistics = null;
+    await this.db.query(`analyze ${SEARCH_TABLES}`);
   }
 
   /**
@@ -186,6 +209,7 @@ export class DocumentWriter {
       await repo.finishRun(tx, runId, status, error);
       await record({ action: 'source.synced', targetType: 'source', targetId: source.id, teamId: source.team_id, after: { runId, status, error, ...total } });
     });
+    if (this.statistics) await this.refreshStatistics();
     return { runId, status, error, counts: total, resumed };
   }
 }

@@ -486,20 +486,23 @@ export class RunService implements RunPort {
       latency_ms: latencyMs,
       error: r.error ?? null,
     };
+    // One statement is atomic by itself: only a run that opens a review task needs a transaction.
+    if (!review) {
+      await repo.insertRun(this.db, row);
+      return this.result(row, r.useCase.name, false);
+    }
     await this.deps.audit.transaction({ actor: systemActor('run'), requestId: base.request_id }, async (tx, recordAudit) => {
       await repo.insertRun(tx, row);
-      if (review) {
-        const posture = r.useCase.posture;
-        await this.deps.review.open(tx, recordAudit, {
-          runId: row.id,
-          useCaseId: row.use_case_id,
-          teamId: row.team_id,
-          kind: review,
-          slaMinutes: posture.reviewSlaMinutes,
-          escalation: posture.escalation,
-          timeoutAction: posture.timeoutAction,
-        });
-      }
+      const posture = r.useCase.posture;
+      await this.deps.review.open(tx, recordAudit, {
+        runId: row.id,
+        useCaseId: row.use_case_id,
+        teamId: row.team_id,
+        kind: review,
+        slaMinutes: posture.reviewSlaMinutes,
+        escalation: posture.escalation,
+        timeoutAction: posture.timeoutAction,
+      });
     });
     return this.result(row, r.useCase.name, false);
   }

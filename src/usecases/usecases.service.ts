@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { hasTeamRole, requireScope, requireTeamRole, roleIn, type AuditContext, type Principal } from '../access/index.js';
 import { canonicalJson, type AuditLog, type RecordAudit } from '../audit/index.js';
-import type { Database, Queryable } from '../db/index.js';
+import { ReadCache, type Database, type Queryable } from '../db/index.js';
 import { parseInput, TarmacError } from '../errors/index.js';
 import { findTeam, findUser, membersOfTeam, newId, type Caller } from '../identity/index.js';
 import * as repo from './usecases.repository.js';
@@ -201,10 +201,16 @@ export function inPercentCohort(useCaseId: string, userId: string, percent: numb
  * await usecases.authorizeRun(useCase, endUser); // throws use_case_paused
  */
 export class UseCaseService {
+  // Use cases as runs read them, kept until a use case or user changes in any process: a pause is announced to
+  // every process as it commits, so the stop button still takes effect at once.
+  private readonly forRunCache: ReadCache<Awaited<ReturnType<typeof repo.findUseCaseForRun>>>;
+
   constructor(
     private readonly db: Database,
     private readonly audit: AuditLog,
-  ) {}
+  ) {
+    this.forRunCache = new ReadCache(db, ['use_cases', 'users']);
+  }
 
   private write<T>(caller: Caller, fn: (w: UseCaseWriter) => Promise<T>): Promise<T> {
     const ctx: AuditContext = { actor: caller.principal.actor, requestId: caller.requestId ?? null };
@@ -273,7 +279,7 @@ export class UseCaseService {
 
   /** The use case a run names, read fresh from the database so that a pause anywhere applies at once. */
   async forRun(ref: string): Promise<UseCase> {
-    const row = await repo.findUseCaseForRun(this.db, ref);
+    const row = await this.forRunCache.get(ref, () => repo.findUseCaseForRun(this.db, ref));
     if (!row) throw new TarmacError('not_found', `use case ${ref} does not exist`);
     return viewWith(row, row.owner_email ?? '');
   }
