@@ -14,26 +14,25 @@ export interface Span {
   start: number;
   end: number;
   text: string;
-  terms: Set<string>;
-  bigrams: Set<string>;
+  terms: Lookup;
+  bigrams: Lookup;
   lower: string;
-  numbers: Set<string>;
+  numbers: Lookup;
   negated: boolean;
-  /** True for a single sentence, false for a pair of neighbours. */
-  single: boolean;
 }
+
+/** Membership in a set, or in the union of a pair of sentences' sets (not copied: contexts are read per answer). */
+export interface Lookup {
+  has(value: string): boolean;
+}
+const union = (a: Set<string>, b: Set<string>, extra = ''): Lookup => ({ has: (v) => a.has(v) || b.has(v) || (v === extra && extra !== '') });
 
 interface Passage {
   tf: Map<string, number>;
-  length: number;
-  bigrams: Set<string>;
-  trigrams: Set<string>;
-  /** Stems cut to five letters: catches `induct-ive` / `induct-ion` pairs the stemmer keeps apart. */
-  prefixes: Set<string>;
+  /** Its terms in order: word pairs and triples are looked up in it for the one passage a claim lands on. */
+  list: string[];
   /** Terms of the first sentence: the title, when the passage starts with one. */
   lead: Set<string>;
-  lower: string;
-  numbers: Set<string>;
 }
 
 /** The context, prepared once per answer. */
@@ -80,9 +79,9 @@ export const FEATURE_NAMES = [
 const UNIGRAM_WEIGHT = 0.75;
 const NEGATION = /\b(?:not|no|never|none|neither|nor|cannot|can't|doesn't|don't|isn't|aren't|wasn't|weren't|without|lack|lacks|fail|fails|failed|absence|unaffected|independent)\b/;
 
-const ngrams = (terms: string[], n: number): string[] => {
+const ngrams = (terms: string[], n: 2 | 3): string[] => {
   const out: string[] = [];
-  for (let i = n - 1; i < terms.length; i++) out.push(terms.slice(i - n + 1, i + 1).join(' '));
+  for (let i = n - 1; i < terms.length; i++) out.push(n === 2 ? `${terms[i - 1]} ${terms[i]}` : `${terms[i - 2]} ${terms[i - 1]} ${terms[i]}`);
   return out;
 };
 const stems = (text: string): string[] => contentWords(text).map((w) => w.term);
@@ -92,49 +91,47 @@ const negated = (lower: string): boolean => NEGATION.test(lower);
 export function prepareContext(passages: ContextPassage[]): PreparedContext {
   const spans: Span[] = [];
   const indexed: Passage[] = [];
+  // Local inverse document frequency over the context's spans: words every span shares say little.
+  const df = new Map<string, number>();
   for (const [index, p] of passages.entries()) {
-    const sents = sentences(p.text);
-    for (let i = 0; i < sents.length; i++) {
-      // each sentence, and each pair of neighbours: support often straddles a sentence boundary
-      for (const last of [i, i + 1]) {
-        const a = sents[i];
-        const b = sents[last];
-        if (!a || !b) continue;
-        const text = p.text.slice(a.start, b.end);
-        const terms = stems(text);
-        const lower = text.toLowerCase();
-        spans.push({
-          passageId: p.id,
-          passage: index,
-          start: a.start,
-          end: b.end,
-          text,
-          terms: new Set(terms),
-          bigrams: new Set(ngrams(terms, 2)),
-          lower,
-          numbers: new Set(numbers(text)),
-          negated: negated(lower),
-          single: last === i,
-        });
-      }
-    }
-    const terms = stems(p.text);
+    // each sentence is analysed once; spans and the passage reuse its terms
+    const sents = sentences(p.text).map((s) => {
+      const lower = s.text.toLowerCase();
+      const terms = stems(s.text);
+      return { ...s, list: terms, terms: new Set(terms), bigrams: new Set(ngrams(terms, 2)), lower, numbers: new Set(numbers(s.text)), negated: negated(lower) };
+    });
+    sents.forEach((a, i) => {
+      spans.push({ passageId: p.id, passage: index, start: a.start, end: a.end, text: a.text, terms: a.terms, bigrams: a.bigrams, lower: a.lower, numbers: a.numbers, negated: a.negated });
+      for (const t of a.terms) df.set(t, (df.get(t) ?? 0) + 1);
+      // and each pair of neighbours: support often straddles a sentence boundary
+      const b = sents[i + 1];
+      if (!b) return;
+      const text = p.text.slice(a.start, b.end);
+      const boundary = a.list.length > 0 && b.list.length > 0 ? `${a.list[a.list.length - 1]} ${b.list[0]}` : '';
+      spans.push({
+        passageId: p.id,
+        passage: index,
+        start: a.start,
+        end: b.end,
+        text,
+        terms: union(a.terms, b.terms),
+        bigrams: union(a.bigrams, b.bigrams, boundary),
+        lower: `${a.lower} ${b.lower}`,
+        numbers: union(a.numbers, b.numbers),
+        negated: a.negated || b.negated,
+      });
+      for (const t of a.terms) df.set(t, (df.get(t) ?? 0) + 1);
+      for (const t of b.terms) if (!a.terms.has(t)) df.set(t, (df.get(t) ?? 0) + 1);
+    });
+    const terms = sents.flatMap((s) => s.list);
     const tf = new Map<string, number>();
     for (const t of terms) tf.set(t, (tf.get(t) ?? 0) + 1);
     indexed.push({
       tf,
-      length: terms.length,
-      bigrams: new Set(ngrams(terms, 2)),
-      trigrams: new Set(ngrams(terms, 3)),
-      prefixes: new Set(terms.map((t) => t.slice(0, 5))),
-      lead: new Set(stems(sents[0]?.text ?? '')),
-      lower: p.text.toLowerCase(),
-      numbers: new Set(numbers(p.text)),
+      list: terms,
+      lead: sents[0]?.terms ?? new Set(),
     });
   }
-  // Local inverse document frequency over the context's spans: words every span shares say little.
-  const df = new Map<string, number>();
-  for (const s of spans) for (const t of s.terms) df.set(t, (df.get(t) ?? 0) + 1);
   const n = spans.length;
   return { spans, passages: indexed, localIdf: (t) => Math.log(1 + (n + 1) / ((df.get(t) ?? 0) + 0.5)), spread: (t) => (n > 0 ? (df.get(t) ?? 0) / n : 0) };
 }
@@ -199,7 +196,7 @@ export function claimFeatures(claim: string, context: PreparedContext): ClaimFea
       const tf = passage.tf.get(t) ?? 0;
       if (tf > 0) passageCovered += priorOf(t);
       tfSum += priorOf(t) * Math.log(1 + tf);
-      if (tf > 0 || passage.prefixes.has(t.slice(0, 5))) prefixCovered += priorOf(t);
+      if (tf > 0 || sharesPrefix(t, passage)) prefixCovered += priorOf(t);
       if (passage.lead.has(t)) leadCovered += priorOf(t);
     }
   }
@@ -212,8 +209,8 @@ export function claimFeatures(claim: string, context: PreparedContext): ClaimFea
     second,
     priorTotal > 0 ? passageCovered / priorTotal : 0,
     passage ? passageTerms / terms.length : 0,
-    passage ? share(bigrams, (b) => passage.bigrams.has(b), 0) : 0,
-    passage ? share(trigrams, (b) => passage.trigrams.has(b), 0) : 0,
+    passage ? share(bigrams, (b) => contains(passage.list, b), 0) : 0,
+    passage ? share(trigrams, (b) => contains(passage.list, b), 0) : 0,
     priorTotal > 0 ? prefixCovered / priorTotal : 0,
     passage ? share(rare3, (t) => passage.tf.has(t), 0) : 0,
     best ? share(rare3, (t) => best.span.terms.has(t), 0) : 0,
@@ -229,6 +226,20 @@ export function claimFeatures(claim: string, context: PreparedContext): ClaimFea
     passageTerms > 0 ? terms.reduce((sum, t) => sum + context.spread(t), 0) / passageTerms : 0,
   ];
   return { values, best: best?.span ?? null, missing: best?.missing ?? required.map((r) => r.v) };
+}
+
+/** Whether the terms hold the space-separated run of terms `gram`. */
+function contains(list: string[], gram: string): boolean {
+  const parts = gram.split(' ');
+  for (let i = 0; i + parts.length <= list.length; i++) if (parts.every((p, k) => list[i + k] === p)) return true;
+  return false;
+}
+
+// Stems cut to five letters: catches `induct-ive` / `induct-ion` pairs the stemmer keeps apart.
+function sharesPrefix(term: string, passage: Passage): boolean {
+  const prefix = term.slice(0, 5);
+  for (const t of passage.tf.keys()) if (t.startsWith(prefix)) return true;
+  return false;
 }
 
 const overlaps = (a: Span, b: Span): boolean => a.start < b.end && b.start < a.end;
