@@ -51,6 +51,12 @@ export interface ClaimFeatures {
   missing: string[];
 }
 
+/**
+ * The features of a claim, in the order `claimFeatures` computes them and the learned weights apply to them.
+ *
+ * @example
+ * FEATURE_NAMES[0]; // 'span_coverage'
+ */
 export const FEATURE_NAMES = [
   'span_coverage',
   'span_bigrams',
@@ -87,7 +93,13 @@ const ngrams = (terms: string[], n: 2 | 3): string[] => {
 const stems = (text: string): string[] => contentWords(text).map((w) => w.term);
 const negated = (lower: string): boolean => NEGATION.test(lower);
 
-/** Splits the context into spans and indexes its passages; done once per answer, shared by its claims. */
+/**
+ * Splits the context into spans and indexes its passages; done once per answer, shared by its claims.
+ *
+ * @example
+ * const context = prepareContext([{ id: 'c1', text: 'Roofs older than 20 years need an inspection.' }]);
+ * context.spans.length; // 1
+ */
 export function prepareContext(passages: ContextPassage[]): PreparedContext {
   const spans: Span[] = [];
   const indexed: Passage[] = [];
