@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { checkGroundedness } from './groundedness.js';
+import { FEATURE_NAMES } from './groundedness.features.js';
+import { checkGroundedness, DEFAULT_CLAIM_THRESHOLD } from './groundedness.js';
+import { GROUNDEDNESS_WEIGHTS } from './groundedness.weights.js';
 import { numbers, sentences } from './text.js';
 
 const guideline = {
@@ -20,6 +22,25 @@ describe('groundedness', () => {
     expect(answer.slice(first.start, first.end)).toBe('A standard homeowners policy covers roofs up to 20 years old [1].');
     expect(first.support).toMatchObject({ passageId: 'chunk-7' });
     expect(guideline.text.slice(first.support!.start, first.support!.end)).toContain('roofs up to 20 years old');
+  });
+
+  it('supports a paraphrase whose words differ from the context, and scores it as a probability', () => {
+    const g = checkGroundedness('A licensed contractor has to inspect roofs that are older than 20 years.', [guideline]);
+    expect(g.claims[0]).toMatchObject({ supported: true, missing: [] });
+    expect(g.claims[0]!.score).toBeGreaterThanOrEqual(DEFAULT_CLAIM_THRESHOLD);
+    expect(g.claims[0]!.score).toBeLessThanOrEqual(1);
+    expect(guideline.text.slice(g.claims[0]!.support!.start, g.claims[0]!.support!.end)).toContain('licensed contractor');
+  });
+
+  it('ranks a supported claim above an unsupported one on the same context', () => {
+    const [supported, unsupported] = checkGroundedness('Roofs older than 20 years require an inspection. Pools always double the premium.', [guideline]).claims;
+    expect(supported!.score).toBeGreaterThan(unsupported!.score);
+    expect(unsupported!.score).toBeLessThan(DEFAULT_CLAIM_THRESHOLD);
+  });
+
+  it('applies a weight to every feature, in the order the features are computed', () => {
+    expect(GROUNDEDNESS_WEIGHTS.map((w) => w.feature)).toEqual([...FEATURE_NAMES]);
+    expect(GROUNDEDNESS_WEIGHTS.every((w) => Number.isFinite(w.weight) && w.scale > 0)).toBe(true);
   });
 
   it('flags a claim whose number the context does not contain', () => {

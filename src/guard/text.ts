@@ -51,6 +51,17 @@ export function words(text: string): string[] {
   return text.toLowerCase().match(/[\p{L}\p{N}]+(?:[-'’][\p{L}\p{N}]+)*/gu) ?? [];
 }
 
+const stemCache = new Map<string, string>();
+// Stemming is the costliest step of reading a context; words repeat across chunks, answers and checks.
+function stem(word: string): string {
+  let s = stemCache.get(word);
+  if (s === undefined) {
+    s = stemmer(word);
+    if (stemCache.size < 100_000) stemCache.set(word, s);
+  }
+  return s;
+}
+
 /** Stemmed content words: what a claim asserts and what a passage says. */
 export function contentTerms(text: string): string[] {
   return contentWords(text).map((w) => w.term);
@@ -62,7 +73,7 @@ export function contentWords(text: string): { term: string; word: string }[] {
   for (const w of words(text)) {
     if (STOPWORDS.has(w) || w.length < 2) continue;
     for (const part of w.split(/[-'’]/)) {
-      if (part.length > 1 && !STOPWORDS.has(part)) out.push({ term: /^\d/.test(part) ? part : stemmer(part), word: part });
+      if (part.length > 1 && !STOPWORDS.has(part)) out.push({ term: /^\d/.test(part) ? part : stem(part), word: part });
     }
   }
   return out;

@@ -1,0 +1,275 @@
+import { contentWords, names, numbers, rarity, sentences } from './text.js';
+
+/** A passage of the context the answer should rest on (a chunk, with its id for citations). */
+export interface ContextPassage {
+  id: string;
+  text: string;
+}
+
+/** A sentence, or two neighbouring sentences, of one passage: the unit a claim's support is looked for in. */
+export interface Span {
+  passageId: string;
+  /** Index of its passage in the context. */
+  passage: number;
+  start: number;
+  end: number;
+  text: string;
+  terms: Lookup;
+  bigrams: Lookup;
+  lower: string;
+  numbers: Lookup;
+  negated: boolean;
+}
+
+/** Membership in a set, or in the union of a pair of sentences' sets (not copied: contexts are read per answer). */
+export interface Lookup {
+  has(value: string): boolean;
+}
+const union = (a: Set<string>, b: Set<string>, extra = ''): Lookup => ({ has: (v) => a.has(v) || b.has(v) || (v === extra && extra !== '') });
+
+interface Passage {
+  tf: Map<string, number>;
+  /** Its terms in order: word pairs and triples are looked up in it for the one passage a claim lands on. */
+  list: string[];
+  /** Terms of the first sentence: the title, when the passage starts with one. */
+  lead: Set<string>;
+}
+
+/** The context, prepared once per answer. */
+export interface PreparedContext {
+  spans: Span[];
+  passages: Passage[];
+  localIdf: (term: string) => number;
+  /** Share of the context's spans holding a term. */
+  spread: (term: string) => number;
+}
+
+/** Features of one claim against the context, in the order of `FEATURE_NAMES`, with its best span. */
+export interface ClaimFeatures {
+  values: number[];
+  best: Span | null;
+  missing: string[];
+}
+
+/**
+ * The features of a claim, in the order `claimFeatures` computes them and the learned weights apply to them.
+ *
+ * @example
+ * FEATURE_NAMES[0]; // 'span_coverage'
+ */
+export const FEATURE_NAMES = [
+  'span_coverage',
+  'span_bigrams',
+  'span_lexical',
+  'second_span_lexical',
+  'passage_coverage',
+  'passage_plain_coverage',
+  'passage_bigrams',
+  'passage_trigrams',
+  'passage_prefix_coverage',
+  'passage_rare3_coverage',
+  'span_rare3_coverage',
+  'passage_tf',
+  'lead_coverage',
+  'required_found',
+  'has_required',
+  'claim_terms_log',
+  'negation_mismatch',
+  'span_share',
+  'span_prior_coverage',
+  'span_char_trigrams',
+  'passage_spread',
+] as const;
+
+// Unigram coverage carries the lexical span score; shared word pairs (bigrams) reward the same phrasing.
+const UNIGRAM_WEIGHT = 0.75;
+const NEGATION = /\b(?:not|no|never|none|neither|nor|cannot|can't|doesn't|don't|isn't|aren't|wasn't|weren't|without|lack|lacks|fail|fails|failed|absence|unaffected|independent)\b/;
+
+const ngrams = (terms: string[], n: 2 | 3): string[] => {
+  const out: string[] = [];
+  for (let i = n - 1; i < terms.length; i++) out.push(n === 2 ? `${terms[i - 1]} ${terms[i]}` : `${terms[i - 2]} ${terms[i - 1]} ${terms[i]}`);
+  return out;
+};
+const stems = (text: string): string[] => contentWords(text).map((w) => w.term);
+const negated = (lower: string): boolean => NEGATION.test(lower);
+
+/**
+ * Splits the context into spans and indexes its passages; done once per answer, shared by its claims.
+ *
+ * @example
+ * const context = prepareContext([{ id: 'c1', text: 'Roofs older than 20 years need an inspection.' }]);
+ * context.spans.length; // 1
+ */
+export function prepareContext(passages: ContextPassage[]): PreparedContext {
+  const spans: Span[] = [];
+  const indexed: Passage[] = [];
+  // Local inverse document frequency over the context's spans: words every span shares say little.
+  const df = new Map<string, number>();
+  for (const [index, p] of passages.entries()) {
+    // each sentence is analysed once; spans and the passage reuse its terms
+    const sents = sentences(p.text).map((s) => {
+      const lower = s.text.toLowerCase();
+      const terms = stems(s.text);
+      return { ...s, list: terms, terms: new Set(terms), bigrams: new Set(ngrams(terms, 2)), lower, numbers: new Set(numbers(s.text)), negated: negated(lower) };
+    });
+    sents.forEach((a, i) => {
+      spans.push({ passageId: p.id, passage: index, start: a.start, end: a.end, text: a.text, terms: a.terms, bigrams: a.bigrams, lower: a.lower, numbers: a.numbers, negated: a.negated });
+      for (const t of a.terms) df.set(t, (df.get(t) ?? 0) + 1);
+      // and each pair of neighbours: support often straddles a sentence boundary
+      const b = sents[i + 1];
+      if (!b) return;
+      const text = p.text.slice(a.start, b.end);
+      const boundary = a.list.length > 0 && b.list.length > 0 ? `${a.list[a.list.length - 1]} ${b.list[0]}` : '';
+      spans.push({
+        passageId: p.id,
+        passage: index,
+        start: a.start,
+        end: b.end,
+        text,
+        terms: union(a.terms, b.terms),
+        bigrams: union(a.bigrams, b.bigrams, boundary),
+        lower: `${a.lower} ${b.lower}`,
+        numbers: union(a.numbers, b.numbers),
+        negated: a.negated || b.negated,
+      });
+      for (const t of a.terms) df.set(t, (df.get(t) ?? 0) + 1);
+      for (const t of b.terms) if (!a.terms.has(t)) df.set(t, (df.get(t) ?? 0) + 1);
+    });
+    const terms = sents.flatMap((s) => s.list);
+    const tf = new Map<string, number>();
+    for (const t of terms) tf.set(t, (tf.get(t) ?? 0) + 1);
+    indexed.push({
+      tf,
+      list: terms,
+      lead: sents[0]?.terms ?? new Set(),
+    });
+  }
+  const n = spans.length;
+  return { spans, passages: indexed, localIdf: (t) => Math.log(1 + (n + 1) / ((df.get(t) ?? 0) + 0.5)), spread: (t) => (n > 0 ? (df.get(t) ?? 0) / n : 0) };
+}
+
+const share = (items: string[], has: (x: string) => boolean, fallback: number): number =>
+  items.length === 0 ? fallback : items.filter(has).length / items.length;
+
+/**
+ * Features of a claim against a prepared context: how much of it the best span and the best passage cover
+ * (rare words weigh more), shared word pairs and triples, its rarest words, its numbers and names, and
+ * whether the claim and its best span disagree on negation. Computed from the claim and the context alone.
+ *
+ * @example
+ * const f = claimFeatures('Roofs older than 20 years need an inspection.', prepareContext(passages));
+ * f.values.length === FEATURE_NAMES.length; // true
+ */
+export function claimFeatures(claim: string, context: PreparedContext): ClaimFeatures | null {
+  const claimWords = contentWords(claim);
+  const terms = [...new Set(claimWords.map((w) => w.term))];
+  if (terms.length < 2) return null; // headings, "Sources:", fragments: nothing to check
+  // A word weighs by how rare it is in English and how few spans of this context share it.
+  const prior = new Map<string, number>();
+  for (const w of claimWords) prior.set(w.term, Math.max(prior.get(w.term) ?? 0, rarity(w.word)));
+  const priorOf = (t: string) => prior.get(t) ?? 1;
+  const weight = (t: string) => priorOf(t) * context.localIdf(t);
+  const ordered = claimWords.map((w) => w.term);
+  const bigrams = [...new Set(ngrams(ordered, 2))];
+  const trigrams = [...new Set(ngrams(ordered, 3))];
+  const rare3 = [...terms].sort((a, b) => priorOf(b) - priorOf(a)).slice(0, 3);
+  const total = terms.reduce((sum, t) => sum + weight(t), 0);
+  const priorTotal = terms.reduce((sum, t) => sum + priorOf(t), 0);
+  const required = [...numbers(claim).map((v) => ({ kind: 'number' as const, v })), ...names(claim).map((v) => ({ kind: 'name' as const, v }))];
+  const claimNegated = negated(claim.toLowerCase());
+
+  let best: { span: Span; score: number; uni: number; bi: number; missing: string[] } | null = null;
+  const scores: number[] = [];
+  for (const span of context.spans) {
+    let covered = 0;
+    for (const t of terms) if (span.terms.has(t)) covered += weight(t);
+    const uni = total > 0 ? covered / total : 0;
+    const bi = share(bigrams, (b) => span.bigrams.has(b), uni);
+    const missing = required.filter((r) => (r.kind === 'number' ? !span.numbers.has(r.v) : !span.lower.includes(r.v))).map((r) => r.v);
+    const found = required.length > 0 ? (required.length - missing.length) / required.length : 1;
+    const score = (UNIGRAM_WEIGHT * uni + (1 - UNIGRAM_WEIGHT) * bi) * found;
+    scores.push(score);
+    if (!best || score > best.score) best = { span, score, uni, bi, missing };
+  }
+  // Support spread over the passage: the best span elsewhere in the same passage.
+  let second = 0;
+  context.spans.forEach((span, i) => {
+    if (best && span.passage === best.span.passage && !overlaps(best.span, span)) second = Math.max(second, scores[i] ?? 0);
+  });
+
+  // The passage holding the best span, judged as a whole.
+  const passage = best ? context.passages[best.span.passage] : undefined;
+  let passageCovered = 0;
+  let tfSum = 0;
+  let prefixCovered = 0;
+  let leadCovered = 0;
+  if (passage) {
+    for (const t of terms) {
+      const tf = passage.tf.get(t) ?? 0;
+      if (tf > 0) passageCovered += priorOf(t);
+      tfSum += priorOf(t) * Math.log(1 + tf);
+      if (tf > 0 || sharesPrefix(t, passage)) prefixCovered += priorOf(t);
+      if (passage.lead.has(t)) leadCovered += priorOf(t);
+    }
+  }
+  const spanTerms = best ? terms.filter((t) => best.span.terms.has(t)).length : 0;
+  const passageTerms = passage ? terms.filter((t) => passage.tf.has(t)).length : 0;
+  const values = [
+    best?.uni ?? 0,
+    best?.bi ?? 0,
+    best?.score ?? 0,
+    second,
+    priorTotal > 0 ? passageCovered / priorTotal : 0,
+    passage ? passageTerms / terms.length : 0,
+    passage ? share(bigrams, (b) => contains(passage.list, b), 0) : 0,
+    passage ? share(trigrams, (b) => contains(passage.list, b), 0) : 0,
+    priorTotal > 0 ? prefixCovered / priorTotal : 0,
+    passage ? share(rare3, (t) => passage.tf.has(t), 0) : 0,
+    best ? share(rare3, (t) => best.span.terms.has(t), 0) : 0,
+    priorTotal > 0 ? tfSum / priorTotal : 0,
+    priorTotal > 0 ? leadCovered / priorTotal : 0,
+    required.length > 0 ? (required.length - (best?.missing.length ?? required.length)) / required.length : 1,
+    required.length > 0 ? 1 : 0,
+    Math.log(terms.length),
+    best && best.span.negated !== claimNegated ? 1 : 0,
+    passageTerms > 0 ? spanTerms / passageTerms : 0,
+    best && priorTotal > 0 ? terms.reduce((sum, t) => sum + (best.span.terms.has(t) ? priorOf(t) : 0), 0) / priorTotal : 0,
+    best ? charContainment(claim, best.span.text) : 0,
+    passageTerms > 0 ? terms.reduce((sum, t) => sum + context.spread(t), 0) / passageTerms : 0,
+  ];
+  return { values, best: best?.span ?? null, missing: best?.missing ?? required.map((r) => r.v) };
+}
+
+/** Whether the terms hold the space-separated run of terms `gram`. */
+function contains(list: string[], gram: string): boolean {
+  const parts = gram.split(' ');
+  for (let i = 0; i + parts.length <= list.length; i++) if (parts.every((p, k) => list[i + k] === p)) return true;
+  return false;
+}
+
+// Stems cut to five letters: catches `induct-ive` / `induct-ion` pairs the stemmer keeps apart.
+function sharesPrefix(term: string, passage: Passage): boolean {
+  const prefix = term.slice(0, 5);
+  for (const t of passage.tf.keys()) if (t.startsWith(prefix)) return true;
+  return false;
+}
+
+const overlaps = (a: Span, b: Span): boolean => a.start < b.end && b.start < a.end;
+
+// Letter triples of the words: near-matches the stemmer misses (`lungs`/`lung`, `NLRP3`/`NALP3`).
+function charContainment(claim: string, span: string): number {
+  const c = charTrigrams(claim);
+  const s = charTrigrams(span);
+  let hit = 0;
+  for (const g of c) if (s.has(g)) hit++;
+  return c.size > 0 ? hit / c.size : 0;
+}
+
+function charTrigrams(text: string): Set<string> {
+  const out = new Set<string>();
+  for (const w of text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []) {
+    const padded = ` ${w} `;
+    for (let i = 0; i + 3 <= padded.length; i++) out.add(padded.slice(i, i + 3));
+  }
+  return out;
+}
