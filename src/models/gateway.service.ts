@@ -11,7 +11,7 @@ import { loadGateway, type LoadedGateway } from './config.js';
 import type { GatewayRoute } from './gateway.schema.js';
 import type { ChatBody, ChatChunk, ChatCompletion, ChatMessage, Usage } from './providers/provider.js';
 import { callWithFallback, ClientGone, orderTargets, type FallbackOptions } from './router.js';
-import { countTextTokens, estimateMessageTokens, messageText } from './tokens.js';
+import { boundMessageTokens, boundTextTokens, countTextTokens, estimateMessageTokens, messageText } from './tokens.js';
 import { pruneGatewayTraces, type TraceRetentionResult } from './retention.js';
 import { TraceWriter, type GatewayTrace } from './traces.js';
 
@@ -398,7 +398,7 @@ export class GatewayService {
     const started = performance.now();
     const trace = this.newTrace(caller, 'chat', body.model, false);
     return this.traced(trace, started, async (hold) => {
-      const inputTokens = estimateMessageTokens(body.messages);
+      const inputTokens = boundMessageTokens(body.messages);
       const admitted = await this.admit(caller, trace, body.model, inputTokens, this.maxOutput(body));
       hold(admitted.reservation);
       const { g, resolved } = admitted;
@@ -497,7 +497,7 @@ export class GatewayService {
     let reported: ReturnType<typeof usageOf> = null;
     let messages = body.messages;
     try {
-      const inputTokens = estimateMessageTokens(body.messages);
+      const inputTokens = boundMessageTokens(body.messages);
       const admitted = await this.admit(caller, trace, body.model, inputTokens, this.maxOutput(body));
       reservation = admitted.reservation;
       g = admitted.g;
@@ -576,7 +576,7 @@ export class GatewayService {
     return this.traced(trace, started, async (hold) => {
       const inputs = Array.isArray(body.input) ? body.input : [body.input];
       const text = inputs.filter((i): i is string => typeof i === 'string').join('\n');
-      const inputTokens = countTextTokens(text);
+      const inputTokens = boundTextTokens(text);
       const admitted = await this.admit(caller, trace, body.model, inputTokens, 0);
       hold(admitted.reservation);
       const { g } = admitted;
@@ -598,7 +598,7 @@ export class GatewayService {
       trace.first_token_ms = Math.round((performance.now() - started) * 1000) / 1000;
       const usage = value.usage as { prompt_tokens?: unknown } | undefined;
       const reported = typeof usage?.prompt_tokens === 'number' ? usage.prompt_tokens : null;
-      this.price(g, trace, target.provider, target.model, { input: reported ?? inputTokens, output: 0, cached: 0 }, reported === null);
+      this.price(g, trace, target.provider, target.model, { input: reported ?? countTextTokens(text), output: 0, cached: 0 }, reported === null);
       return { runId: trace.id, costUsd: trace.cost_usd, costEstimated: trace.cost_estimated, body: value };
     });
   }
