@@ -73,8 +73,10 @@ async function referenceSearch(q: Queryable, terms: QueryTerm[], avgdl: number, 
   return rows;
 }
 
-// A term's BM25 contribution from posting p, with t.w = idf × (k1 + 1) and s.norm = k1 × b / mean chunk length.
-const IMPACT = `t.w * p.tf / (p.tf + ${K1 * (1 - B)}::float8 + p.len * s.norm)`;
+// A term's BM25 contribution from posting p, with t.w = idf × (k1 + 1), over k1 × b / mean chunk length. The corpus
+// statistics are scalar subqueries (evaluated once): joined as a table, their row estimate would multiply the terms'.
+const NORM = `(select ${K1 * B}::float8 / greatest(total_length::float8 / greatest(chunks, 1), 1) from corpus_stats)`;
+const IMPACT = `t.w * p.tf / (p.tf + ${K1 * (1 - B)}::float8 + p.len * ${NORM})`;
 
 /**
  * BM25 from the postings the caller may see, in one statement: the query's lexemes and their idf are read from
@@ -85,18 +87,14 @@ async function postingsSearch(q: Queryable, query: string, k: number, filter: Se
   const run = async (cut: number | null) =>
     (
       await q.query<HitRow>(
-        `with stats as (
-           select chunks, ${K1 * B}::float8 / greatest(total_length::float8 / greatest(chunks, 1), 1) as norm from corpus_stats
-         ), terms as materialized (
-           select u.lexeme, ln(1 + (s.chunks - ts.df + 0.5::float8) / (ts.df + 0.5::float8)) * ${K1 + 1} as w
+        `with terms as materialized (
+           select u.lexeme, ln(1 + ((select chunks from corpus_stats) - ts.df + 0.5::float8) / (ts.df + 0.5::float8)) * ${K1 + 1} as w
            from (select distinct lexeme from unnest(to_tsvector('english', $1))) u
            join term_stats ts on ts.lexeme = u.lexeme and ts.df > 0
-           cross join stats s
          ), scored as (
            select p.chunk_id as id, sum(${IMPACT}) as score
            from terms t join postings p on p.lexeme = t.lexeme
              and p.acl_group = any(array(select g.id from acl_groups g where g.allowed && $3::text[]))
-           cross join stats s
            group by p.chunk_id
          ), ${cutToK('select id, score from scored', 4, 6)}`,
         [query, k, filter.principals, ...filterParams(filter), cut],
