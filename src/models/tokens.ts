@@ -45,10 +45,15 @@ export function countTextTokens(text: string): number {
  * const tokens = estimateMessageTokens([{ role: 'user', content: 'Hello' }]);
  */
 export function estimateMessageTokens(messages: readonly ChatMessage[]): number {
+  return messageTokens(messages, countTextTokens);
+}
+
+/** Tokens of a message list with `count` for each text: content, tool calls, and framing per message. */
+function messageTokens(messages: readonly ChatMessage[], count: (text: string) => number): number {
   let total = 3;
   for (const m of messages) {
-    total += 4 + countTextTokens(messageText(m.content));
-    if (m.tool_calls) total += countTextTokens(JSON.stringify(m.tool_calls));
+    total += 4 + count(messageText(m.content));
+    if (m.tool_calls) total += count(JSON.stringify(m.tool_calls));
   }
   return total;
 }
@@ -67,12 +72,7 @@ const BYTES_PER_TOKEN_FLOOR = 3;
  * boundMessageTokens([{ role: 'user', content: 'Hello there' }]); // 11 (3 + 4 + 4)
  */
 export function boundMessageTokens(messages: readonly ChatMessage[]): number {
-  let total = 3;
-  for (const m of messages) {
-    total += 4 + boundTextTokens(messageText(m.content));
-    if (m.tool_calls) total += boundTextTokens(JSON.stringify(m.tool_calls));
-  }
-  return total;
+  return messageTokens(messages, boundTextTokens);
 }
 
 /** An upper estimate of a text's tokens without a tokenizer: a token per 3 bytes, plus half a token per digit or punctuation mark. */

@@ -8,19 +8,12 @@ begin
 end
 $$;
 
-create trigger use_cases_announce after insert or update or delete or truncate on use_cases
-  for each statement execute function tarmac_announce_change();
-create trigger prompts_announce after insert or update or delete or truncate on prompts
-  for each statement execute function tarmac_announce_change();
-create trigger prompt_versions_announce after insert or update or delete or truncate on prompt_versions
-  for each statement execute function tarmac_announce_change();
-create trigger prompt_labels_announce after insert or update or delete or truncate on prompt_labels
-  for each statement execute function tarmac_announce_change();
-create trigger sources_announce after insert or update or delete or truncate on sources
-  for each statement execute function tarmac_announce_change();
-create trigger users_announce after insert or update or delete or truncate on users
-  for each statement execute function tarmac_announce_change();
-create trigger teams_announce after insert or update or delete or truncate on teams
-  for each statement execute function tarmac_announce_change();
-create trigger team_members_announce after insert or update or delete or truncate on team_members
-  for each statement execute function tarmac_announce_change();
+do $$
+declare
+  t text;
+begin
+  foreach t in array array['use_cases', 'prompts', 'prompt_versions', 'prompt_labels', 'sources', 'users', 'teams', 'team_members'] loop
+    execute format('create trigger %I after insert or update or delete or truncate on %I for each statement execute function tarmac_announce_change()', t || '_announce', t);
+  end loop;
+end
+$$;
