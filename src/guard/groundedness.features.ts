@@ -93,6 +93,36 @@ const ngrams = (terms: string[], n: 2 | 3): string[] => {
 const stems = (text: string): string[] => contentWords(text).map((w) => w.term);
 const negated = (lower: string): boolean => NEGATION.test(lower);
 
+interface AnalysedSentence {
+  text: string;
+  start: number;
+  end: number;
+  list: string[];
+  terms: Set<string>;
+  bigrams: Set<string>;
+  lower: string;
+  numbers: Set<string>;
+  negated: boolean;
+}
+
+// Passages recently analysed, by text: the chunks retrieval returns repeat from answer to answer. Read-only.
+const recent = new Map<string, AnalysedSentence[]>();
+const RECENT_PASSAGES = 512;
+
+/** A passage's sentences with their stems, word pairs, numbers and negation. */
+function analysed(text: string): AnalysedSentence[] {
+  const known = recent.get(text);
+  if (known) return known;
+  const sents = sentences(text).map((s) => {
+    const lower = s.text.toLowerCase();
+    const terms = stems(s.text);
+    return { ...s, list: terms, terms: new Set(terms), bigrams: new Set(ngrams(terms, 2)), lower, numbers: new Set(numbers(s.text)), negated: negated(lower) };
+  });
+  if (recent.size >= RECENT_PASSAGES) recent.delete(recent.keys().next().value as string);
+  recent.set(text, sents);
+  return sents;
+}
+
 /**
  * Splits the context into spans and indexes its passages; done once per answer, shared by its claims.
  *
@@ -107,11 +137,7 @@ export function prepareContext(passages: ContextPassage[]): PreparedContext {
   const df = new Map<string, number>();
   for (const [index, p] of passages.entries()) {
     // each sentence is analysed once; spans and the passage reuse its terms
-    const sents = sentences(p.text).map((s) => {
-      const lower = s.text.toLowerCase();
-      const terms = stems(s.text);
-      return { ...s, list: terms, terms: new Set(terms), bigrams: new Set(ngrams(terms, 2)), lower, numbers: new Set(numbers(s.text)), negated: negated(lower) };
-    });
+    const sents = analysed(p.text);
     sents.forEach((a, i) => {
       spans.push({ passageId: p.id, passage: index, start: a.start, end: a.end, text: a.text, terms: a.terms, bigrams: a.bigrams, lower: a.lower, numbers: a.numbers, negated: a.negated });
       for (const t of a.terms) df.set(t, (df.get(t) ?? 0) + 1);
