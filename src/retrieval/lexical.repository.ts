@@ -1,7 +1,7 @@
 import type { Queryable } from '../db/index.js';
 import { HIT_COLUMNS, type HitRow, type SearchFilter } from './retrieval.repository.js';
 
-// BM25 parameters (the usual defaults of Lucene and Anserini).
+// BM25 parameters (the usual defaults of Lucene and Anserini); postings_search (migration 0035) ranks with the same.
 const K1 = 0.9;
 const B = 0.4;
 
@@ -73,33 +73,15 @@ async function referenceSearch(q: Queryable, terms: QueryTerm[], avgdl: number, 
   return rows;
 }
 
-// A term's BM25 contribution from posting p, with t.w = idf × (k1 + 1), over k1 × b / mean chunk length. The corpus
-// statistics are scalar subqueries (evaluated once): joined as a table, their row estimate would multiply the terms'.
-const NORM = `(select ${K1 * B}::float8 / greatest(total_length::float8 / greatest(chunks, 1), 1) from corpus_stats)`;
-const IMPACT = `t.w * p.tf / (p.tf + ${K1 * (1 - B)}::float8 + p.len * ${NORM})`;
-
 /**
- * BM25 from the postings the caller may see, in one statement: the query's lexemes and their idf are read from
- * the maintained statistics, the access groups the caller reads are resolved, and only their postings of the
- * query terms are read and summed per chunk.
+ * BM25 from the postings the caller may see, in one call of `postings_search` (migration 0035): the query's
+ * lexemes and their idf are read from the maintained statistics, the access groups the caller reads are
+ * resolved, and only their postings of the query terms are read and summed per chunk. As a PL/pgSQL function its
+ * plan is kept for the session instead of being made again on every search.
  */
 async function postingsSearch(q: Queryable, query: string, k: number, filter: SearchFilter): Promise<HitRow[]> {
   const run = async (cut: number | null) =>
-    (
-      await q.query<HitRow>(
-        `with terms as materialized (
-           select u.lexeme, ln(1 + ((select chunks from corpus_stats) - ts.df + 0.5::float8) / (ts.df + 0.5::float8)) * ${K1 + 1} as w
-           from (select distinct lexeme from unnest(to_tsvector('english', $1))) u
-           join term_stats ts on ts.lexeme = u.lexeme and ts.df > 0
-         ), scored as (
-           select p.chunk_id as id, sum(${IMPACT}) as score
-           from terms t join postings p on p.lexeme = t.lexeme
-             and p.acl_group = any(array(select g.id from acl_groups g where g.allowed && $3::text[]))
-           group by p.chunk_id
-         ), ${cutToK('select id, score from scored', 4, 6)}`,
-        [query, k, filter.principals, ...filterParams(filter), cut],
-      )
-    ).rows;
+    (await q.query<HitRow>('select * from postings_search($1, $2, $3, $4, $5, $6)', [query, k, filter.principals, ...filterParams(filter), cut])).rows;
   // Without filters, near-duplicates are the only reason to read past the best few: widen when they were too many.
   const filtered = filter.sourceIds !== undefined || filter.metadata !== undefined;
   const rows = await run(filtered ? null : 2 * k + 20);
