@@ -21,21 +21,9 @@ export function messageText(content: unknown): string {
   return '';
 }
 
-// Long texts counted lately: a request's prompt is counted to admit it and again for its usage.
-const recent = new Map<string, number>();
-const MEMO_MIN_LENGTH = 256;
-const MEMO_ENTRIES = 64;
-
 /** Counts tokens with the o200k encoding (an estimate for models with another tokenizer). */
 export function countTextTokens(text: string): number {
-  if (text === '') return 0;
-  if (text.length < MEMO_MIN_LENGTH) return loadTokenizer().countTokens(text);
-  const known = recent.get(text);
-  if (known !== undefined) return known;
-  const count = loadTokenizer().countTokens(text);
-  if (recent.size >= MEMO_ENTRIES) recent.delete(recent.keys().next().value as string);
-  recent.set(text, count);
-  return count;
+  return text === '' ? 0 : loadTokenizer().countTokens(text);
 }
 
 /**
