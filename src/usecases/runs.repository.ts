@@ -1,4 +1,4 @@
-import type { Queryable } from '../db/index.js';
+import { GroupInsert, type Queryable } from '../db/index.js';
 
 export interface RunRow {
   id: string;
@@ -39,9 +39,16 @@ const COLUMNS = [
 const JSON_COLUMNS = new Set(['variables', 'reasons', 'citations', 'groundedness', 'manifest', 'spans']);
 
 const INSERT_RUN = `insert into runs (${COLUMNS.join(', ')}) values (${COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})`;
+const values = (run: Omit<RunRow, 'created_at'>): unknown[] => COLUMNS.map((c) => (JSON_COLUMNS.has(c) ? JSON.stringify(run[c] ?? null) : run[c]));
 
+/** Inserts one run inside the caller's transaction. */
 export async function insertRun(q: Queryable, run: Omit<RunRow, 'created_at'>): Promise<void> {
-  await q.query(INSERT_RUN, COLUMNS.map((c) => (JSON_COLUMNS.has(c) ? JSON.stringify(run[c] ?? null) : run[c])));
+  await q.query(INSERT_RUN, values(run));
+}
+
+/** Writes runs outside transactions; concurrent runs share statements (group commit). */
+export function runWriter(db: Queryable): GroupInsert<Omit<RunRow, 'created_at'>> {
+  return new GroupInsert(db, 'runs', COLUMNS, values);
 }
 
 export async function findRun(q: Queryable, id: string): Promise<RunRow | null> {

@@ -181,6 +181,8 @@ const rank = (c: string) => Math.max(0, (CLASSIFICATIONS as readonly string[]).i
  * result.decision; // 'delivered' | 'flagged' | 'held_for_review' | 'blocked'
  */
 export class RunService implements RunPort {
+  private readonly writer: ReturnType<typeof repo.runWriter>;
+
   constructor(
     private readonly db: Database,
     private readonly deps: {
@@ -193,7 +195,9 @@ export class RunService implements RunPort {
       policies: PolicyService;
       random?: () => number;
     },
-  ) {}
+  ) {
+    this.writer = repo.runWriter(db);
+  }
 
   private async endUser(principal: Principal, as: string | undefined): Promise<{ userId: string; teamIds: string[]; admin: boolean; actingFor: string | undefined }> {
     if (as !== undefined) {
@@ -486,9 +490,10 @@ export class RunService implements RunPort {
       latency_ms: latencyMs,
       error: r.error ?? null,
     };
-    // One statement is atomic by itself: only a run that opens a review task needs a transaction.
+    // One statement is atomic by itself: only a run that opens a review task needs a transaction. Concurrent
+    // runs share the statement; each is answered once its own record is committed.
     if (!review) {
-      await repo.insertRun(this.db, row);
+      await this.writer.insert(row);
       return this.result(row, r.useCase.name, false);
     }
     await this.deps.audit.transaction({ actor: systemActor('run'), requestId: base.request_id }, async (tx, recordAudit) => {
