@@ -2,6 +2,7 @@
 // tables, code, JSON, non-Latin scripts.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { countTokens } from 'gpt-tokenizer';
 import { describe, expect, it } from 'vitest';
 import { boundMessageTokens, boundTextTokens, countTextTokens, estimateMessageTokens } from './tokens.js';
 
@@ -45,5 +46,23 @@ describe('admission token estimate', () => {
     const bound = boundMessageTokens(messages);
     expect(bound).toBeGreaterThanOrEqual(exact);
     expect(bound).toBeLessThan(exact * 2);
+  });
+});
+
+describe('token count by paragraph', () => {
+  it('equals the tokenizer count of the whole text, for documents, code and the line-break cases pieces may cross', () => {
+    const files = textFiles(new URL('../../examples', import.meta.url).pathname);
+    const line = 'The roof of a dwelling older than twenty years needs an inspection';
+    const tricky = [
+      `${line}.\n\n${line}.\n${line}:\n/path/to/file\n\n/etc ${line}`,
+      `${line}!!\r\n\r\n${line}\n\n\n  indented ${line}\n\t${line}\n`,
+      `${line}\n\n\n`,
+      `\n\n${line}\n 42 ${line}\n42\n-- ${line} --\n\n` + '\u00e9t\u00e9 '.repeat(20),
+      Object.values(samples).join('\n\n'),
+    ];
+    for (const text of [...files.map((f) => readFileSync(f, 'utf8')), ...Object.values(samples), ...tricky]) {
+      expect(countTextTokens(text), text.slice(0, 60)).toBe(countTokens(text));
+      expect(countTextTokens(text), 'counted again from the memo').toBe(countTokens(text));
+    }
   });
 });

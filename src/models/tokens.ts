@@ -21,9 +21,37 @@ export function messageText(content: unknown): string {
   return '';
 }
 
-/** Counts tokens with the o200k encoding (an estimate for models with another tokenizer). */
+// Paragraphs counted lately. A prompt is mostly context chunks that recur from request to request, around a
+// question that does not: counting it by paragraph recounts only what is new.
+const paragraphs = new Map<string, number>();
+const MEMO_MIN_LENGTH = 48;
+const MEMO_ENTRIES = 4096;
+// Where the o200k pre-tokenizer always starts a new piece: after a run of line breaks, before a character that is
+// neither whitespace nor "/" (the only characters a piece may carry across a line break). Tokens never span it,
+// so the count of a text is the sum of its parts' counts.
+const PARAGRAPH_END = /\n(?=[^\s/])/g;
+
+function countParagraph(text: string): number {
+  if (text.length < MEMO_MIN_LENGTH) return loadTokenizer().countTokens(text);
+  const known = paragraphs.get(text);
+  if (known !== undefined) return known;
+  const count = loadTokenizer().countTokens(text);
+  if (paragraphs.size >= MEMO_ENTRIES) paragraphs.delete(paragraphs.keys().next().value as string);
+  paragraphs.set(text, count);
+  return count;
+}
+
+/** Counts tokens with the o200k encoding (an estimate for models with another tokenizer), by paragraph. */
 export function countTextTokens(text: string): number {
-  return text === '' ? 0 : loadTokenizer().countTokens(text);
+  if (text === '') return 0;
+  let total = 0;
+  let start = 0;
+  for (const m of text.matchAll(PARAGRAPH_END)) {
+    const end = m.index + 1;
+    total += countParagraph(text.slice(start, end));
+    start = end;
+  }
+  return total + (start < text.length ? countParagraph(text.slice(start)) : 0);
 }
 
 /**
