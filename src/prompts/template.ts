@@ -48,6 +48,21 @@ function variableSchema(spec: VariableSpec): z.ZodType {
   return spec.required ? base : base.optional();
 }
 
+// A version's variables never change (versions are immutable), and building a schema costs more than using it:
+// the schema is kept for as long as the variables object it was built from.
+const schemas = new WeakMap<PromptContent['variables'], z.ZodType>();
+
+function variablesSchema(specs: PromptContent['variables']): z.ZodType {
+  let schema = schemas.get(specs);
+  if (!schema) {
+    const shape: Record<string, z.ZodType> = {};
+    for (const [name, spec] of Object.entries(specs)) shape[name] = variableSchema(spec);
+    schema = z.strictObject(shape);
+    schemas.set(specs, schema);
+  }
+  return schema;
+}
+
 /**
  * Renders a version's messages with `variables`. A missing required variable, a value of the wrong type or an
  * undeclared variable fails with `prompt_variables_invalid` naming each one. Values are inserted verbatim
@@ -57,9 +72,7 @@ function variableSchema(spec: VariableSpec): z.ZodType {
  * renderMessages(content, { question: 'What is the maximum roof age?' });
  */
 export function renderMessages(content: PromptContent, variables: Record<string, unknown>): PromptMessage[] {
-  const shape: Record<string, z.ZodType> = {};
-  for (const [name, spec] of Object.entries(content.variables)) shape[name] = variableSchema(spec);
-  const result = z.strictObject(shape).safeParse(variables);
+  const result = variablesSchema(content.variables).safeParse(variables);
   if (!result.success) {
     const issues = result.error.issues.flatMap((issue) =>
       issue.code === 'unrecognized_keys'
