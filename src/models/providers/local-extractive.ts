@@ -9,10 +9,12 @@ const STOP_WORDS = new Set(
 const words = (text: string) =>
   (text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).filter((w) => w.length > 1 && !STOP_WORDS.has(w));
 
+const SENTENCE_END = /(?<=[.!?])\s+|\n+/;
+
 /** Splits text into sentences: after . ! ? followed by a space, and at line breaks (so `a.b@c.com` stays whole). */
 export function sentences(text: string): string[] {
   return text
-    .split(/(?<=[.!?])\s+|\n+/)
+    .split(SENTENCE_END)
     .map((s) => s.trim())
     .filter((s) => words(s).length > 0);
 }
@@ -30,7 +32,8 @@ export function extractiveAnswer(messages: ChatBody['messages']): string {
   const asked = new Set(words(question));
   // A numbered context passage (`[3] source/doc v1 …` then its text) lends its number to its sentences as a
   // citation; the passage headers and markdown headings themselves are not quoted.
-  const candidates: { sentence: string; ref: string | null }[] = [];
+  // Each sentence's words are read once: to skip sentences without any, and to score the others.
+  const scoredAll: { sentence: string; ref: string | null; index: number; score: number }[] = [];
   for (const m of messages.slice(0, Math.max(lastUser, 0)).filter((x) => x.role !== 'assistant')) {
     let ref: string | null = null;
     for (const line of messageText(m.content).split('\n')) {
@@ -40,11 +43,15 @@ export function extractiveAnswer(messages: ChatBody['messages']): string {
         continue;
       }
       if (/^\s*#{1,6}\s/.test(line)) continue;
-      for (const sentence of sentences(line)) candidates.push({ sentence, ref });
+      for (const part of line.split(SENTENCE_END)) {
+        const sentence = part.trim();
+        const found = words(sentence);
+        if (found.length === 0) continue;
+        scoredAll.push({ sentence, ref, index: scoredAll.length, score: new Set(found.filter((w) => asked.has(w))).size });
+      }
     }
   }
-  const scored = candidates
-    .map(({ sentence, ref }, index) => ({ sentence, ref, index, score: new Set(words(sentence).filter((w) => asked.has(w))).size }))
+  const scored = scoredAll
     .filter((s) => s.score > 0)
     .sort((a, b) => b.score - a.score || a.index - b.index)
     .slice(0, 3)
