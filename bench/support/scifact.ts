@@ -1,6 +1,7 @@
 // SciFact claim/abstract pairs for the groundedness benchmark and the training of its weights, built the same
 // way for both: each claim with SUPPORT evidence is paired with each evidence abstract (positive) and with the
 // best BM25-ranked abstract that is not among its evidence (hard negative); CONTRADICT evidence is paired too.
+// Training may ask for more hard negatives per claim (the next-ranked abstracts); the benchmark uses one.
 // The split follows the data set: claims listed in qrels/test.tsv are the held-out test split, all others train.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -21,6 +22,8 @@ export interface Pair {
   doc: Doc;
   kind: PairKind;
   split: Split;
+  /** A hard negative's rank among the claim's non-evidence abstracts (1 = most similar); 0 for evidence. */
+  rank: number;
 }
 
 function readJsonl<T>(file: string): T[] {
@@ -30,8 +33,8 @@ function readJsonl<T>(file: string): T[] {
     .map((line) => JSON.parse(line) as T);
 }
 
-/** All pairs of the data set in `dir`, in claim order. */
-export function scifactPairs(dir = DEFAULT_SCIFACT_DIR): Pair[] {
+/** All pairs of the data set in `dir`, in claim order, with `negatives` hard negatives per claim with support. */
+export function scifactPairs(dir = DEFAULT_SCIFACT_DIR, negatives = 1): Pair[] {
   // the abstract's title comes first, as a chunk with its heading would
   const docs: Doc[] = readJsonl<{ _id: string; title: string; text: string }>(path.join(dir, 'corpus.jsonl')).map((d) => ({
     id: d._id,
@@ -60,7 +63,7 @@ export function scifactPairs(dir = DEFAULT_SCIFACT_DIR): Pair[] {
     }
   });
   const avgLength = lengths.reduce((a, b) => a + b, 0) / lengths.length;
-  const bestOther = (text: string, evidence: Set<string>): Doc | null => {
+  const bestOthers = (text: string, evidence: Set<string>): Doc[] => {
     const scores = new Map<number, number>();
     for (const t of new Set(contentTerms(text))) {
       const p = postings.get(t);
@@ -72,15 +75,17 @@ export function scifactPairs(dir = DEFAULT_SCIFACT_DIR): Pair[] {
       }
     }
     const ranked = [...scores.entries()].sort((a, b) => b[1] - a[1]);
-    for (const [doc] of ranked) if (!evidence.has(docs[doc]!.id)) return docs[doc]!;
-    return null;
+    return ranked
+      .map(([doc]) => docs[doc]!)
+      .filter((d) => !evidence.has(d.id))
+      .slice(0, negatives);
   };
 
   const pairs: Pair[] = [];
   for (const q of claims) {
     const split: Split = testIds.has(q._id) ? 'test' : 'train';
     const evidence = new Map(Object.entries(q.metadata).map(([doc, ev]) => [doc, ev[0]?.label ?? 'SUPPORT']));
-    const add = (doc: Doc, kind: PairKind) => pairs.push({ claimId: q._id, claim: q.text, doc, kind, split });
+    const add = (doc: Doc, kind: PairKind, rank = 0) => pairs.push({ claimId: q._id, claim: q.text, doc, kind, split, rank });
     for (const [d, label] of evidence) {
       const doc = byId.get(d);
       if (doc && label === 'CONTRADICT') add(doc, 'contradict');
@@ -88,8 +93,7 @@ export function scifactPairs(dir = DEFAULT_SCIFACT_DIR): Pair[] {
     const supportDocs = [...evidence].filter(([, l]) => l === 'SUPPORT').map(([d]) => byId.get(d)).filter((d): d is Doc => d !== undefined);
     if (supportDocs.length === 0) continue;
     for (const doc of supportDocs) add(doc, 'support');
-    const other = bestOther(q.text, new Set(evidence.keys()));
-    if (other) add(other, 'hard_negative');
+    bestOthers(q.text, new Set(evidence.keys())).forEach((other, i) => add(other, 'hard_negative', i + 1));
   }
   return pairs;
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FEATURE_NAMES } from './groundedness.features.js';
 import { checkGroundedness, DEFAULT_CLAIM_THRESHOLD } from './groundedness.js';
-import { GROUNDEDNESS_WEIGHTS } from './groundedness.weights.js';
+import { GROUNDEDNESS_FEATURES, GROUNDEDNESS_TREES, type GroundednessTree } from './groundedness.weights.js';
 import { numbers, sentences } from './text.js';
 
 const guideline = {
@@ -38,9 +38,12 @@ describe('groundedness', () => {
     expect(unsupported!.score).toBeLessThan(DEFAULT_CLAIM_THRESHOLD);
   });
 
-  it('applies a weight to every feature, in the order the features are computed', () => {
-    expect(GROUNDEDNESS_WEIGHTS.map((w) => w.feature)).toEqual([...FEATURE_NAMES]);
-    expect(GROUNDEDNESS_WEIGHTS.every((w) => Number.isFinite(w.weight) && w.scale > 0)).toBe(true);
+  it('learned its trees on the features in the order they are computed, splitting only on known ones', () => {
+    expect(GROUNDEDNESS_FEATURES).toEqual([...FEATURE_NAMES]);
+    const splits = (t: GroundednessTree): boolean =>
+      typeof t === 'number' ? Number.isFinite(t) : t[0] >= 0 && t[0] < FEATURE_NAMES.length && Number.isFinite(t[1]) && splits(t[2]) && splits(t[3]);
+    expect(GROUNDEDNESS_TREES.length).toBeGreaterThan(0);
+    expect(GROUNDEDNESS_TREES.every(splits)).toBe(true);
   });
 
   it('flags a claim whose number the context does not contain', () => {

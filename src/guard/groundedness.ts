@@ -1,5 +1,5 @@
 import { claimFeatures, prepareContext, type ContextPassage } from './groundedness.features.js';
-import { GROUNDEDNESS_BIAS, GROUNDEDNESS_WEIGHTS, TRAINED_THRESHOLD } from './groundedness.weights.js';
+import { GROUNDEDNESS_BASE, GROUNDEDNESS_TREES, TRAINED_THRESHOLD, type GroundednessTree } from './groundedness.weights.js';
 import { sentences } from './text.js';
 
 export type { ContextPassage } from './groundedness.features.js';
@@ -41,11 +41,17 @@ export interface GroundednessResult {
  */
 export const DEFAULT_CLAIM_THRESHOLD = TRAINED_THRESHOLD;
 
-/** The learned probability that a claim is grounded in the context, from its features. */
+/** The learned probability that a claim is grounded in the context, from its features: the trees' log-odds summed. */
 function claimProbability(values: number[]): number {
-  let z = GROUNDEDNESS_BIAS;
-  GROUNDEDNESS_WEIGHTS.forEach((w, i) => (z += (w.weight * ((values[i] ?? 0) - w.mean)) / w.scale));
+  let z = GROUNDEDNESS_BASE;
+  for (const tree of GROUNDEDNESS_TREES) z += leaf(tree, values);
   return 1 / (1 + Math.exp(-z));
+}
+
+function leaf(tree: GroundednessTree, values: number[]): number {
+  let node = tree;
+  while (typeof node !== 'number') node = (values[node[0]] ?? 0) <= node[1] ? node[2] : node[3];
+  return node;
 }
 
 const CITATION = /\s*\[(?:\d+|[A-Za-z0-9_:-]+)(?:\s*,\s*(?:\d+|[A-Za-z0-9_:-]+))*\]/g;
@@ -54,7 +60,7 @@ const CITATION = /\s*\[(?:\d+|[A-Za-z0-9_:-]+)(?:\s*,\s*(?:\d+|[A-Za-z0-9_:-]+))
  * Checks an answer against its context, offline: the answer is split into claims (sentences); each claim is
  * matched to its best supporting span of the context (a sentence or two neighbouring sentences); its lexical
  * features (coverage of its words by that span and by the passage, rare words weighing more, shared word pairs,
- * numbers and names) are combined by weights learned on SciFact train claims into a probability of support. A
+ * numbers and names) are combined by decision trees learned on SciFact train claims into a probability of support. A
  * claim is supported when that probability reaches the threshold and the span holds all its numbers and names.
  * The score is the share of supported claims; unsupported claims are listed. Lexical, so it cannot tell a claim
  * from its contradiction when both use the same words.
