@@ -65,6 +65,9 @@ describe(`lexical search over postings (${BACKEND})`, () => {
       const where = `seed ${SEED}, case ${i}: ${JSON.stringify({ ...input, principals: identity.principals })}`;
       expect(got.map((h) => h.chunkId), where).toEqual(expected.map((h) => h.chunkId));
       got.forEach((h, j) => expect(h.score, where).toBeCloseTo(expected[j]!.score, 9));
+      // Every other field of a hit (text, section path, metadata, freshness dates) as the reference reads it.
+      const rest = (hits: typeof got) => hits.map(({ score: _score, ...hit }) => hit);
+      expect(rest(got), where).toEqual(rest(expected));
       expect(new Set(got.map((h) => h.text)).size, where).toBe(got.length);
       compared += got.length;
     }
