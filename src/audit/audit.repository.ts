@@ -1,4 +1,4 @@
-import type { Queryable } from '../db/index.js';
+import { insertStatement, type Queryable } from '../db/index.js';
 
 /** An audit entry as stored. */
 export interface AuditEntryRow {
@@ -44,40 +44,33 @@ export async function head(q: Queryable): Promise<{ seq: number; hash: string } 
   return rows[0] ?? null;
 }
 
-const ENTRY_COLUMNS = 14;
+const ENTRY_COLUMNS = [
+  'seq', 'at', 'actor_type', 'actor_id', 'actor_user_id', 'action', 'target_type', 'target_id', 'team_id',
+  'before', 'after', 'request_id', 'prev_hash', 'hash',
+] as const;
 // Stays well under PostgreSQL's 65,535 parameters per statement.
 const ROWS_PER_INSERT = 1000;
 
 export async function insertEntries(tx: Queryable, rows: AuditEntryRow[]): Promise<void> {
   for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
     const batch = rows.slice(i, i + ROWS_PER_INSERT);
-    const params: unknown[] = [];
-    const tuples = batch.map((row, r) => {
-      params.push(
-        row.seq,
-        row.at,
-        row.actor_type,
-        row.actor_id,
-        row.actor_user_id,
-        row.action,
-        row.target_type,
-        row.target_id,
-        row.team_id,
-        row.before === null ? null : JSON.stringify(row.before),
-        row.after === null ? null : JSON.stringify(row.after),
-        row.request_id,
-        row.prev_hash,
-        row.hash,
-      );
-      const base = r * ENTRY_COLUMNS;
-      return `(${Array.from({ length: ENTRY_COLUMNS }, (_, c) => `$${base + c + 1}`).join(', ')})`;
-    });
-    await tx.query(
-      `insert into audit_entries (seq, at, actor_type, actor_id, actor_user_id, action, target_type, target_id, team_id,
-         before, after, request_id, prev_hash, hash)
-       values ${tuples.join(', ')}`,
-      params,
-    );
+    const params = batch.flatMap((row) => [
+      row.seq,
+      row.at,
+      row.actor_type,
+      row.actor_id,
+      row.actor_user_id,
+      row.action,
+      row.target_type,
+      row.target_id,
+      row.team_id,
+      row.before === null ? null : JSON.stringify(row.before),
+      row.after === null ? null : JSON.stringify(row.after),
+      row.request_id,
+      row.prev_hash,
+      row.hash,
+    ]);
+    await tx.query(insertStatement('audit_entries', ENTRY_COLUMNS, batch.length), params);
   }
 }
 

@@ -1,5 +1,17 @@
 import type { Queryable } from './database.js';
 
+/**
+ * The text of an insert of `rows` rows into `table`, numbering the parameters row by row.
+ *
+ * @example
+ * insertStatement('teams', ['id', 'name'], 2); // insert into teams (id, name) values ($1, $2), ($3, $4)
+ */
+export function insertStatement(table: string, columns: readonly string[], rows = 1): string {
+  const width = columns.length;
+  const tuples = Array.from({ length: rows }, (_, r) => `(${columns.map((_, c) => `$${r * width + c + 1}`).join(', ')})`);
+  return `insert into ${table} (${columns.join(', ')}) values ${tuples.join(', ')}`;
+}
+
 interface Waiting<Row> {
   row: Row;
   resolve: () => void;
@@ -64,9 +76,7 @@ export class GroupInsert<Row> {
   private statement(count: number): string {
     let sql = this.statements.get(count);
     if (!sql) {
-      const width = this.columns.length;
-      const tuples = Array.from({ length: count }, (_, r) => `(${this.columns.map((_, c) => `$${r * width + c + 1}`).join(', ')})`);
-      sql = `insert into ${this.table} (${this.columns.join(', ')}) values ${tuples.join(', ')}`;
+      sql = insertStatement(this.table, this.columns, count);
       this.statements.set(count, sql);
     }
     return sql;

@@ -1,4 +1,4 @@
-import { GroupInsert, type Queryable } from '../db/index.js';
+import { GroupInsert, insertStatement, type Queryable } from '../db/index.js';
 
 export interface RunRow {
   id: string;
@@ -38,7 +38,7 @@ const COLUMNS = [
 ] as const;
 const JSON_COLUMNS = new Set(['variables', 'reasons', 'citations', 'groundedness', 'manifest', 'spans']);
 
-const INSERT_RUN = `insert into runs (${COLUMNS.join(', ')}) values (${COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})`;
+const INSERT_RUN = insertStatement('runs', COLUMNS);
 const values = (run: Omit<RunRow, 'created_at'>): unknown[] => COLUMNS.map((c) => (JSON_COLUMNS.has(c) ? JSON.stringify(run[c] ?? null) : run[c]));
 
 /** Inserts one run inside the caller's transaction. */
