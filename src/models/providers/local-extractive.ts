@@ -9,15 +9,8 @@ const STOP_WORDS = new Set(
 const words = (text: string) =>
   (text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).filter((w) => w.length > 1 && !STOP_WORDS.has(w));
 
+// Sentences end after . ! ? followed by a space, and at line breaks (so `a.b@c.com` stays whole).
 const SENTENCE_END = /(?<=[.!?])\s+|\n+/;
-
-/** Splits text into sentences: after . ! ? followed by a space, and at line breaks (so `a.b@c.com` stays whole). */
-export function sentences(text: string): string[] {
-  return text
-    .split(SENTENCE_END)
-    .map((s) => s.trim())
-    .filter((s) => words(s).length > 0);
-}
 
 /**
  * The extractive answer to the last user message: up to three sentences of the earlier messages that share
