@@ -6,26 +6,24 @@ export interface ContextPassage {
   text: string;
 }
 
-/** A sentence, or two neighbouring sentences, of one passage: the unit a claim's support is looked for in. */
-export interface Span {
-  passageId: string;
-  /** Index of its passage in the context. */
-  passage: number;
+/** A sentence, or two neighbouring sentences, of a passage's text: the unit a claim's support is looked for in. */
+export interface SpanText {
   start: number;
   end: number;
   text: string;
-  terms: Lookup;
-  bigrams: Lookup;
+  terms: ReadonlySet<string>;
+  bigrams: ReadonlySet<string>;
   lower: string;
-  numbers: Lookup;
+  numbers: ReadonlySet<string>;
   negated: boolean;
 }
 
-/** Membership in a set, or in the union of a pair of sentences' sets (not copied: contexts are read per answer). */
-export interface Lookup {
-  has(value: string): boolean;
+/** A span in its place in the context. */
+export interface Span extends SpanText {
+  passageId: string;
+  /** Index of its passage in the context. */
+  passage: number;
 }
-const union = (a: Set<string>, b: Set<string>, extra = ''): Lookup => ({ has: (v) => a.has(v) || b.has(v) || (v === extra && extra !== '') });
 
 interface Passage {
   tf: Map<string, number>;
@@ -37,7 +35,13 @@ interface Passage {
 
 /** The context, prepared once per answer. */
 export interface PreparedContext {
-  spans: Span[];
+  /** The spans of every passage, in order; shared between the contexts that hold the same passage. */
+  spans: SpanText[];
+  /** Index of each span's passage. */
+  spanPassage: number[];
+  /** Index of each passage's first span (and, last, the number of spans): a passage's spans are contiguous. */
+  passageStart: number[];
+  passageIds: string[];
   passages: Passage[];
   localIdf: (term: string) => number;
   /** Share of the context's spans holding a term. */
@@ -105,22 +109,60 @@ interface AnalysedSentence {
   negated: boolean;
 }
 
+/** What a passage contributes to a context, whatever its place in it: analysed once per distinct text. */
+interface PassageAnalysis {
+  /** Its spans (each sentence, and each pair of neighbours: support often straddles a sentence boundary). */
+  spans: SpanText[];
+  /** For each term, how many of its spans hold it. */
+  df: Map<string, number>;
+  indexed: Passage;
+}
+
 // Passages recently analysed, by text: the chunks retrieval returns repeat from answer to answer. Read-only.
-const recent = new Map<string, AnalysedSentence[]>();
+const recent = new Map<string, PassageAnalysis>();
 const RECENT_PASSAGES = 512;
 
-/** A passage's sentences with their stems, word pairs, numbers and negation. */
-function analysed(text: string): AnalysedSentence[] {
+/** A passage's spans with their stems, word pairs, numbers and negation, its term counts and its title terms. */
+function analysed(text: string): PassageAnalysis {
   const known = recent.get(text);
   if (known) return known;
-  const sents = sentences(text).map((s) => {
+  const sents: AnalysedSentence[] = sentences(text).map((s) => {
     const lower = s.text.toLowerCase();
     const terms = stems(s.text);
     return { ...s, list: terms, terms: new Set(terms), bigrams: new Set(ngrams(terms, 2)), lower, numbers: new Set(numbers(s.text)), negated: negated(lower) };
   });
+  const spans: PassageAnalysis['spans'] = [];
+  const df = new Map<string, number>();
+  const count = (terms: Set<string>) => {
+    for (const t of terms) df.set(t, (df.get(t) ?? 0) + 1);
+  };
+  sents.forEach((a, i) => {
+    spans.push({ start: a.start, end: a.end, text: a.text, terms: a.terms, bigrams: a.bigrams, lower: a.lower, numbers: a.numbers, negated: a.negated });
+    count(a.terms);
+    const b = sents[i + 1];
+    if (!b) return;
+    const bigrams = new Set([...a.bigrams, ...b.bigrams]);
+    if (a.list.length > 0 && b.list.length > 0) bigrams.add(`${a.list[a.list.length - 1]} ${b.list[0]}`);
+    const terms = new Set([...a.terms, ...b.terms]);
+    spans.push({
+      start: a.start,
+      end: b.end,
+      text: text.slice(a.start, b.end),
+      terms,
+      bigrams,
+      lower: `${a.lower} ${b.lower}`,
+      numbers: new Set([...a.numbers, ...b.numbers]),
+      negated: a.negated || b.negated,
+    });
+    count(terms);
+  });
+  const list = sents.flatMap((s) => s.list);
+  const tf = new Map<string, number>();
+  for (const t of list) tf.set(t, (tf.get(t) ?? 0) + 1);
+  const analysis = { spans, df, indexed: { tf, list, lead: sents[0]?.terms ?? new Set<string>() } };
   if (recent.size >= RECENT_PASSAGES) recent.delete(recent.keys().next().value as string);
-  recent.set(text, sents);
-  return sents;
+  recent.set(text, analysis);
+  return analysis;
 }
 
 /**
@@ -131,47 +173,40 @@ function analysed(text: string): AnalysedSentence[] {
  * context.spans.length; // 1
  */
 export function prepareContext(passages: ContextPassage[]): PreparedContext {
-  const spans: Span[] = [];
-  const indexed: Passage[] = [];
-  // Local inverse document frequency over the context's spans: words every span shares say little.
-  const df = new Map<string, number>();
-  for (const [index, p] of passages.entries()) {
-    // each sentence is analysed once; spans and the passage reuse its terms
-    const sents = analysed(p.text);
-    sents.forEach((a, i) => {
-      spans.push({ passageId: p.id, passage: index, start: a.start, end: a.end, text: a.text, terms: a.terms, bigrams: a.bigrams, lower: a.lower, numbers: a.numbers, negated: a.negated });
-      for (const t of a.terms) df.set(t, (df.get(t) ?? 0) + 1);
-      // and each pair of neighbours: support often straddles a sentence boundary
-      const b = sents[i + 1];
-      if (!b) return;
-      const text = p.text.slice(a.start, b.end);
-      const boundary = a.list.length > 0 && b.list.length > 0 ? `${a.list[a.list.length - 1]} ${b.list[0]}` : '';
-      spans.push({
-        passageId: p.id,
-        passage: index,
-        start: a.start,
-        end: b.end,
-        text,
-        terms: union(a.terms, b.terms),
-        bigrams: union(a.bigrams, b.bigrams, boundary),
-        lower: `${a.lower} ${b.lower}`,
-        numbers: union(a.numbers, b.numbers),
-        negated: a.negated || b.negated,
-      });
-      for (const t of a.terms) df.set(t, (df.get(t) ?? 0) + 1);
-      for (const t of b.terms) if (!a.terms.has(t)) df.set(t, (df.get(t) ?? 0) + 1);
-    });
-    const terms = sents.flatMap((s) => s.list);
-    const tf = new Map<string, number>();
-    for (const t of terms) tf.set(t, (tf.get(t) ?? 0) + 1);
-    indexed.push({
-      tf,
-      list: terms,
-      lead: sents[0]?.terms ?? new Set(),
-    });
-  }
+  const spans: SpanText[] = [];
+  const spanPassage: number[] = [];
+  const passageStart: number[] = [];
+  const analyses = passages.map((p) => analysed(p.text));
+  analyses.forEach((a, index) => {
+    passageStart.push(spans.length);
+    for (const span of a.spans) {
+      spans.push(span);
+      spanPassage.push(index);
+    }
+  });
+  // Local inverse document frequency over the context's spans: words every span shares say little. Counted on
+  // demand: only the claims' words are ever asked for.
+  const counted = new Map<string, number>();
+  const df = (t: string) => {
+    let n = counted.get(t);
+    if (n === undefined) {
+      n = 0;
+      for (const a of analyses) n += a.df.get(t) ?? 0;
+      counted.set(t, n);
+    }
+    return n;
+  };
+  passageStart.push(spans.length);
   const n = spans.length;
-  return { spans, passages: indexed, localIdf: (t) => Math.log(1 + (n + 1) / ((df.get(t) ?? 0) + 0.5)), spread: (t) => (n > 0 ? (df.get(t) ?? 0) / n : 0) };
+  return {
+    spans,
+    spanPassage,
+    passageStart,
+    passageIds: passages.map((p) => p.id),
+    passages: analyses.map((a) => a.indexed),
+    localIdf: (t) => Math.log(1 + (n + 1) / (df(t) + 0.5)),
+    spread: (t) => (n > 0 ? df(t) / n : 0),
+  };
 }
 
 const share = (items: string[], has: (x: string) => boolean, fallback: number): number =>
@@ -199,32 +234,51 @@ export function claimFeatures(claim: string, context: PreparedContext): ClaimFea
   const bigrams = [...new Set(ngrams(ordered, 2))];
   const trigrams = [...new Set(ngrams(ordered, 3))];
   const rare3 = [...terms].sort((a, b) => priorOf(b) - priorOf(a)).slice(0, 3);
-  const total = terms.reduce((sum, t) => sum + weight(t), 0);
   const priorTotal = terms.reduce((sum, t) => sum + priorOf(t), 0);
   const required = [...numbers(claim).map((v) => ({ kind: 'number' as const, v })), ...names(claim).map((v) => ({ kind: 'name' as const, v }))];
   const claimNegated = negated(claim.toLowerCase());
 
-  let best: { span: Span; score: number; uni: number; bi: number; missing: string[] } | null = null;
+  let best: { span: SpanText; passage: number; score: number; uni: number; bi: number; missing: string[] } | null = null;
   const scores: number[] = [];
-  for (const span of context.spans) {
+  // Each term's weight once, not once per span: the loop below visits every span of the context.
+  const weights = terms.map(weight);
+  const total = weights.reduce((sum, w) => sum + w, 0);
+  for (let i = 0; i < context.spans.length; i++) {
+    const span = context.spans[i]!;
     let covered = 0;
-    for (const t of terms) if (span.terms.has(t)) covered += weight(t);
+    let shared = false;
+    for (let k = 0; k < terms.length; k++) {
+      if (span.terms.has(terms[k]!)) {
+        covered += weights[k]!;
+        shared = true;
+      }
+    }
+    // A span without any of the claim's words (most of them) scores 0 and cannot become the best once there is
+    // one; its numbers and names need not be looked for.
+    if (!shared && best) {
+      scores.push(0);
+      continue;
+    }
     const uni = total > 0 ? covered / total : 0;
-    const bi = share(bigrams, (b) => span.bigrams.has(b), uni);
-    const missing = required.filter((r) => (r.kind === 'number' ? !span.numbers.has(r.v) : !span.lower.includes(r.v))).map((r) => r.v);
+    let pairs = 0;
+    for (const b of bigrams) if (span.bigrams.has(b)) pairs++;
+    const bi = bigrams.length === 0 ? uni : pairs / bigrams.length;
+    const missing = required.length === 0 ? [] : required.filter((r) => (r.kind === 'number' ? !span.numbers.has(r.v) : !span.lower.includes(r.v))).map((r) => r.v);
     const found = required.length > 0 ? (required.length - missing.length) / required.length : 1;
     const score = (UNIGRAM_WEIGHT * uni + (1 - UNIGRAM_WEIGHT) * bi) * found;
     scores.push(score);
-    if (!best || score > best.score) best = { span, score, uni, bi, missing };
+    if (!best || score > best.score) best = { span, passage: context.spanPassage[i]!, score, uni, bi, missing };
   }
   // Support spread over the passage: the best span elsewhere in the same passage.
   let second = 0;
-  context.spans.forEach((span, i) => {
-    if (best && span.passage === best.span.passage && !overlaps(best.span, span)) second = Math.max(second, scores[i] ?? 0);
-  });
+  if (best) {
+    for (let i = context.passageStart[best.passage]!; i < context.passageStart[best.passage + 1]!; i++) {
+      if (!overlaps(best.span, context.spans[i]!)) second = Math.max(second, scores[i] ?? 0);
+    }
+  }
 
   // The passage holding the best span, judged as a whole.
-  const passage = best ? context.passages[best.span.passage] : undefined;
+  const passage = best ? context.passages[best.passage] : undefined;
   let passageCovered = 0;
   let tfSum = 0;
   let prefixCovered = 0;
@@ -263,7 +317,8 @@ export function claimFeatures(claim: string, context: PreparedContext): ClaimFea
     best ? charContainment(claim, best.span.text) : 0,
     passageTerms > 0 ? terms.reduce((sum, t) => sum + context.spread(t), 0) / passageTerms : 0,
   ];
-  return { values, best: best?.span ?? null, missing: best?.missing ?? required.map((r) => r.v) };
+  const span: Span | null = best ? { ...best.span, passageId: context.passageIds[best.passage]!, passage: best.passage } : null;
+  return { values, best: span, missing: best?.missing ?? required.map((r) => r.v) };
 }
 
 /** Whether the terms hold the space-separated run of terms `gram`. */
@@ -280,7 +335,7 @@ function sharesPrefix(term: string, passage: Passage): boolean {
   return false;
 }
 
-const overlaps = (a: Span, b: Span): boolean => a.start < b.end && b.start < a.end;
+const overlaps = (a: SpanText, b: SpanText): boolean => a.start < b.end && b.start < a.end;
 
 // Letter triples of the words: near-matches the stemmer misses (`lungs`/`lung`, `NLRP3`/`NALP3`).
 function charContainment(claim: string, span: string): number {

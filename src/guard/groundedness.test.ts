@@ -73,6 +73,21 @@ describe('groundedness', () => {
     expect(g.unsupported.map((c) => c.text)).toEqual(['Pools always double the premium.']);
   });
 
+  it('finds the same support whatever the order of the passages and the contexts they were read in before', () => {
+    const pools = { id: 'chunk-9', text: 'Pools. A pool must be fenced at least four feet high. Diving boards are declined on new business.' };
+    const stoves = { id: 'chunk-3', text: 'Wood stoves. A wood-burning stove needs a certificate of inspection. Stoves installed by the owner are declined.' };
+    const answer = 'Roofs older than 20 years require an inspection by a licensed contractor. A pool must be fenced at least four feet high.';
+    // passages are analysed once and shared between contexts: their place and id come from the context at hand
+    const orders = [[guideline, pools, stoves], [stoves, guideline, pools], [pools, stoves, guideline]];
+    const checks = orders.map((passages) => checkGroundedness(answer, passages));
+    for (const g of checks) {
+      expect(g.claims.map((c) => c.support?.passageId)).toEqual(['chunk-7', 'chunk-9']);
+      expect(g.claims.map((c) => c.score)).toEqual(checks[0]!.claims.map((c) => c.score));
+      expect(g.score).toBe(1);
+    }
+    expect(pools.text.slice(checks[1]!.claims[1]!.support!.start, checks[1]!.claims[1]!.support!.end)).toContain('fenced at least four feet');
+  });
+
   it('scores an answer without claims as grounded', () => {
     expect(checkGroundedness('', [guideline]).score).toBe(1);
     expect(checkGroundedness('Yes.', []).score).toBe(1);
