@@ -43,16 +43,18 @@ interface Detector {
   /** Capture group holding the value (default: the whole match). */
   group?: number;
   valid?: (value: string) => boolean;
+  /** A character every match holds: a text without it is not scanned (most texts hold no address). */
+  needs?: string;
 }
 
 // Order matters: earlier detectors claim their spans first (an IBAN is not also read as a phone number).
 const DETECTORS: Detector[] = [
-  { type: 'EMAIL', pattern: /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g },
+  { type: 'EMAIL', pattern: /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g, needs: '@' },
   { type: 'IBAN', pattern: /\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b/g, valid: ibanValid },
   { type: 'CARD', pattern: /(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])/g, valid: (v) => luhn(v.replace(/[ -]/g, '')) },
-  { type: 'SSN', pattern: /(?<![\d-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d-])/g },
-  { type: 'IP', pattern: /(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?![\d.])/g, valid: isIPv4 },
-  { type: 'IP', pattern: /(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])/g, valid: isIPv6 },
+  { type: 'SSN', pattern: /(?<![\d-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d-])/g, needs: '-' },
+  { type: 'IP', pattern: /(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?![\d.])/g, valid: isIPv4, needs: '.' },
+  { type: 'IP', pattern: /(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])/g, valid: isIPv6, needs: ':' },
   {
     type: 'PHONE',
     pattern: /(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]?\d{2,4}){1,4}(?!\w)/g,
@@ -76,6 +78,7 @@ export function detectPii(text: string): PiiMatch[] {
   const found: PiiMatch[] = [];
   const taken = (start: number, end: number) => found.some((m) => start < m.end && end > m.start);
   for (const d of DETECTORS) {
+    if (d.needs && !text.includes(d.needs)) continue;
     d.pattern.lastIndex = 0;
     for (const match of text.matchAll(d.pattern)) {
       const value = d.group ? match[d.group] : match[0];
