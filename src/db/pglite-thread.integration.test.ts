@@ -58,6 +58,25 @@ describe('PGlite on a worker thread', () => {
     expect((await db.query<{ id: number }>('select id from t where id >= 10 order by id')).rows.map((r) => r.id)).toEqual([10, 11, 13, 14]);
   });
 
+  it("runs a transaction's statements sent together, in order, and rolls all of them back when one fails", async () => {
+    // sent without waiting: the first ones reach the thread before it has answered the begin
+    await db.transaction(async (tx) => {
+      await Promise.all([20, 21, 22].map((id) => tx.query('insert into t (id, big) values ($1, (select count(*) from t where id >= 20))', [id])));
+    });
+    expect((await db.query<{ id: number; big: number }>('select id, big from t where id >= 20 order by id')).rows).toEqual([
+      { id: 20, big: 0 },
+      { id: 21, big: 1 },
+      { id: 22, big: 2 },
+    ]);
+    const failed = db.transaction(async (tx) => {
+      await Promise.all([tx.query('insert into t (id) values (30)'), tx.query('insert into t (id) values (20)'), tx.query('insert into t (id) values (31)')]);
+    });
+    await expect(failed).rejects.toMatchObject({ code: '23505' });
+    expect((await db.query('select id from t where id >= 30')).rows).toEqual([]);
+    // the session is free again
+    expect((await db.query<{ n: number }>('select count(*)::int as n from t where id >= 20')).rows).toEqual([{ n: 3 }]);
+  });
+
   it('keeps PostgreSQL error fields, outside and inside transactions', async () => {
     const outside = (await db.query('insert into t (id) values (1)').catch((e: unknown) => e)) as Record<string, unknown>;
     expect(outside).toBeInstanceOf(Error);

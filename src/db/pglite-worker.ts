@@ -12,8 +12,8 @@ if (!port) throw new Error('pglite-worker must run in a worker thread');
 const { dataDir } = workerData as { dataDir: string };
 
 type Target = PGlite | Transaction;
-const open = new Map<number, { tx: Transaction; finish: (commit: boolean) => void; done: Promise<void> }>();
-let nextTx = 1;
+/** Open transactions by the id the caller chose; `ready` settles once PGlite has begun the transaction. */
+const open = new Map<number, { ready: Promise<Transaction>; finish: (commit: boolean) => void; done: Promise<void> }>();
 // Thrown inside PGlite's transaction callback to make it roll back; never leaves this thread.
 class Rollback extends Error {}
 
@@ -29,43 +29,50 @@ async function exec(target: Target, sql: string) {
   return { rows: last?.rows ?? [], rowCount: last?.affectedRows ?? last?.rows.length ?? 0 };
 }
 
-function target(db: PGlite, tx: number | undefined): Target {
-  if (tx === undefined) return db;
+function target(db: PGlite, tx: number | undefined): Promise<Target> {
+  if (tx === undefined) return Promise.resolve(db);
   const held = open.get(tx);
-  if (!held) throw new Error(`transaction ${tx} is not open`);
-  return held.tx;
+  if (!held) return Promise.reject(new Error(`transaction ${tx} is not open`));
+  return held.ready;
 }
 
-/** Opens a transaction and resolves with its id once it has begun; it stays open until commit or rollback. */
-function begin(db: PGlite): Promise<number> {
-  const id = nextTx++;
+/**
+ * Opens transaction `id` (chosen by the caller, who sends its statements without waiting for the answer to this
+ * message: they wait here until it has begun). Resolves once it has begun; it stays open until commit or rollback.
+ */
+function begin(db: PGlite, id: number): Promise<void> {
+  if (open.has(id)) return Promise.reject(new Error(`transaction ${id} is already open`));
   let finish: (commit: boolean) => void = () => undefined;
   const decided = new Promise<boolean>((resolve) => (finish = resolve));
-  return new Promise((started, failed) => {
-    let began = false;
-    const done: Promise<void> = db
-      .transaction(async (tx) => {
-        began = true;
-        open.set(id, { tx, finish, done });
-        started(id);
-        if (!(await decided)) throw new Rollback('rollback');
-      })
-      .then(
-        () => undefined,
-        (err: unknown) => {
-          if (!(err instanceof Rollback)) throw err;
-        },
-      )
-      .finally(() => open.delete(id));
-    done.catch((err: unknown) => {
-      if (!began) failed(err instanceof Error ? err : new Error(String(err)));
-    });
+  let started: (tx: Transaction) => void = () => undefined;
+  let failed: (err: Error) => void = () => undefined;
+  const ready = new Promise<Transaction>((resolve, reject) => {
+    started = resolve;
+    failed = reject;
   });
+  ready.catch(() => undefined); // answered through the begin message and every statement of the transaction
+  const done: Promise<void> = db
+    .transaction(async (tx) => {
+      started(tx);
+      if (!(await decided)) throw new Rollback('rollback');
+    })
+    .then(
+      () => undefined,
+      (err: unknown) => {
+        if (!(err instanceof Rollback)) throw err;
+      },
+    )
+    .finally(() => open.delete(id));
+  // A transaction that never began fails its statements with the reason; one that ended reports it on commit.
+  done.catch((err: unknown) => failed(err instanceof Error ? err : new Error(String(err))));
+  open.set(id, { ready, finish, done });
+  return ready.then(() => undefined);
 }
 
 async function end(tx: number, commit: boolean): Promise<void> {
   const held = open.get(tx);
   if (!held) throw new Error(`transaction ${tx} is not open`);
+  await held.ready.catch(() => undefined);
   held.finish(commit);
   await held.done;
 }
@@ -78,11 +85,11 @@ port.on('message', (message: ThreadRequest) => {
   const run = async (): Promise<unknown> => {
     switch (message.op) {
       case 'query':
-        return query(target(db, message.tx), message.sql, message.params);
+        return query(await target(db, message.tx), message.sql, message.params);
       case 'exec':
-        return exec(target(db, message.tx), message.sql);
+        return exec(await target(db, message.tx), message.sql);
       case 'begin':
-        return begin(db);
+        return begin(db, message.tx);
       case 'commit':
         return end(message.tx, true);
       case 'rollback':
