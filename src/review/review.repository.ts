@@ -25,12 +25,17 @@ export interface TaskRow {
   created_at: Date;
 }
 
-export async function insertTask(q: Queryable, t: Omit<TaskRow, 'status' | 'escalation_level' | 'decided_by' | 'decided_at' | 'reason' | 'edited_answer' | 'created_at'>): Promise<TaskRow> {
+/**
+ * Opens a task assigned to the team's least loaded reviewer (fewest open tasks, then by user id), chosen in the
+ * same statement: one round trip inside the run's transaction. Reviewers are the team's enabled members with
+ * role `reviewer`, or its owners when it has none; a team with neither leaves the task unassigned.
+ */
+export async function insertTask(q: Queryable, t: Omit<TaskRow, 'status' | 'assignee_user_id' | 'escalation_level' | 'decided_by' | 'decided_at' | 'reason' | 'edited_answer' | 'created_at'>): Promise<TaskRow> {
   return (
     await q.query<TaskRow>(
       `insert into review_tasks (id, run_id, use_case_id, team_id, kind, status, assignee_user_id, due_at, escalation, timeout_action)
-       values ($1, $2, $3, $4, $5, 'open', $6, $7, $8, $9) returning *`,
-      [t.id, t.run_id, t.use_case_id, t.team_id, t.kind, t.assignee_user_id, t.due_at, JSON.stringify(t.escalation), t.timeout_action],
+       values ($1, $2, $3, $4, $5, 'open', (${REVIEWERS_BY_LOAD} limit 1), $6, $7, $8) returning *`,
+      [t.id, t.run_id, t.use_case_id, t.team_id, t.kind, t.due_at, JSON.stringify(t.escalation), t.timeout_action],
     )
   ).rows[0] as TaskRow;
 }
@@ -64,18 +69,12 @@ export async function overdue(q: Queryable, now: Date): Promise<TaskRow[]> {
 }
 
 /** Reviewers of a team (and its owners when it has none), with their open tasks, least loaded first. */
-export async function reviewersByLoad(q: Queryable, teamId: string): Promise<{ user_id: string; open: number }[]> {
-  return (
-    await q.query<{ user_id: string; open: number }>(
-      `select m.user_id, (select count(*)::int from review_tasks t where t.assignee_user_id = m.user_id and t.status = 'open') as open
-       from team_members m join users u on u.id = m.user_id
-       where m.team_id = $1 and not u.disabled
-         and (m.role = 'reviewer' or (m.role = 'owner' and not exists (select 1 from team_members r where r.team_id = $1 and r.role = 'reviewer')))
-       order by open, m.user_id`,
-      [teamId],
-    )
-  ).rows;
-}
+// The team's ($4) reviewers, least loaded first.
+const REVIEWERS_BY_LOAD = `select m.user_id
+  from team_members m join users u on u.id = m.user_id
+  where m.team_id = $4 and not u.disabled
+    and (m.role = 'reviewer' or (m.role = 'owner' and not exists (select 1 from team_members r where r.team_id = $4 and r.role = 'reviewer')))
+  order by (select count(*) from review_tasks t where t.assignee_user_id = m.user_id and t.status = 'open'), m.user_id`;
 
 export async function updateTask(q: Queryable, id: string, set: Partial<Pick<TaskRow, 'status' | 'assignee_user_id' | 'due_at' | 'escalation_level' | 'decided_by' | 'decided_at' | 'reason' | 'edited_answer'>>): Promise<TaskRow> {
   const keys = Object.keys(set) as (keyof typeof set)[];

@@ -110,14 +110,12 @@ export class ReviewService {
     record: RecordAudit,
     task: { runId: string; useCaseId: string; teamId: string; kind: 'hold' | 'sample'; slaMinutes: number; escalation: repo.EscalationStep[]; timeoutAction: 'block' | 'deliver' },
   ): Promise<ReviewTask> {
-    const [least] = await repo.reviewersByLoad(tx, task.teamId);
     const row = await repo.insertTask(tx, {
       id: newId('rvw'),
       run_id: task.runId,
       use_case_id: task.useCaseId,
       team_id: task.teamId,
       kind: task.kind,
-      assignee_user_id: least?.user_id ?? null,
       due_at: new Date(this.now().getTime() + task.slaMinutes * 60_000),
       escalation: task.escalation,
       timeout_action: task.timeoutAction,

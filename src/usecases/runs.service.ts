@@ -496,18 +496,22 @@ export class RunService implements RunPort {
       await this.writer.insert(row);
       return this.result(row, r.useCase.name, false);
     }
+    // The transaction holds the embedded database's one session: its statements are sent together (they run in
+    // order: the record, then its task) rather than one round trip after another.
     await this.deps.audit.transaction({ actor: systemActor('run'), requestId: base.request_id }, async (tx, recordAudit) => {
-      await repo.insertRun(tx, row);
       const posture = r.useCase.posture;
-      await this.deps.review.open(tx, recordAudit, {
-        runId: row.id,
-        useCaseId: row.use_case_id,
-        teamId: row.team_id,
-        kind: review,
-        slaMinutes: posture.reviewSlaMinutes,
-        escalation: posture.escalation,
-        timeoutAction: posture.timeoutAction,
-      });
+      await Promise.all([
+        repo.insertRun(tx, row),
+        this.deps.review.open(tx, recordAudit, {
+          runId: row.id,
+          useCaseId: row.use_case_id,
+          teamId: row.team_id,
+          kind: review,
+          slaMinutes: posture.reviewSlaMinutes,
+          escalation: posture.escalation,
+          timeoutAction: posture.timeoutAction,
+        }),
+      ]);
     });
     return this.result(row, r.useCase.name, false);
   }
