@@ -37,8 +37,6 @@ interface Passage {
 export interface PreparedContext {
   /** The spans of every passage, in order; shared between the contexts that hold the same passage. */
   spans: SpanText[];
-  /** Index of each span's passage. */
-  spanPassage: number[];
   /** Index of each passage's first span (and, last, the number of spans): a passage's spans are contiguous. */
   passageStart: number[];
   passageIds: string[];
@@ -174,16 +172,12 @@ function analysed(text: string): PassageAnalysis {
  */
 export function prepareContext(passages: ContextPassage[]): PreparedContext {
   const spans: SpanText[] = [];
-  const spanPassage: number[] = [];
   const passageStart: number[] = [];
   const analyses = passages.map((p) => analysed(p.text));
-  analyses.forEach((a, index) => {
+  for (const a of analyses) {
     passageStart.push(spans.length);
-    for (const span of a.spans) {
-      spans.push(span);
-      spanPassage.push(index);
-    }
-  });
+    spans.push(...a.spans);
+  }
   // Local inverse document frequency over the context's spans: words every span shares say little. Counted on
   // demand: only the claims' words are ever asked for.
   const counted = new Map<string, number>();
@@ -200,7 +194,6 @@ export function prepareContext(passages: ContextPassage[]): PreparedContext {
   const n = spans.length;
   return {
     spans,
-    spanPassage,
     passageStart,
     passageIds: passages.map((p) => p.id),
     passages: analyses.map((a) => a.indexed),
@@ -243,8 +236,10 @@ export function claimFeatures(claim: string, context: PreparedContext): ClaimFea
   // Each term's weight once, not once per span: the loop below visits every span of the context.
   const weights = terms.map(weight);
   const total = weights.reduce((sum, w) => sum + w, 0);
+  let at = 0; // the passage of span i
   for (let i = 0; i < context.spans.length; i++) {
     const span = context.spans[i]!;
+    while (i >= context.passageStart[at + 1]!) at++;
     let covered = 0;
     let shared = false;
     for (let k = 0; k < terms.length; k++) {
@@ -267,7 +262,7 @@ export function claimFeatures(claim: string, context: PreparedContext): ClaimFea
     const found = required.length > 0 ? (required.length - missing.length) / required.length : 1;
     const score = (UNIGRAM_WEIGHT * uni + (1 - UNIGRAM_WEIGHT) * bi) * found;
     scores.push(score);
-    if (!best || score > best.score) best = { span, passage: context.spanPassage[i]!, score, uni, bi, missing };
+    if (!best || score > best.score) best = { span, passage: at, score, uni, bi, missing };
   }
   // Support spread over the passage: the best span elsewhere in the same passage.
   let second = 0;

@@ -74,10 +74,6 @@ function messageTokens(messages: readonly ChatMessage[], count: (text: string) =
   return total;
 }
 
-// o200k averages about 4 bytes of prose per token and rarely fewer than 3 for any natural language; digits go in
-// groups of at most three and punctuation often stands alone, so those count extra.
-// (boundTextTokens works in sixths of a token: a third per byte, a half per mark.)
-
 /**
  * An upper estimate of a message list's input tokens without a tokenizer, plus the framing
  * {@link estimateMessageTokens} counts. Admission (budget reservations, token rate limits) uses it on every
@@ -99,7 +95,9 @@ export function boundTextTokens(text: string): number {
     // ASCII digits and punctuation: 0x21-0x2f, 0x30-0x39, 0x3a-0x40, 0x5b-0x60, 0x7b-0x7e
     if ((c > 0x20 && c < 0x41) || (c > 0x5a && c < 0x61) || (c > 0x7a && c < 0x7f)) marks++;
   }
-  // ⌈bytes / 3 + marks / 2⌉ in whole numbers: the float form made the optimised code bail out on every call
+  // o200k averages about 4 bytes of prose per token and rarely fewer than 3 for any natural language; digits go in
+  // groups of at most three and punctuation often stands alone, so those count extra: ⌈bytes / 3 + marks / 2⌉,
+  // in whole sixths of a token: the float form made the optimised code bail out on every call
   // whose sum was not whole ("lost precision"), then be optimised again, over and over.
   const sixths = 2 * Buffer.byteLength(text) + 3 * marks;
   return (sixths - (sixths % 6)) / 6 + (sixths % 6 > 0 ? 1 : 0);

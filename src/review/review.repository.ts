@@ -34,7 +34,13 @@ export async function insertTask(q: Queryable, t: Omit<TaskRow, 'status' | 'assi
   return (
     await q.query<TaskRow>(
       `insert into review_tasks (id, run_id, use_case_id, team_id, kind, status, assignee_user_id, due_at, escalation, timeout_action)
-       values ($1, $2, $3, $4, $5, 'open', (${REVIEWERS_BY_LOAD} limit 1), $6, $7, $8) returning *`,
+       values ($1, $2, $3, $4, $5, 'open', (
+         select m.user_id from team_members m join users u on u.id = m.user_id
+         where m.team_id = $4 and not u.disabled
+           and (m.role = 'reviewer' or (m.role = 'owner' and not exists (select 1 from team_members r where r.team_id = $4 and r.role = 'reviewer')))
+         order by (select count(*) from review_tasks t where t.assignee_user_id = m.user_id and t.status = 'open'), m.user_id
+         limit 1
+       ), $6, $7, $8) returning *`,
       [t.id, t.run_id, t.use_case_id, t.team_id, t.kind, t.due_at, JSON.stringify(t.escalation), t.timeout_action],
     )
   ).rows[0] as TaskRow;
@@ -67,14 +73,6 @@ export async function listTasks(q: Queryable, f: { teamIds: string[] | null; sta
 export async function overdue(q: Queryable, now: Date): Promise<TaskRow[]> {
   return (await q.query<TaskRow>("select * from review_tasks where status = 'open' and due_at <= $1 order by due_at limit 500", [now])).rows;
 }
-
-/** Reviewers of a team (and its owners when it has none), with their open tasks, least loaded first. */
-// The team's ($4) reviewers, least loaded first.
-const REVIEWERS_BY_LOAD = `select m.user_id
-  from team_members m join users u on u.id = m.user_id
-  where m.team_id = $4 and not u.disabled
-    and (m.role = 'reviewer' or (m.role = 'owner' and not exists (select 1 from team_members r where r.team_id = $4 and r.role = 'reviewer')))
-  order by (select count(*) from review_tasks t where t.assignee_user_id = m.user_id and t.status = 'open'), m.user_id`;
 
 export async function updateTask(q: Queryable, id: string, set: Partial<Pick<TaskRow, 'status' | 'assignee_user_id' | 'due_at' | 'escalation_level' | 'decided_by' | 'decided_at' | 'reason' | 'edited_answer'>>): Promise<TaskRow> {
   const keys = Object.keys(set) as (keyof typeof set)[];
