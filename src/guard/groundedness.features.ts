@@ -27,8 +27,10 @@ export interface Span extends SpanText {
 
 interface Passage {
   tf: Map<string, number>;
-  /** Its terms in order: word pairs and triples are looked up in it for the one passage a claim lands on. */
-  list: string[];
+  /** Its consecutive word pairs and triples (`a b`, `a b c`), across sentence boundaries. */
+  grams: Set<string>;
+  /** The first one to five letters of each of its terms. */
+  prefixes: Set<string>;
   /** Terms of the first sentence: the title, when the passage starts with one. */
   lead: Set<string>;
 }
@@ -41,6 +43,10 @@ export interface PreparedContext {
   passageStart: number[];
   passageIds: string[];
   passages: Passage[];
+  /** For each passage, the spans (indices from its first) holding each term. */
+  postings: ReadonlyMap<string, readonly number[]>[];
+  /** For each passage, its sentences lower-cased, one per line: a name no line holds is in none of its spans. */
+  lowers: string[];
   localIdf: (term: string) => number;
   /** Share of the context's spans holding a term. */
   spread: (term: string) => number;
@@ -111,8 +117,9 @@ interface AnalysedSentence {
 interface PassageAnalysis {
   /** Its spans (each sentence, and each pair of neighbours: support often straddles a sentence boundary). */
   spans: SpanText[];
-  /** For each term, how many of its spans hold it. */
-  df: Map<string, number>;
+  /** For each term, the spans holding it, in order (their number is the term's span frequency). */
+  postings: Map<string, number[]>;
+  lower: string;
   indexed: Passage;
 }
 
@@ -130,9 +137,14 @@ function analysed(text: string): PassageAnalysis {
     return { ...s, list: terms, terms: new Set(terms), bigrams: new Set(ngrams(terms, 2)), lower, numbers: new Set(numbers(s.text)), negated: negated(lower) };
   });
   const spans: PassageAnalysis['spans'] = [];
-  const df = new Map<string, number>();
+  const postings = new Map<string, number[]>();
   const count = (terms: Set<string>) => {
-    for (const t of terms) df.set(t, (df.get(t) ?? 0) + 1);
+    const at = spans.length - 1;
+    for (const t of terms) {
+      const list = postings.get(t);
+      if (list) list.push(at);
+      else postings.set(t, [at]);
+    }
   };
   sents.forEach((a, i) => {
     spans.push({ start: a.start, end: a.end, text: a.text, terms: a.terms, bigrams: a.bigrams, lower: a.lower, numbers: a.numbers, negated: a.negated });
@@ -157,7 +169,10 @@ function analysed(text: string): PassageAnalysis {
   const list = sents.flatMap((s) => s.list);
   const tf = new Map<string, number>();
   for (const t of list) tf.set(t, (tf.get(t) ?? 0) + 1);
-  const analysis = { spans, df, indexed: { tf, list, lead: sents[0]?.terms ?? new Set<string>() } };
+  const grams = new Set([...ngrams(list, 2), ...ngrams(list, 3)]);
+  const prefixes = new Set<string>();
+  for (const t of tf.keys()) for (let n = 1; n <= Math.min(5, t.length); n++) prefixes.add(t.slice(0, n));
+  const analysis = { spans, postings, lower: sents.map((a) => a.lower).join('\n'), indexed: { tf, grams, prefixes, lead: sents[0]?.terms ?? new Set<string>() } };
   if (recent.size >= RECENT_PASSAGES) recent.delete(recent.keys().next().value as string);
   recent.set(text, analysis);
   return analysis;
@@ -185,7 +200,7 @@ export function prepareContext(passages: ContextPassage[]): PreparedContext {
     let n = counted.get(t);
     if (n === undefined) {
       n = 0;
-      for (const a of analyses) n += a.df.get(t) ?? 0;
+      for (const a of analyses) n += a.postings.get(t)?.length ?? 0;
       counted.set(t, n);
     }
     return n;
@@ -197,6 +212,8 @@ export function prepareContext(passages: ContextPassage[]): PreparedContext {
     passageStart,
     passageIds: passages.map((p) => p.id),
     passages: analyses.map((a) => a.indexed),
+    postings: analyses.map((a) => a.postings),
+    lowers: analyses.map((a) => a.lower),
     localIdf: (t) => Math.log(1 + (n + 1) / (df(t) + 0.5)),
     spread: (t) => (n > 0 ? df(t) / n : 0),
   };
@@ -228,47 +245,61 @@ export function claimFeatures(claim: string, context: PreparedContext): ClaimFea
   const trigrams = [...new Set(ngrams(ordered, 3))];
   const rare3 = [...terms].sort((a, b) => priorOf(b) - priorOf(a)).slice(0, 3);
   const priorTotal = terms.reduce((sum, t) => sum + priorOf(t), 0);
-  const required = [...numbers(claim).map((v) => ({ kind: 'number' as const, v })), ...names(claim).map((v) => ({ kind: 'name' as const, v }))];
+  // Names (lower case, without spaces) are looked for in a passage's text once, and in its spans only if there.
+  const required = [
+    ...numbers(claim).map((v) => ({ kind: 'number' as const, v, in: [] as boolean[] })),
+    ...names(claim).map((v) => ({ kind: 'name' as const, v, in: context.lowers.map((l) => l.includes(v)) })),
+  ];
   const claimNegated = negated(claim.toLowerCase());
 
   let best: { span: SpanText; passage: number; score: number; uni: number; bi: number; missing: string[] } | null = null;
-  const scores: number[] = [];
-  // Each term's weight once, not once per span: the loop below visits every span of the context.
+  const n = context.spans.length;
+  // Each term's weight once; each span's covered weight summed from the term's postings, in the claims' term
+  // order, so that only the spans sharing a word with the claim (a few of them) are visited.
   const weights = terms.map(weight);
   const total = weights.reduce((sum, w) => sum + w, 0);
-  let at = 0; // the passage of span i
-  for (let i = 0; i < context.spans.length; i++) {
-    const span = context.spans[i]!;
-    while (i >= context.passageStart[at + 1]!) at++;
-    let covered = 0;
-    let shared = false;
-    for (let k = 0; k < terms.length; k++) {
-      if (span.terms.has(terms[k]!)) {
-        covered += weights[k]!;
-        shared = true;
+  const covered = new Float64Array(n);
+  const shared = new Uint8Array(n);
+  const touched: number[] = [];
+  for (let k = 0; k < terms.length; k++) {
+    for (let p = 0; p < context.postings.length; p++) {
+      const list = context.postings[p]!.get(terms[k]!);
+      if (!list) continue;
+      const base = context.passageStart[p]!;
+      for (const j of list) {
+        const i = base + j;
+        if (shared[i] === 0) {
+          shared[i] = 1;
+          touched.push(i);
+        }
+        covered[i]! += weights[k]!;
       }
     }
-    // A span without any of the claim's words (most of them) scores 0 and cannot become the best once there is
-    // one; its numbers and names need not be looked for.
-    if (!shared && best) {
-      scores.push(0);
-      continue;
-    }
-    const uni = total > 0 ? covered / total : 0;
+  }
+  // A span without any of the claim's words scores 0 and cannot become the best once there is one: the first
+  // span is scored whatever it shares (the best until a better one), then only the spans that share a word.
+  if (n > 0 && shared[0] === 0) touched.push(0);
+  touched.sort((a, b) => a - b);
+  const scores = new Float64Array(n);
+  let at = 0; // the passage of span i
+  for (const i of touched) {
+    const span = context.spans[i]!;
+    while (i >= context.passageStart[at + 1]!) at++;
+    const uni = total > 0 ? covered[i]! / total : 0;
     let pairs = 0;
     for (const b of bigrams) if (span.bigrams.has(b)) pairs++;
     const bi = bigrams.length === 0 ? uni : pairs / bigrams.length;
-    const missing = required.length === 0 ? [] : required.filter((r) => (r.kind === 'number' ? !span.numbers.has(r.v) : !span.lower.includes(r.v))).map((r) => r.v);
+    const missing = required.length === 0 ? [] : required.filter((r) => (r.kind === 'number' ? !span.numbers.has(r.v) : !r.in[at] || !span.lower.includes(r.v))).map((r) => r.v);
     const found = required.length > 0 ? (required.length - missing.length) / required.length : 1;
     const score = (UNIGRAM_WEIGHT * uni + (1 - UNIGRAM_WEIGHT) * bi) * found;
-    scores.push(score);
+    scores[i] = score;
     if (!best || score > best.score) best = { span, passage: at, score, uni, bi, missing };
   }
   // Support spread over the passage: the best span elsewhere in the same passage.
   let second = 0;
   if (best) {
     for (let i = context.passageStart[best.passage]!; i < context.passageStart[best.passage + 1]!; i++) {
-      if (!overlaps(best.span, context.spans[i]!)) second = Math.max(second, scores[i] ?? 0);
+      if (!overlaps(best.span, context.spans[i]!)) second = Math.max(second, scores[i]!);
     }
   }
 
@@ -283,7 +314,7 @@ export function claimFeatures(claim: string, context: PreparedContext): ClaimFea
       const tf = passage.tf.get(t) ?? 0;
       if (tf > 0) passageCovered += priorOf(t);
       tfSum += priorOf(t) * Math.log(1 + tf);
-      if (tf > 0 || sharesPrefix(t, passage)) prefixCovered += priorOf(t);
+      if (tf > 0 || passage.prefixes.has(t.slice(0, 5))) prefixCovered += priorOf(t);
       if (passage.lead.has(t)) leadCovered += priorOf(t);
     }
   }
@@ -296,8 +327,8 @@ export function claimFeatures(claim: string, context: PreparedContext): ClaimFea
     second,
     priorTotal > 0 ? passageCovered / priorTotal : 0,
     passage ? passageTerms / terms.length : 0,
-    passage ? share(bigrams, (b) => contains(passage.list, b), 0) : 0,
-    passage ? share(trigrams, (b) => contains(passage.list, b), 0) : 0,
+    passage ? share(bigrams, (b) => passage.grams.has(b), 0) : 0,
+    passage ? share(trigrams, (b) => passage.grams.has(b), 0) : 0,
     priorTotal > 0 ? prefixCovered / priorTotal : 0,
     passage ? share(rare3, (t) => passage.tf.has(t), 0) : 0,
     best ? share(rare3, (t) => best.span.terms.has(t), 0) : 0,
@@ -309,33 +340,25 @@ export function claimFeatures(claim: string, context: PreparedContext): ClaimFea
     best && best.span.negated !== claimNegated ? 1 : 0,
     passageTerms > 0 ? spanTerms / passageTerms : 0,
     best && priorTotal > 0 ? terms.reduce((sum, t) => sum + (best.span.terms.has(t) ? priorOf(t) : 0), 0) / priorTotal : 0,
-    best ? charContainment(claim, best.span.text) : 0,
+    best ? charContainment(claim, best.span) : 0,
     passageTerms > 0 ? terms.reduce((sum, t) => sum + context.spread(t), 0) / passageTerms : 0,
   ];
   const span: Span | null = best ? { ...best.span, passageId: context.passageIds[best.passage]!, passage: best.passage } : null;
   return { values, best: span, missing: best?.missing ?? required.map((r) => r.v) };
 }
 
-/** Whether the terms hold the space-separated run of terms `gram`. */
-function contains(list: string[], gram: string): boolean {
-  const parts = gram.split(' ');
-  for (let i = 0; i + parts.length <= list.length; i++) if (parts.every((p, k) => list[i + k] === p)) return true;
-  return false;
-}
-
-// Stems cut to five letters: catches `induct-ive` / `induct-ion` pairs the stemmer keeps apart.
-function sharesPrefix(term: string, passage: Passage): boolean {
-  const prefix = term.slice(0, 5);
-  for (const t of passage.tf.keys()) if (t.startsWith(prefix)) return true;
-  return false;
-}
-
 const overlaps = (a: SpanText, b: SpanText): boolean => a.start < b.end && b.start < a.end;
 
-// Letter triples of the words: near-matches the stemmer misses (`lungs`/`lung`, `NLRP3`/`NALP3`).
-function charContainment(claim: string, span: string): number {
+// Letter triples of the words: near-matches the stemmer misses (`lungs`/`lung`, `NLRP3`/`NALP3`). A span's
+// triples are kept with it, as spans are shared between answers.
+const spanTrigrams = new WeakMap<SpanText, Set<string>>();
+function charContainment(claim: string, span: SpanText): number {
   const c = charTrigrams(claim);
-  const s = charTrigrams(span);
+  let s = spanTrigrams.get(span);
+  if (!s) {
+    s = charTrigrams(span.text);
+    spanTrigrams.set(span, s);
+  }
   let hit = 0;
   for (const g of c) if (s.has(g)) hit++;
   return c.size > 0 ? hit / c.size : 0;

@@ -57,6 +57,16 @@ describe('groundedness', () => {
     expect(g.unsupported[0]!.missing).toEqual(['fema']);
   });
 
+  it('looks for a name in the best span, not anywhere in its passage or context', () => {
+    const roofs = { id: 'chunk-1', text: 'Roofs. Roofs older than 20 years require an inspection by a licensed contractor. Chimneys need a yearly sweep. The NFIP is not involved.' };
+    const flood = { id: 'chunk-2', text: 'Flood. The NFIP writes flood policies for zone AE. Elevation certificates come from a surveyor.' };
+    // both passages name the NFIP, but no span about roof inspections does
+    const g = checkGroundedness('Roofs older than 20 years require an inspection by the NFIP. The NFIP writes flood policies for zone AE.', [roofs, flood]);
+    expect(g.claims.map((c) => c.missing)).toEqual([['nfip'], []]);
+    expect(g.claims.map((c) => c.support?.passageId)).toEqual(['chunk-1', 'chunk-2']);
+    expect(g.claims.map((c) => c.supported)).toEqual([false, true]);
+  });
+
   it('flags a claim about something the context does not discuss', () => {
     const g = checkGroundedness('Earthquake deductibles are fifteen percent of dwelling coverage in coastal counties.', [guideline]);
     expect(g.score).toBe(0);

@@ -21,11 +21,14 @@ export interface Sentence {
   end: number;
 }
 
+// One segmenter for every call: making one costs more than segmenting a paragraph with it.
+const SENTENCES = new Intl.Segmenter('en', { granularity: 'sentence' });
+
 /** Sentences of a text (Unicode sentence boundaries, not split after common abbreviations), with offsets. */
 export function sentences(text: string): Sentence[] {
   const out: Sentence[] = [];
   let pending: Sentence | null = null;
-  for (const seg of new Intl.Segmenter('en', { granularity: 'sentence' }).segment(text)) {
+  for (const seg of SENTENCES.segment(text)) {
     const current: Sentence = pending
       ? { text: pending.text + seg.segment, start: pending.start, end: seg.index + seg.segment.length }
       : { text: seg.segment, start: seg.index, end: seg.index + seg.segment.length };
