@@ -99,6 +99,19 @@ function fillKey(template: string, inputs: Record<string, string>): string {
   });
 }
 
+// Label lines counted lately: a chunk that recurs mostly recurs at the same place, under the same label.
+const labels = new Map<string, number>();
+const LABELS = 4096;
+function labelTokens(label: string, count: (text: string) => number): number {
+  let n = labels.get(label);
+  if (n === undefined) {
+    n = count(label);
+    if (labels.size >= LABELS) labels.delete(labels.keys().next().value as string);
+    labels.set(label, n);
+  }
+  return n;
+}
+
 /**
  * Context assembly from a recipe: retrieval as the caller, required record lookups by key, exclusion rules,
  * packing into a token budget, and the recipe's fallbacks (`fail`, `warn`, `proceed_flagged`). Returns the
@@ -186,7 +199,7 @@ export class ContextAssembler {
       const label = `[${chunks.length + 1}] ${h.source}/${h.documentId} v${h.version}${h.sectionPath.length > 0 ? ` § ${h.sectionPath.join(' > ')}` : ''}\n`;
       const text = label + h.text;
       // The chunk's own count was taken at indexing: only its label line is counted now.
-      const tokens = countTokens(label) + h.tokenCount;
+      const tokens = labelTokens(label, countTokens) + h.tokenCount;
       if (used + tokens > recipe.tokenBudget) {
         rules.push({ rule: 'token_budget', detail: `${h.source}/${h.documentId} (${tokens} tokens) does not fit the budget of ${recipe.tokenBudget}`, chunkId: h.chunkId });
         continue;
