@@ -103,4 +103,26 @@ describe(`review queue (${BACKEND})`, () => {
     const analyst = await s.app.inject({ url: '/api/v1/reviews', headers: bearer(tokens['analyst@x.io']!) });
     expect(analyst.json().tasks).toEqual([]);
   });
+
+  it('keeps each assignee\'s open-task count in step with the queue, and assigns to the least loaded', async () => {
+    // by now tasks were opened, decided, escalated to the owner and timed out
+    const counted = async () =>
+      (await s.db.query<{ user_id: string; n: number }>(`select assignee_user_id as user_id, count(*)::int as n from review_tasks where status = 'open' group by 1 order by 1`)).rows;
+    const kept = async () => (await s.db.query<{ user_id: string; n: number }>('select user_id, open_tasks as n from reviewer_load where open_tasks > 0 order by 1')).rows;
+    expect(await kept()).toEqual(await counted());
+    const reviewers = ['rev1@x.io', 'rev2@x.io', 'lead@x.io'].map((e) => p[e]!.userId!);
+    for (let i = 0; i < 4; i++) {
+      const load = new Map((await counted()).map((r) => [r.user_id, r.n]));
+      const fewest = Math.min(...reviewers.map((r) => load.get(r) ?? 0));
+      const { task } = await held();
+      expect(load.get(task.assigneeUserId!) ?? 0).toBe(fewest);
+      expect(reviewers).toContain(task.assigneeUserId!);
+    }
+    expect((await counted()).length).toBe(3);
+    expect(await kept()).toEqual(await counted());
+    const { task } = await held();
+    const assignee = Object.keys(p).find((e) => p[e]!.userId === task.assigneeUserId)!;
+    await s.review.decide({ principal: p[assignee]! }, task.id, { action: 'approve' });
+    expect(await kept()).toEqual(await counted());
+  });
 });

@@ -26,9 +26,10 @@ export interface TaskRow {
 }
 
 /**
- * Opens a task assigned to the team's least loaded reviewer (fewest open tasks, then by user id), chosen in the
- * same statement: one round trip inside the run's transaction. Reviewers are the team's enabled members with
- * role `reviewer`, or its owners when it has none; a team with neither leaves the task unassigned.
+ * Opens a task assigned to the team's least loaded reviewer (fewest open tasks, as `reviewer_load` keeps them; then
+ * by user id), chosen in the same statement: one round trip inside the run's transaction. Reviewers are the team's
+ * enabled members with role `reviewer`, or its owners when it has none; a team with neither leaves the task
+ * unassigned.
  */
 export async function insertTask(q: Queryable, t: Omit<TaskRow, 'status' | 'assignee_user_id' | 'escalation_level' | 'decided_by' | 'decided_at' | 'reason' | 'edited_answer' | 'created_at'>): Promise<TaskRow> {
   return (
@@ -38,7 +39,7 @@ export async function insertTask(q: Queryable, t: Omit<TaskRow, 'status' | 'assi
          select m.user_id from team_members m join users u on u.id = m.user_id
          where m.team_id = $4 and not u.disabled
            and (m.role = 'reviewer' or (m.role = 'owner' and not exists (select 1 from team_members r where r.team_id = $4 and r.role = 'reviewer')))
-         order by (select count(*) from review_tasks t where t.assignee_user_id = m.user_id and t.status = 'open'), m.user_id
+         order by coalesce((select l.open_tasks from reviewer_load l where l.user_id = m.user_id), 0), m.user_id
          limit 1
        ), $6, $7, $8) returning *`,
       [t.id, t.run_id, t.use_case_id, t.team_id, t.kind, t.due_at, JSON.stringify(t.escalation), t.timeout_action],
