@@ -16,6 +16,8 @@ export interface SpanText {
   lower: string;
   numbers: ReadonlySet<string>;
   negated: boolean;
+  /** Of a two-sentence span, its sentences. */
+  parts?: readonly [SpanText, SpanText];
 }
 
 /** A span in its place in the context. */
@@ -146,8 +148,9 @@ function analysed(text: string): PassageAnalysis {
       else postings.set(t, [at]);
     }
   };
+  const singles: SpanText[] = sents.map((a) => ({ start: a.start, end: a.end, text: a.text, terms: a.terms, bigrams: a.bigrams, lower: a.lower, numbers: a.numbers, negated: a.negated }));
   sents.forEach((a, i) => {
-    spans.push({ start: a.start, end: a.end, text: a.text, terms: a.terms, bigrams: a.bigrams, lower: a.lower, numbers: a.numbers, negated: a.negated });
+    spans.push(singles[i]!);
     count(a.terms);
     const b = sents[i + 1];
     if (!b) return;
@@ -163,6 +166,7 @@ function analysed(text: string): PassageAnalysis {
       lower: `${a.lower} ${b.lower}`,
       numbers: new Set([...a.numbers, ...b.numbers]),
       negated: a.negated || b.negated,
+      parts: [singles[i]!, singles[i + 1]!],
     });
     count(terms);
   });
@@ -343,7 +347,17 @@ export function claimFeatures(claim: string, context: PreparedContext): ClaimFea
     best ? charContainment(claim, best.span) : 0,
     passageTerms > 0 ? terms.reduce((sum, t) => sum + context.spread(t), 0) / passageTerms : 0,
   ];
-  const span: Span | null = best ? { ...best.span, passageId: context.passageIds[best.passage]!, passage: best.passage } : null;
+  // Support is quoted as tightly as it holds: a two-sentence span as the one of its sentences that holds all it
+  // matched of the claim (its words, numbers and names), when one does. The features above keep the whole span.
+  let quoted = best?.span;
+  if (best?.span.parts) {
+    const matched = terms.filter((t) => best.span.terms.has(t));
+    const found = required.filter((r) => !best.missing.includes(r.v));
+    quoted =
+      best.span.parts.find((part) => matched.every((t) => part.terms.has(t)) && found.every((r) => (r.kind === 'number' ? part.numbers.has(r.v) : part.lower.includes(r.v)))) ??
+      best.span;
+  }
+  const span: Span | null = best && quoted ? { ...quoted, passageId: context.passageIds[best.passage]!, passage: best.passage } : null;
   return { values, best: span, missing: best?.missing ?? required.map((r) => r.v) };
 }
 

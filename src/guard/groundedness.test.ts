@@ -24,6 +24,17 @@ describe('groundedness', () => {
     expect(guideline.text.slice(first.support!.start, first.support!.end)).toContain('roofs up to 20 years old');
   });
 
+  it('quotes the one sentence that holds a claim, and both when the claim needs both', () => {
+    const quoted = (claim: string) => {
+      const support = checkGroundedness(claim, [guideline]).claims[0]!.support!;
+      return guideline.text.slice(support.start, support.end);
+    };
+    expect(quoted('Roofs older than 20 years require an inspection by a licensed contractor.')).toBe('Roofs older than 20 years require an inspection by a licensed contractor.');
+    expect(quoted('A homeowners policy may be written for roofs up to 20 years old, and older roofs require an inspection by a licensed contractor.')).toBe(
+      'A standard homeowners policy may be written for roofs up to 20 years old. Roofs older than 20 years require an inspection by a licensed contractor.',
+    );
+  });
+
   it('supports a paraphrase whose words differ from the context, and scores it as a probability', () => {
     const g = checkGroundedness('A licensed contractor has to inspect roofs that are older than 20 years.', [guideline]);
     expect(g.claims[0]).toMatchObject({ supported: true, missing: [] });
