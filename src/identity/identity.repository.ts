@@ -70,6 +70,11 @@ export async function findUser(q: Queryable, ref: string): Promise<UserRow | nul
   return (await q.query<UserRow>('select * from users where id = $1 or email = lower($1)', [ref])).rows[0] ?? null;
 }
 
+/** Emails of enabled users whose address starts with `name@`: what a bare name may have meant. */
+export async function emailsNamed(q: Queryable, name: string): Promise<string[]> {
+  return (await q.query<{ email: string }>(`select email from users where split_part(email, '@', 1) = lower($1) and not disabled order by email limit 3`, [name])).rows.map((r) => r.email);
+}
+
 export async function listUsers(q: Queryable): Promise<UserRow[]> {
   return (await q.query<UserRow>('select * from users order by email')).rows;
 }

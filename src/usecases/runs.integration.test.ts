@@ -93,6 +93,14 @@ describe(`governed runs (${BACKEND})`, () => {
     expect(await docs(insider.runId, analyst)).toContain('pricing.md');
     expect(outside.answer ?? '').not.toContain('15 percent');
     expect(await docs(outside.runId, outsider)).not.toContain('pricing.md');
+    // an admin runs as the end user, named exactly; a bare name is only suggested
+    const actedFor = await s.runs.run({ principal: s.admin }, 'uw-assistant', { input: 'What schedule credit applies for new roofs?', as: 'broker@x.io' });
+    expect(await docs(actedFor.runId, s.admin)).not.toContain('pricing.md');
+    await expect(s.runs.run({ principal: s.admin }, 'uw-assistant', { input: 'roof age?', as: 'broker' })).rejects.toMatchObject({
+      code: 'not_found',
+      message: 'user broker does not exist; did you mean broker@x.io?',
+    });
+    await expect(s.runs.run({ principal: s.admin }, 'uw-assistant', { input: 'roof age?', as: 'nobody' })).rejects.toMatchObject({ message: 'user nobody does not exist: give an email or a user id' });
     await s.usecases.setStage({ principal: s.admin }, 'uw-assistant', 'pilot', 'back to pilot');
   });
 

@@ -4,7 +4,7 @@ import type { AuditLog } from '../audit/index.js';
 import type { Database, Queryable } from '../db/index.js';
 import { isTarmacError, TarmacError } from '../errors/index.js';
 import { checkGroundedness, detectPii, type ContextPassage, type GroundednessResult } from '../guard/index.js';
-import { findUser, newId, type Caller } from '../identity/index.js';
+import { emailsNamed, findUser, newId, type Caller } from '../identity/index.js';
 import type { GatewayCaller, GatewayService } from '../models/index.js';
 import { CLASSIFICATIONS, type PolicyService } from '../policies/index.js';
 import type { PromptService } from '../prompts/index.js';
@@ -203,7 +203,11 @@ export class RunService implements RunPort {
     if (as !== undefined) {
       if (!principal.isAdmin && !hasScope(principal, 'act_as')) throw new TarmacError('forbidden', 'running on behalf of another user needs a key with the act_as scope');
       const user = await findUser(this.db, as);
-      if (!user || user.disabled) throw new TarmacError('not_found', `user ${as} does not exist`);
+      if (!user || user.disabled) {
+        // A bare name is not matched to an address (acting as someone must be exact), but it is suggested.
+        const named = as.includes('@') ? [] : await emailsNamed(this.db, as);
+        throw new TarmacError('not_found', `user ${as} does not exist${named.length > 0 ? `; did you mean ${named.join(' or ')}?` : ': give an email or a user id'}`);
+      }
       const { rows } = await this.db.query<{ team_id: string }>('select team_id from team_members where user_id = $1', [user.id]);
       return { userId: user.id, teamIds: rows.map((r) => r.team_id), admin: false, actingFor: user.email };
     }
