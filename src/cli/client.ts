@@ -10,7 +10,7 @@ import type { PromptDiff, PromptSummary, PromptVersion, VersionSelector } from '
 import type { SearchInput, SearchResult } from '../retrieval/index.js';
 import type { SourceStatus, SyncCounts, SyncResult } from '../sources/index.js';
 import type { Decision as ReviewDecision, ReviewTask } from '../review/index.js';
-import type { RunResult } from '../usecases/index.js';
+import type { RunRecord, RunResult } from '../usecases/index.js';
 import { spend, type SpendQuery, type SpendRow } from '../models/index.js';
 import type { ApplyResult } from '../workspace/index.js';
 
@@ -27,6 +27,8 @@ export interface TarmacClient {
   /** A streaming run: `onText` receives the answer text as the run releases it. */
   askStream(useCase: string, input: string, as: string | undefined, onText: (text: string) => void): Promise<RunResult>;
   reviews(mine: boolean, status: string | undefined): Promise<ReviewTask[]>;
+  review(taskId: string): Promise<ReviewTask>;
+  run(runId: string): Promise<RunRecord>;
   decide(taskId: string, decision: ReviewDecision): Promise<ReviewTask>;
   getPromptVersion(name: string, selector: VersionSelector): Promise<PromptVersion>;
   diffPrompt(name: string, from: number, to: number): Promise<PromptDiff>;
@@ -107,6 +109,14 @@ class LocalClient implements TarmacClient {
 
   reviews(mine: boolean, status: string | undefined): Promise<ReviewTask[]> {
     return this.services.review.list({ principal: this.principal }, { mine, status, limit: 200 });
+  }
+
+  review(taskId: string): Promise<ReviewTask> {
+    return this.services.review.get({ principal: this.principal }, taskId);
+  }
+
+  run(runId: string): Promise<RunRecord> {
+    return this.services.runs.get({ principal: this.principal }, runId);
   }
 
   decide(taskId: string, decision: ReviewDecision): Promise<ReviewTask> {
@@ -239,6 +249,14 @@ class RemoteClient implements TarmacClient {
   async reviews(mine: boolean, status: string | undefined): Promise<ReviewTask[]> {
     const query = new URLSearchParams({ limit: '200', ...(mine ? { mine: 'true' } : {}), ...(status ? { status } : {}) });
     return (await this.call<{ tasks: ReviewTask[] }>('GET', `/api/v1/reviews?${query.toString()}`)).tasks;
+  }
+
+  review(taskId: string): Promise<ReviewTask> {
+    return this.call('GET', `/api/v1/reviews/${encodeURIComponent(taskId)}`);
+  }
+
+  run(runId: string): Promise<RunRecord> {
+    return this.call('GET', `/api/v1/runs/${encodeURIComponent(runId)}`);
   }
 
   decide(taskId: string, decision: ReviewDecision): Promise<ReviewTask> {

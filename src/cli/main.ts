@@ -35,6 +35,12 @@ async function withClient<T>(config: Config, fn: (client: TarmacClient) => Promi
   }
 }
 
+const indent = (text: string): string =>
+  text
+    .split('\n')
+    .map((line) => `  ${line}`)
+    .join('\n');
+
 function table(rows: string[][]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
@@ -205,7 +211,7 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
         const g = result.groundedness ? ` · groundedness ${result.groundedness.score.toFixed(2)} (needs ${result.groundedness.threshold})` : '';
         io.err(`${result.decision ?? result.status}${g} · run ${result.runId} · ${result.latencyMs} ms · $${result.costUsd.toFixed(6)}`);
         for (const reason of result.reasons) io.err(`  reason: ${reason}`);
-        if (result.decision === 'held_for_review') io.err('  the answer is released after review: tarmac runs are listed at GET /api/v1/runs');
+        if (result.decision === 'held_for_review') io.err(`  held: the team's reviewers decide it (tarmac review list); its answer is released at GET /api/v1/runs/${result.runId} once approved`);
       }
       if (result.decision !== 'delivered' && result.decision !== 'flagged') throw new ExitError(EXIT.failure);
     });
@@ -221,6 +227,39 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
       const tasks = await withClient(config(), (c) => c.reviews(opts.mine ?? false, opts.status));
       if (opts.json) return io.out(JSON.stringify(tasks, null, 2));
       io.out(table([['TASK', 'RUN', 'KIND', 'STATUS', 'ASSIGNEE', 'DUE', 'LEVEL'], ...tasks.map((t) => [t.id, t.runId, t.kind, t.status, t.assigneeUserId ?? '-', t.dueAt, `${t.escalationLevel}/${t.escalationSteps}`])]));
+    });
+  review
+    .command('show')
+    .description('A review task with what the reviewer decides on: the input, the answer, its citations and scores, the context')
+    .argument('<task>', 'review task id')
+    .option('--json', 'machine-readable output (the task and its run)')
+    .action(async (taskId: string, opts: { json?: boolean }) => {
+      const { task, run } = await withClient(config(), async (c) => {
+        const t = await c.review(taskId);
+        return { task: t, run: await c.run(t.runId) };
+      });
+      if (opts.json) return io.out(JSON.stringify({ task, run }, null, 2));
+      const g = run.groundedness;
+      io.out(
+        [
+          `task ${task.id} · ${task.kind} · ${task.status} · assignee ${task.assigneeUserId ?? '-'} · due ${task.dueAt} · escalation ${task.escalationLevel}/${task.escalationSteps} · on timeout ${task.timeoutAction}`,
+          `run ${run.runId} · ${run.useCase} · ${run.decision ?? run.status} · by ${run.userId ?? run.keyId ?? '-'} · ${run.createdAt}`,
+          ...run.reasons.map((r) => `  reason: ${r}`),
+          '',
+          'input:',
+          indent(run.input),
+          '',
+          `answer${task.kind === 'sample' ? ' (delivered, sampled for review)' : task.status === 'open' ? ' (held)' : ''}:`,
+          indent(task.editedAnswer ?? run.answer ?? '(not shown: your own run, or the task is closed and the answer was not released)'),
+          '',
+          g ? `groundedness ${g.score.toFixed(2)} (needs ${g.threshold}${g.judge ? `; judge ${g.judge.model}: ${g.judge.score ?? g.judge.error}` : ''})` : 'groundedness: not checked',
+          ...run.citations.map((c) => `  [${c.ref}] supported by ${c.title || c.documentId} (${c.source}/${c.documentId}): "${c.quote.replace(/\s+/g, ' ')}"`),
+          ...(g?.unsupported ?? []).map((u) => `  unsupported: "${u.text}"${u.missing.length > 0 ? ` (not in the context: ${u.missing.join(', ')})` : ''}`),
+          '',
+          'context:',
+          ...(run.manifest?.chunks.length ? run.manifest.chunks.map((c) => `  [${c.ref}] ${c.title || c.documentId} (${c.source}/${c.documentId}) · score ${c.score.toFixed(2)}${c.freshness.stale ? ' · stale' : ''}`) : ['  (none)']),
+        ].join('\n'),
+      );
     });
   review
     .command('approve')

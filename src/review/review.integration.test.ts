@@ -1,3 +1,4 @@
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Principal } from '../access/index.js';
 import { BACKEND } from '../../tests/support/db.js';
@@ -10,6 +11,7 @@ describe(`review queue (${BACKEND})`, () => {
   const notices: unknown[] = [];
   const p: Record<string, Principal> = {};
   const tokens: Record<string, string> = {};
+  let url: string;
 
   beforeAll(async () => {
     s = await openTestServer({ reviewClock: () => clock, reviewNotify: async (_url, payload) => void notices.push(payload) });
@@ -34,6 +36,8 @@ describe(`review queue (${BACKEND})`, () => {
         posture: { deliverThreshold: 0.6, reviewSlaMinutes: 30, escalation: [{ afterMinutes: 20, notify: 'http://127.0.0.1:9/hook', assignTo: 'owner@x.io' }], timeoutAction: 'block' },
       },
     });
+    await s.app.listen({ port: 0, host: '127.0.0.1' });
+    url = `http://127.0.0.1:${(s.app.server.address() as AddressInfo).port}`;
   });
   afterAll(async () => {
     await s.close();
@@ -102,6 +106,49 @@ describe(`review queue (${BACKEND})`, () => {
     expect(again.json().error.code).toBe('review_conflict');
     const analyst = await s.app.inject({ url: '/api/v1/reviews', headers: bearer(tokens['analyst@x.io']!) });
     expect(analyst.json().tasks).toEqual([]);
+  });
+
+  it('is worked from the CLI: a reviewer lists, reads, approves and rejects held runs', async () => {
+    const { runCli } = await import('../cli/index.js');
+    const cli = async (email: string, args: string[]) => {
+      const lines: string[] = [];
+      const code = await runCli(args, { out: (t) => lines.push(t), err: (t) => lines.push(t) }, { TARMAC_URL: url, TARMAC_API_KEY: tokens[email]! });
+      return { code, text: lines.join('\n') };
+    };
+    const assignee = (t: { assigneeUserId: string | null }) => Object.keys(p).find((e) => p[e]!.userId === t.assigneeUserId)!;
+    const a = await held();
+    const b = await held();
+
+    const listed = await cli(assignee(a.task), ['review', 'list', '--mine', '--json']);
+    expect(listed.code).toBe(0);
+    expect((JSON.parse(listed.text) as { id: string }[]).map((t) => t.id)).toContain(a.task.id);
+    const shown = await cli(assignee(a.task), ['review', 'show', a.task.id]);
+    expect(shown.code).toBe(0);
+    expect(shown.text).toContain(`task ${a.task.id} · hold · open`);
+    expect(shown.text).toContain('Are earthquake deductibles fifteen percent in coastal counties?');
+    expect(shown.text).toMatch(/answer \(held\):\n {2}\S/);
+    expect(shown.text).toMatch(/groundedness 0\.\d\d \(needs 0\.6\)/);
+    expect(shown.text).toContain('context:\n  (none)');
+
+    expect(await cli(assignee(a.task), ['review', 'approve', a.task.id])).toMatchObject({ code: 0, text: `approved ${a.task.id}: run ${a.runId} released` });
+    expect(await s.runs.get({ principal: p['analyst@x.io']! }, a.runId)).toMatchObject({ decision: 'delivered', answer: expect.any(String) });
+    const twice = await cli(assignee(a.task), ['review', 'approve', a.task.id]);
+    expect(twice.code).toBe(1);
+    expect(twice.text).toContain('review_conflict');
+    expect(await cli(assignee(b.task), ['review', 'reject', b.task.id, '--reason', 'not in the guidelines'])).toMatchObject({ code: 0 });
+    expect(await s.runs.get({ principal: p['analyst@x.io']! }, b.runId)).toMatchObject({ decision: 'blocked', answer: null });
+
+    // a delivered run sampled for quality assurance shows its citations and context
+    await s.usecases.declare({ principal: s.admin }, { name: 'uw-sampled', team: 'underwriting', owner: 'owner@x.io', riskTier: 'medium', prompt: 'uw-answer', route: 'local/extractive', posture: { deliverThreshold: 0.6, reviewSampleRate: 1 } });
+    const sampled = await s.runs.run({ principal: p['analyst@x.io']! }, 'uw-sampled', { input: 'What is the maximum roof age for a standard homeowners policy?' });
+    expect(sampled).toMatchObject({ decision: 'delivered', reasons: ['sampled_for_review'] });
+    const [task] = (await s.review.list({ principal: s.admin }, { status: 'open', limit: 100 })).filter((t) => t.runId === sampled.runId);
+    const read = await cli(assignee(task!), ['review', 'show', task!.id]);
+    expect(read.text).toContain(`task ${task!.id} · sample · open`);
+    expect(read.text).toContain('answer (delivered, sampled for review):');
+    expect(read.text).toContain('groundedness 1.00 (needs 0.6)');
+    expect(read.text).toContain('[1] supported by Roofs (kb/guide.md): "A standard homeowners policy may be written for roofs up to 20 years old."');
+    expect(read.text).toMatch(/context:\n {2}\[1\] Roofs \(kb\/guide\.md\) · score \d/);
   });
 
   it('keeps each assignee\'s open-task count in step with the queue, and assigns to the least loaded', async () => {
