@@ -375,7 +375,7 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
     .command('search')
     .description('Search the chunks you may read (or, as a platform admin, those USER may read)')
     .argument('<query>', 'the query')
-    .option('--as <user>', 'search as this user (email or id; platform admins only)')
+    .option('--as <user>', 'search as this user (email or id; platform admins and act_as keys)')
     .option('-k, --k <k>', 'number of results', '10')
     .option('--source <sources>', 'comma-separated source names')
     .addOption(new Option('--mode <mode>', 'ranking').choices(['lexical', 'vector', 'hybrid']))

@@ -9,7 +9,7 @@ const SearchBody = z.strictObject({
   k: z.number().int().min(1).max(200).default(10),
   sources: z.array(z.string().min(1)).max(100).optional().describe('Source names or ids; default all you may read'),
   metadata: z.record(z.string(), z.unknown()).optional().describe('Only chunks whose metadata contains these values'),
-  as: z.string().min(1).max(320).optional().describe('Search as this user (platform admins only)'),
+  as: z.string().min(1).max(320).optional().describe('Search as this user (platform admins, and keys with the act_as scope)'),
   mode: z.enum(SEARCH_MODES).optional().describe('lexical, vector or hybrid; default hybrid when an embedding provider is configured, else lexical'),
 });
 
@@ -31,7 +31,7 @@ export function registerRetrievalRoutes(app: FastifyInstance, retrieval: Retriev
           query: z.string().min(1).max(10_000),
           recipe: ContextRecipe,
           inputs: z.record(z.string(), z.string()).optional().describe('Values for {placeholders} in lookup keys'),
-          as: z.string().min(1).max(320).optional().describe('Assemble as this user (platform admins only)'),
+          as: z.string().min(1).max(320).optional().describe('Assemble as this user (platform admins, and keys with the act_as scope)'),
         }),
       },
     },

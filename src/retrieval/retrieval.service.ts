@@ -1,4 +1,4 @@
-import type { Principal } from '../access/index.js';
+import { hasScope, type Principal } from '../access/index.js';
 import { ReadCache, type Database } from '../db/index.js';
 import { TarmacError } from '../errors/index.js';
 import { freshnessOf, type SourceService } from '../sources/index.js';
@@ -34,7 +34,7 @@ export interface SearchInput {
   sources?: string[] | undefined;
   /** Only chunks whose metadata contains these key/values. */
   metadata?: Record<string, unknown> | undefined;
-  /** Search as this user (platform admins only); default the caller. */
+  /** Search as this user (platform admins, and keys with the `act_as` scope); default the caller. */
   as?: string | undefined;
   /** Default: hybrid when vector search is available, else lexical. */
   mode?: SearchMode | undefined;
@@ -113,16 +113,19 @@ export class RetrievalService {
     return asked;
   }
 
-  /** Assembles context from a recipe as the caller (or, for admins, as `as`). */
+  /** Assembles context from a recipe as the caller (or, for admins and `act_as` keys, as `as`). */
   async assemble(principal: Principal, recipe: ContextRecipeInput, request: { query: string; inputs?: Record<string, string>; as?: string }): Promise<AssembledContext> {
     const identity = await this.identityOf(principal, request.as);
     return this.assembler.assemble(identity, recipe, request);
   }
 
-  /** The identity a search runs as: the caller, or (admins only) the user named by `as`. */
+  /**
+   * The identity a search runs as: the caller, or the user named by `as` for platform admins and keys with the
+   * `act_as` scope (which run use cases on behalf of their end users, and read as them).
+   */
   async identityOf(principal: Principal, as?: string): Promise<SearchIdentity> {
     if (as !== undefined) {
-      if (!principal.isAdmin) throw new TarmacError('forbidden', 'searching as another user needs a platform admin');
+      if (!principal.isAdmin && !hasScope(principal, 'act_as')) throw new TarmacError('forbidden', 'searching as another user needs a platform admin or a key with the act_as scope');
       const user = await this.userPrincipals.get(as, () => repo.principalsOfUser(this.db, as));
       if (!user) throw new TarmacError('not_found', `user ${as} does not exist`, { user: as });
       return { label: `user:${user.email}`, principals: user.principals };

@@ -141,4 +141,33 @@ describe(`governed runs (${BACKEND})`, () => {
     const other = await s.app.inject({ url: `/api/v1/runs/${runId}`, headers: bearer((await s.identity.createKey({ principal: s.admin }, { name: 'x', user: 'broker@x.io' })).token) });
     expect(other.statusCode).toBe(404);
   });
+
+  it('lets an application key with act_as run for an end user, with that user\'s access', async () => {
+    await s.usecases.setStage({ principal: s.admin }, 'uw-assistant', 'production', 'open to all');
+    const key = async (scopes: ('read' | 'write' | 'act_as')[]) =>
+      bearer((await s.identity.createKey({ principal: s.admin }, { name: `app-${scopes.join('-')}`, team: 'underwriting', teamRole: 'builder', scopes })).token);
+    const app = await key(['read', 'write', 'act_as']);
+    const ask = (headers: Record<string, string>, as?: string) =>
+      s.app.inject({ method: 'POST', url: '/api/v1/usecases/uw-assistant/runs', headers, payload: { input: 'What schedule credit applies for new roofs?', ...(as ? { as } : {}) } });
+    const cited = async (res: Awaited<ReturnType<typeof ask>>) => {
+      expect(res.statusCode, res.body).toBeLessThan(300);
+      const run = (await s.runs.get({ principal: s.admin }, res.json<{ runId: string }>().runId)) as { citations: { documentId: string }[]; userId: string | null; manifest: { as: string } | null };
+      return { docs: run.citations.map((c) => c.documentId), userId: run.userId, as: run.manifest?.as };
+    };
+    // the insider's run reads the team-only pricing notes; the outsider's does not, through the same key
+    const insider = await cited(await ask(app, 'analyst@x.io'));
+    expect(insider).toMatchObject({ userId: analyst.userId, as: 'user:analyst@x.io' });
+    expect(insider.docs).toContain('pricing.md');
+    const outside = await cited(await ask(app, 'broker@x.io'));
+    expect(outside).toMatchObject({ userId: outsider.userId, as: 'user:broker@x.io' });
+    expect(outside.docs).not.toContain('pricing.md');
+    // without the scope a key may not name another user; a team key must name one
+    const plain = await ask(await key(['read', 'write']), 'analyst@x.io');
+    expect(plain.statusCode).toBe(403);
+    expect(plain.json().error.code).toBe('forbidden');
+    const nobody = await ask(app);
+    expect(nobody.statusCode).toBe(400);
+    expect(nobody.json().error).toMatchObject({ code: 'validation_failed', message: expect.stringContaining('on behalf of a user') });
+    await s.usecases.setStage({ principal: s.admin }, 'uw-assistant', 'pilot', 'back to pilot');
+  });
 });
