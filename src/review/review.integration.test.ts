@@ -9,12 +9,22 @@ describe(`review queue (${BACKEND})`, () => {
   let s: TestServer;
   let clock = new Date('2026-11-23T09:00:00Z');
   const notices: unknown[] = [];
+  let failNextNotice = false;
   const p: Record<string, Principal> = {};
   const tokens: Record<string, string> = {};
   let url: string;
 
   beforeAll(async () => {
-    s = await openTestServer({ reviewClock: () => clock, reviewNotify: async (_url, payload) => void notices.push(payload) });
+    s = await openTestServer({
+      reviewClock: () => clock,
+      reviewNotify: async (url, payload) => {
+        if (failNextNotice) {
+          failNextNotice = false;
+          throw new Error(`webhook ${url} answered 503`);
+        }
+        notices.push(payload);
+      },
+    });
     const admin = { principal: s.admin };
     await s.identity.createTeam(admin, { name: 'underwriting' });
     for (const [email, role] of [
@@ -33,7 +43,13 @@ describe(`review queue (${BACKEND})`, () => {
       docs: [{ id: 'guide.md', text: '# Roofs\n\nA standard homeowners policy may be written for roofs up to 20 years old.' }],
       useCase: {
         name: 'uw',
-        posture: { deliverThreshold: 0.6, reviewSlaMinutes: 30, escalation: [{ afterMinutes: 20, notify: 'http://127.0.0.1:9/hook', assignTo: 'owner@x.io' }], timeoutAction: 'block' },
+        posture: {
+          deliverThreshold: 0.6,
+          reviewSlaMinutes: 30,
+          escalation: [{ afterMinutes: 20, notify: 'http://127.0.0.1:9/hook', assignTo: 'owner@x.io' }],
+          timeoutAction: 'block',
+          reviewNotify: 'http://127.0.0.1:9/decided',
+        },
       },
     });
     await s.app.listen({ port: 0, host: '127.0.0.1' });
@@ -68,12 +84,21 @@ describe(`review queue (${BACKEND})`, () => {
     await expect(s.review.decide({ principal: p[assignee]! }, task.id, { action: 'approve' })).rejects.toMatchObject({ code: 'review_conflict' });
     const { entries } = await s.audit.list({ action: 'review.*', targetId: task.id, limit: 5 });
     expect(entries.map((e) => e.action)).toEqual(['review.edited', 'review.opened']);
+    // the use case's webhook hears the outcome once, not the refused second decision
+    expect(notices.filter((n) => (n as { taskId: string }).taskId === task.id)).toEqual([
+      { event: 'review.decided', taskId: task.id, runId, useCase: 'uw', status: 'edited', decision: 'delivered', reason: null, decidedBy: task.assigneeUserId, at: clock.toISOString() },
+    ]);
   });
 
   it('rejects with a reason: the run is blocked', async () => {
     const { runId, task } = await held();
+    failNextNotice = true; // the webhook fails once: the notice is sent again a second later
     await s.review.decide({ principal: p['owner@x.io']! }, task.id, { action: 'reject', reason: 'speculative' });
     expect(await s.runs.get({ principal: p['analyst@x.io']! }, runId)).toMatchObject({ decision: 'blocked', answer: null });
+    const heard = () => notices.find((n) => (n as { taskId: string }).taskId === task.id);
+    expect(heard()).toBeUndefined();
+    for (let waited = 0; !heard() && waited < 5000; waited += 100) await new Promise((ok) => setTimeout(ok, 100));
+    expect(heard()).toMatchObject({ event: 'review.decided', status: 'rejected', decision: 'blocked', reason: 'speculative', decidedBy: p['owner@x.io']!.userId });
   });
 
   it('escalates an overdue task along the path, then fails closed', async () => {
@@ -90,6 +115,7 @@ describe(`review queue (${BACKEND})`, () => {
     await s.review.escalate();
     expect(await s.review.get({ principal: s.admin }, task.id)).toMatchObject({ status: 'timed_out' });
     expect(await s.runs.get({ principal: p['owner@x.io']! }, runId)).toMatchObject({ decision: 'blocked' });
+    expect(notices).toContainEqual(expect.objectContaining({ event: 'review.decided', taskId: task.id, status: 'timed_out', decision: 'blocked', decidedBy: 'system:review-timeout' }));
   });
 
   it('serves the queue over HTTP', async () => {

@@ -47,6 +47,11 @@ export async function insertTask(q: Queryable, t: Omit<TaskRow, 'status' | 'assi
   ).rows[0] as TaskRow;
 }
 
+/** The use case's name and the webhook its posture notifies of review outcomes, if any. */
+export async function outcomeHook(q: Queryable, useCaseId: string): Promise<{ name: string; url: string | null } | null> {
+  return (await q.query<{ name: string; url: string | null }>(`select name, posture->>'reviewNotify' as url from use_cases where id = $1`, [useCaseId])).rows[0] ?? null;
+}
+
 export async function findTask(q: Queryable, id: string, forUpdate = false): Promise<TaskRow | null> {
   return (await q.query<TaskRow>(`select * from review_tasks where id = $1${forUpdate ? ' for update' : ''}`, [id])).rows[0] ?? null;
 }

@@ -71,6 +71,15 @@ async function postJson(url: string, payload: unknown): Promise<void> {
   if (!res.ok) throw new Error(`webhook ${url} answered ${res.status}`);
 }
 
+/** A webhook notice: the URL and the JSON it is sent. */
+interface Notice {
+  url: string;
+  payload: Record<string, unknown>;
+}
+
+/** Delays before the second and third attempts at a notice. */
+const RETRY_DELAYS_MS = [1000, 10_000];
+
 /**
  * The review queue: a run held for review (or sampled for quality assurance) becomes a task assigned to the
  * least-loaded reviewer of the team, due within the posture's SLA; overdue tasks walk the escalation path
@@ -148,7 +157,7 @@ export class ReviewService {
     const p = caller.principal;
     requireScope(p, 'write');
     const ctx: AuditContext = { actor: p.actor, requestId: caller.requestId ?? null };
-    return this.audit.transaction(ctx, async (tx, record) => {
+    const decided = await this.audit.transaction(ctx, async (tx, record) => {
       const task = this.visible(p, await repo.findTask(tx, id, true), id);
       if (task.status !== 'open') throw new TarmacError('review_conflict', `review task ${id} was already decided (${task.status})`);
       const owner = hasTeamRole(p, task.team_id, 'owner');
@@ -169,7 +178,32 @@ export class ReviewService {
         reason: decision.action === 'reject' ? decision.reason : undefined,
       });
       await record({ action: `review.${status}`, targetType: 'review_task', targetId: id, teamId: task.team_id, before: { status: 'open' }, after: { status, runId: task.run_id, reason: updated.reason } });
-      return view(updated);
+      return { task: view(updated), notice: await this.outcomeNotice(tx, updated, decision.action === 'reject' ? 'blocked' : 'delivered') };
+    });
+    this.send(decided.notice);
+    return decided.task;
+  }
+
+  /** The notice of a task's outcome for the use case's `reviewNotify` webhook, if it names one. */
+  private async outcomeNotice(tx: Queryable, t: repo.TaskRow, decision: 'delivered' | 'blocked'): Promise<Notice | null> {
+    const hook = await repo.outcomeHook(tx, t.use_case_id);
+    if (!hook?.url) return null;
+    return {
+      url: hook.url,
+      payload: { event: 'review.decided', taskId: t.id, runId: t.run_id, useCase: hook.name, status: t.status, decision, reason: t.reason, decidedBy: t.decided_by, at: (t.decided_at ?? this.now()).toISOString() },
+    };
+  }
+
+  /**
+   * Sends a notice once its transaction has committed, without holding up the caller: up to three attempts, the
+   * failures logged. The run's record stays the authority (`GET /api/v1/runs/:id`).
+   */
+  private send(notice: Notice | null, attempt = 0): void {
+    if (!notice) return;
+    void (this.options.notify ?? postJson)(notice.url, notice.payload).catch((err: unknown) => {
+      const delay = RETRY_DELAYS_MS[attempt];
+      if (delay === undefined) return this.options.onError?.(err, `notice ${String(notice.payload.event)} to ${notice.url} failed after ${attempt + 1} attempts`);
+      setTimeout(() => this.send(notice, attempt + 1), delay).unref();
     });
   }
 
@@ -187,10 +221,11 @@ export class ReviewService {
         const step = t.escalation[t.escalation_level];
         if (!step) {
           const status = 'timed_out';
-          await repo.updateTask(tx, t.id, { status, decided_by: 'system:review-timeout', decided_at: now, reason: `no decision in time: ${t.timeout_action}` });
-          await this.runs().applyVerdict(tx, t.run_id, { decision: t.timeout_action === 'deliver' ? 'delivered' : 'blocked', reason: 'review timed out' });
+          const timedOut = await repo.updateTask(tx, t.id, { status, decided_by: 'system:review-timeout', decided_at: now, reason: `no decision in time: ${t.timeout_action}` });
+          const decision = t.timeout_action === 'deliver' ? 'delivered' : 'blocked';
+          await this.runs().applyVerdict(tx, t.run_id, { decision, reason: 'review timed out' });
           await record({ action: 'review.timed_out', targetType: 'review_task', targetId: t.id, teamId: t.team_id, after: { runId: t.run_id, action: t.timeout_action } });
-          return null;
+          return this.outcomeNotice(tx, timedOut, decision);
         }
         const assignee = step.assignTo ? ((await findUser(tx, step.assignTo))?.id ?? t.assignee_user_id) : t.assignee_user_id;
         await repo.updateTask(tx, t.id, { escalation_level: t.escalation_level + 1, assignee_user_id: assignee, due_at: new Date(now.getTime() + step.afterMinutes * 60_000) });
@@ -205,7 +240,7 @@ export class ReviewService {
         return step.notify ? { url: step.notify, payload: { event: 'review.escalated', taskId: t.id, runId: t.run_id, level: t.escalation_level + 1, assignee, at: now.toISOString() } } : null;
       });
       moved++;
-      if (notice) await (this.options.notify ?? postJson)(notice.url, notice.payload).catch((err: unknown) => this.options.onError?.(err, `escalation notice to ${notice.url} failed`));
+      this.send(notice);
     }
     return moved;
   }

@@ -27,6 +27,11 @@ export const RiskPosture = z.strictObject({
     .default([])
     .describe('Escalation path, in order'),
   timeoutAction: z.enum(['block', 'deliver']).default('block').describe('What happens after the last escalation (fail closed by default)'),
+  reviewNotify: z
+    .string()
+    .url()
+    .optional()
+    .describe('Webhook notified when a review task ends (approved, edited, rejected or timed out): how the caller of a held run learns its result'),
   judge: z
     .strictObject({
       model: z.string().min(1).max(200).describe('Gateway route or provider/model that judges groundedness'),
