@@ -30,6 +30,7 @@ export interface TarmacClient {
   review(taskId: string): Promise<ReviewTask>;
   run(runId: string): Promise<RunRecord>;
   decide(taskId: string, decision: ReviewDecision): Promise<ReviewTask>;
+  assignReview(taskId: string, user: string): Promise<ReviewTask>;
   getPromptVersion(name: string, selector: VersionSelector): Promise<PromptVersion>;
   diffPrompt(name: string, from: number, to: number): Promise<PromptDiff>;
   movePromptLabel(name: string, label: string, version: number): Promise<PromptSummary>;
@@ -121,6 +122,10 @@ class LocalClient implements TarmacClient {
 
   decide(taskId: string, decision: ReviewDecision): Promise<ReviewTask> {
     return this.services.review.decide({ principal: this.principal }, taskId, decision);
+  }
+
+  assignReview(taskId: string, user: string): Promise<ReviewTask> {
+    return this.services.review.assign({ principal: this.principal }, taskId, user);
   }
 
   getPromptVersion(name: string, selector: VersionSelector): Promise<PromptVersion> {
@@ -261,6 +266,10 @@ class RemoteClient implements TarmacClient {
 
   decide(taskId: string, decision: ReviewDecision): Promise<ReviewTask> {
     return this.call('POST', `/api/v1/reviews/${encodeURIComponent(taskId)}/decision`, decision);
+  }
+
+  assignReview(taskId: string, user: string): Promise<ReviewTask> {
+    return this.call('POST', `/api/v1/reviews/${encodeURIComponent(taskId)}/assign`, { user });
   }
 
   async getPromptVersion(name: string, selector: VersionSelector): Promise<PromptVersion> {

@@ -262,6 +262,17 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
       );
     });
   review
+    .command('assign')
+    .description("Assign an open task to a reviewer or owner of its team (team owners and admins)")
+    .argument('<task>', 'review task id')
+    .argument('<user>', 'email or id of the person who decides it')
+    .option('--json', 'machine-readable output')
+    .action(async (task: string, user: string, opts: { json?: boolean }) => {
+      const assigned = await withClient(config(), (c) => c.assignReview(task, user));
+      if (opts.json) return io.out(JSON.stringify(assigned, null, 2));
+      io.out(`assigned ${assigned.id} to ${user} (due ${assigned.dueAt})`);
+    });
+  review
     .command('approve')
     .description('Approve a held answer (or deliver your edit of it with --edit)')
     .argument('<task>', 'review task id')

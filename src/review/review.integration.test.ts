@@ -177,6 +177,56 @@ describe(`review queue (${BACKEND})`, () => {
     expect(read.text).toMatch(/context:\n {2}\[1\] Roofs \(kb\/guide\.md\) · score \d/);
   });
 
+  it('assigns a task explicitly: team owners, to a reviewer of the team who did not run it', async () => {
+    const { runId, task } = await held();
+    const next = ['rev1@x.io', 'rev2@x.io'].find((e) => p[e]!.userId !== task.assigneeUserId)!;
+    const first = Object.keys(p).find((e) => p[e]!.userId === task.assigneeUserId)!;
+    const assign = (email: string, user: string, id = task.id) =>
+      s.app.inject({ method: 'POST', url: `/api/v1/reviews/${id}/assign`, headers: bearer(tokens[email]!), payload: { user } });
+
+    const refused = await assign(first, next);
+    expect(refused.statusCode).toBe(403);
+    expect((await assign('owner@x.io', 'analyst@x.io')).json().error).toMatchObject({ code: 'validation_failed', message: expect.stringContaining('does not review for this team') });
+    expect((await assign('owner@x.io', 'ghost@x.io')).statusCode).toBe(404);
+    const moved = await assign('owner@x.io', next);
+    expect(moved.statusCode, moved.body).toBe(200);
+    expect(moved.json()).toMatchObject({ id: task.id, assigneeUserId: p[next]!.userId, dueAt: task.dueAt });
+    const { entries } = await s.audit.list({ action: 'review.assigned', targetId: task.id, limit: 5 });
+    expect(entries).toEqual([expect.objectContaining({ before: { assignee: task.assigneeUserId }, after: { assignee: p[next]!.userId, runId } })]);
+    // the first reviewer no longer decides it; the new one does
+    await expect(s.review.decide({ principal: p[first]! }, task.id, { action: 'approve' })).rejects.toMatchObject({ code: 'review_conflict' });
+    await s.review.decide({ principal: p[next]! }, task.id, { action: 'approve' });
+    expect((await assign('owner@x.io', first)).statusCode).toBe(409);
+
+    // never to the person whose run it is, and from the CLI as well
+    const own = await s.runs.run({ principal: p['owner@x.io']! }, 'uw', { input: 'Are earthquake deductibles fifteen percent in coastal counties?' });
+    const [ownTask] = (await s.review.list({ principal: s.admin }, { status: 'open', limit: 100 })).filter((t) => t.runId === own.runId);
+    expect((await assign('owner@x.io', 'owner@x.io', ownTask!.id)).json().error).toMatchObject({ code: 'validation_failed', message: expect.stringContaining('ran this run') });
+    await expect(s.review.decide({ principal: p['owner@x.io']! }, ownTask!.id, { action: 'approve' })).rejects.toMatchObject({ code: 'forbidden', message: expect.stringContaining('your own run') });
+    const { runCli } = await import('../cli/index.js');
+    const lines: string[] = [];
+    const code = await runCli(['review', 'assign', ownTask!.id, 'lead@x.io'], { out: (t) => lines.push(t), err: (t) => lines.push(t) }, { TARMAC_URL: url, TARMAC_API_KEY: tokens['owner@x.io']! });
+    expect({ code, out: lines.join('\n') }).toEqual({ code: 0, out: `assigned ${ownTask!.id} to lead@x.io (due ${ownTask!.dueAt})` });
+    expect(await s.review.get({ principal: s.admin }, ownTask!.id)).toMatchObject({ assigneeUserId: p['lead@x.io']!.userId });
+  });
+
+  it('never assigns reviewers their own runs, even when they are the least loaded', async () => {
+    const reviewers = ['rev1@x.io', 'rev2@x.io', 'lead@x.io'];
+    for (let i = 0; i < 3; i++) {
+      // the reviewer the queue would pick next (fewest open tasks, then user id) asks a question of their own
+      const { rows } = await s.db.query<{ user_id: string }>(
+        `select u.id as user_id from users u left join reviewer_load l on l.user_id = u.id where u.email = any($1) order by coalesce(l.open_tasks, 0), u.id limit 1`,
+        [reviewers],
+      );
+      const next = reviewers.find((e) => p[e]!.userId === rows[0]!.user_id)!;
+      const run = await s.runs.run({ principal: p[next]! }, 'uw', { input: 'Are earthquake deductibles fifteen percent in coastal counties?' });
+      expect(run.decision).toBe('held_for_review');
+      const [task] = (await s.review.list({ principal: s.admin }, { status: 'open', limit: 200 })).filter((t) => t.runId === run.runId);
+      expect(task!.assigneeUserId).not.toBe(p[next]!.userId);
+      expect(reviewers.map((e) => p[e]!.userId)).toContain(task!.assigneeUserId!);
+    }
+  });
+
   it('keeps each assignee\'s open-task count in step with the queue, and assigns to the least loaded', async () => {
     // by now tasks were opened, decided, escalated to the owner and timed out
     const counted = async () =>

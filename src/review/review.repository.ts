@@ -31,20 +31,40 @@ export interface TaskRow {
  * enabled members with role `reviewer`, or its owners when it has none; a team with neither leaves the task
  * unassigned.
  */
-export async function insertTask(q: Queryable, t: Omit<TaskRow, 'status' | 'assignee_user_id' | 'escalation_level' | 'decided_by' | 'decided_at' | 'reason' | 'edited_answer' | 'created_at'>): Promise<TaskRow> {
+export async function insertTask(
+  q: Queryable,
+  t: Omit<TaskRow, 'status' | 'assignee_user_id' | 'escalation_level' | 'decided_by' | 'decided_at' | 'reason' | 'edited_answer' | 'created_at'>,
+  runUserId: string | null,
+): Promise<TaskRow> {
   return (
     await q.query<TaskRow>(
       `insert into review_tasks (id, run_id, use_case_id, team_id, kind, status, assignee_user_id, due_at, escalation, timeout_action)
        values ($1, $2, $3, $4, $5, 'open', (
          select m.user_id from team_members m join users u on u.id = m.user_id
-         where m.team_id = $4 and not u.disabled
+         where m.team_id = $4 and not u.disabled and m.user_id is distinct from $9
            and (m.role = 'reviewer' or (m.role = 'owner' and not exists (select 1 from team_members r where r.team_id = $4 and r.role = 'reviewer')))
          order by coalesce((select l.open_tasks from reviewer_load l where l.user_id = m.user_id), 0), m.user_id
          limit 1
        ), $6, $7, $8) returning *`,
-      [t.id, t.run_id, t.use_case_id, t.team_id, t.kind, t.due_at, JSON.stringify(t.escalation), t.timeout_action],
+      [t.id, t.run_id, t.use_case_id, t.team_id, t.kind, t.due_at, JSON.stringify(t.escalation), t.timeout_action, runUserId],
     )
   ).rows[0] as TaskRow;
+}
+
+/** The user whose run it is (null for runs of team keys acting for nobody in particular). */
+export async function runUser(q: Queryable, runId: string): Promise<string | null> {
+  return (await q.query<{ user_id: string | null }>('select user_id from runs where id = $1', [runId])).rows[0]?.user_id ?? null;
+}
+
+/** Whether the user may review the team's tasks (an enabled `reviewer` or `owner` of it), and the run's own user. */
+export async function assignable(q: Queryable, teamId: string, userId: string, runId: string): Promise<{ reviews: boolean; ranTheRun: boolean }> {
+  const { rows } = await q.query<{ reviews: boolean; ran: boolean }>(
+    `select exists (select 1 from team_members m join users u on u.id = m.user_id
+                    where m.team_id = $1 and m.user_id = $2 and m.role in ('reviewer', 'owner') and not u.disabled) as reviews,
+            exists (select 1 from runs where id = $3 and user_id = $2) as ran`,
+    [teamId, userId, runId],
+  );
+  return { reviews: rows[0]?.reviews ?? false, ranTheRun: rows[0]?.ran ?? false };
 }
 
 /** The use case's name and the webhook its posture notifies of review outcomes, if any. */

@@ -68,4 +68,18 @@ export function registerReviewRoutes(app: FastifyInstance, review: ReviewService
     },
     async (request) => review.decide(caller(request), request.params.id, request.body),
   );
+  r.post(
+    '/api/v1/reviews/:id/assign',
+    {
+      config: routeAuth({ scope: 'write' }),
+      schema: {
+        summary: "Assign an open task to a reviewer or owner of its team (team owners and admins); never to the run's own user.",
+        tags,
+        params: Params,
+        body: z.strictObject({ user: z.string().min(1).max(320).describe('Email or id of the person who decides the task') }),
+        response: { 200: Task },
+      },
+    },
+    async (request) => review.assign(caller(request), request.params.id, request.body.user),
+  );
 }

@@ -117,7 +117,17 @@ export class ReviewService {
   async open(
     tx: Queryable,
     record: RecordAudit,
-    task: { runId: string; useCaseId: string; teamId: string; kind: 'hold' | 'sample'; slaMinutes: number; escalation: repo.EscalationStep[]; timeoutAction: 'block' | 'deliver' },
+    task: {
+      runId: string;
+      /** Whose run it is: never its reviewer. */
+      runUserId: string | null;
+      useCaseId: string;
+      teamId: string;
+      kind: 'hold' | 'sample';
+      slaMinutes: number;
+      escalation: repo.EscalationStep[];
+      timeoutAction: 'block' | 'deliver';
+    },
   ): Promise<ReviewTask> {
     const row = await repo.insertTask(tx, {
       id: newId('rvw'),
@@ -128,7 +138,7 @@ export class ReviewService {
       due_at: new Date(this.now().getTime() + task.slaMinutes * 60_000),
       escalation: task.escalation,
       timeout_action: task.timeoutAction,
-    });
+    }, task.runUserId);
     await record({ action: 'review.opened', targetType: 'review_task', targetId: row.id, teamId: row.team_id, after: { runId: row.run_id, kind: row.kind, assignee: row.assignee_user_id, dueAt: row.due_at.toISOString() } });
     return view(row);
   }
@@ -161,6 +171,7 @@ export class ReviewService {
       const task = this.visible(p, await repo.findTask(tx, id, true), id);
       if (task.status !== 'open') throw new TarmacError('review_conflict', `review task ${id} was already decided (${task.status})`);
       const owner = hasTeamRole(p, task.team_id, 'owner');
+      if (p.userId && (await repo.runUser(tx, task.run_id)) === p.userId) throw new TarmacError('forbidden', `review task ${id} is about your own run: another reviewer decides it`);
       if (task.assignee_user_id && task.assignee_user_id !== p.userId && !owner) {
         throw new TarmacError('review_conflict', `review task ${id} is assigned to someone else${task.escalation_level > 0 ? ' (it was escalated)' : ''}`);
       }
@@ -182,6 +193,29 @@ export class ReviewService {
     });
     this.send(decided.notice);
     return decided.task;
+  }
+
+  /**
+   * Assigns an open task to a person explicitly: team owners and platform admins, to an enabled reviewer or
+   * owner of the team other than the run's own user (four eyes). Audited; the task keeps its due time.
+   */
+  async assign(caller: Caller, id: string, userRef: string): Promise<ReviewTask> {
+    const p = caller.principal;
+    requireScope(p, 'write');
+    const ctx: AuditContext = { actor: p.actor, requestId: caller.requestId ?? null };
+    return this.audit.transaction(ctx, async (tx, record) => {
+      const task = this.visible(p, await repo.findTask(tx, id, true), id);
+      if (!hasTeamRole(p, task.team_id, 'owner')) throw new TarmacError('forbidden', 'assigning a review task needs the owner role in its team (or a platform admin)');
+      if (task.status !== 'open') throw new TarmacError('review_conflict', `review task ${id} was already decided (${task.status})`);
+      const user = await findUser(tx, userRef);
+      if (!user || user.disabled) throw new TarmacError('not_found', `user ${userRef} does not exist`);
+      const { reviews, ranTheRun } = await repo.assignable(tx, task.team_id, user.id, task.run_id);
+      if (!reviews) throw new TarmacError('validation_failed', `${user.email} does not review for this team (a reviewer or owner of it reviews)`, { issues: [{ path: 'user', message: 'not a reviewer or owner of the team' }] });
+      if (ranTheRun) throw new TarmacError('validation_failed', `${user.email} ran this run and may not review it`, { issues: [{ path: 'user', message: 'the run is theirs' }] });
+      const updated = await repo.updateTask(tx, id, { assignee_user_id: user.id });
+      await record({ action: 'review.assigned', targetType: 'review_task', targetId: id, teamId: task.team_id, before: { assignee: task.assignee_user_id }, after: { assignee: user.id, runId: task.run_id } });
+      return view(updated);
+    });
   }
 
   /** The notice of a task's outcome for the use case's `reviewNotify` webhook, if it names one. */
@@ -227,7 +261,9 @@ export class ReviewService {
           await record({ action: 'review.timed_out', targetType: 'review_task', targetId: t.id, teamId: t.team_id, after: { runId: t.run_id, action: t.timeout_action } });
           return this.outcomeNotice(tx, timedOut, decision);
         }
-        const assignee = step.assignTo ? ((await findUser(tx, step.assignTo))?.id ?? t.assignee_user_id) : t.assignee_user_id;
+        // The step's person takes the task, unless it is their own run.
+        const target = step.assignTo ? await findUser(tx, step.assignTo) : null;
+        const assignee = target && target.id !== (await repo.runUser(tx, t.run_id)) ? target.id : t.assignee_user_id;
         await repo.updateTask(tx, t.id, { escalation_level: t.escalation_level + 1, assignee_user_id: assignee, due_at: new Date(now.getTime() + step.afterMinutes * 60_000) });
         await record({
           action: 'review.escalated',

@@ -508,6 +508,7 @@ export class RunService implements RunPort {
         repo.insertRun(tx, row),
         this.deps.review.open(tx, recordAudit, {
           runId: row.id,
+          runUserId: row.user_id,
           useCaseId: row.use_case_id,
           teamId: row.team_id,
           kind: review,
