@@ -118,6 +118,17 @@ describe(`review queue (${BACKEND})`, () => {
     expect(notices).toContainEqual(expect.objectContaining({ event: 'review.decided', taskId: task.id, status: 'timed_out', decision: 'blocked', decidedBy: 'system:review-timeout' }));
   });
 
+  it('delivers the answer when the posture says so at timeout', async () => {
+    await s.usecases.declare({ principal: s.admin }, { name: 'uw-lenient', team: 'underwriting', owner: 'owner@x.io', riskTier: 'low', prompt: 'uw-answer', route: 'local/extractive', posture: { deliverThreshold: 0.6, reviewSlaMinutes: 5, timeoutAction: 'deliver' } });
+    const run = await s.runs.run({ principal: p['analyst@x.io']! }, 'uw-lenient', { input: 'Are earthquake deductibles fifteen percent in coastal counties?' });
+    expect(run).toMatchObject({ decision: 'held_for_review', answer: null });
+    clock = new Date(clock.getTime() + 6 * 60_000);
+    await s.review.escalate();
+    const [task] = (await s.review.list({ principal: s.admin }, { status: 'timed_out', limit: 200 })).filter((t) => t.runId === run.runId);
+    expect(task).toMatchObject({ timeoutAction: 'deliver', decidedBy: 'system:review-timeout' });
+    expect(await s.runs.get({ principal: p['analyst@x.io']! }, run.runId)).toMatchObject({ decision: 'delivered', answer: expect.stringContaining('Extractive answer') });
+  });
+
   it('serves the queue over HTTP', async () => {
     const { task } = await held();
     const h = bearer(tokens['owner@x.io']!);
