@@ -142,6 +142,51 @@ describe(`governed runs (${BACKEND})`, () => {
     expect(other.statusCode).toBe(404);
   });
 
+  it('fails or flags a run on stale sources as the recipe says, and fails one whose prompt label points nowhere', async () => {
+    const admin = { principal: s.admin };
+    await s.sources.declare(admin, { name: 'rates', team: 'underwriting', connector: { type: 'push' }, acl: { default: ['*'], map: {} }, freshness: '1h' });
+    await s.sources.push(admin, 'rates', [{ id: 'rates.md', text: '# Rates\n\nThe schedule credit for new roofs is at most 15 percent.' }]);
+    await s.db.query("update sources set last_success_at = now() - interval '2 hours' where name = 'rates'"); // past its one-hour SLA
+    const declare = (name: string, extra: Record<string, unknown>) =>
+      s.usecases.declare(admin, { name, team: 'underwriting', owner: 'owner@x.io', riskTier: 'medium', stage: 'production', prompt: 'uw-answer', route: 'local/extractive', posture: { deliverThreshold: 0.6 }, ...extra });
+    await declare('uw-stale-fail', { context: { sources: ['rates'], fallback: { staleSource: 'fail' } } });
+    await declare('uw-stale-flag', { context: { sources: ['rates'], fallback: { staleSource: 'proceed_flagged' } } });
+    await declare('uw-canary', { promptLabel: 'canary' });
+    const ask = (useCase: string) => s.runs.run({ principal: analyst }, useCase, { input: 'What schedule credit applies for new roofs?' });
+    const failedWith = async (useCase: string, code: string, message: RegExp) => {
+      const err = (await ask(useCase).catch((e: unknown) => e)) as { code: string; message: string; details: { runId: string } };
+      expect(err).toMatchObject({ code, message: expect.stringMatching(message) });
+      expect(await s.runs.get({ principal: analyst }, err.details.runId)).toMatchObject({ status: 'failed', decision: null, answer: null, error: expect.stringContaining(code) });
+    };
+
+    await failedWith('uw-stale-fail', 'source_stale', /source rates is past its freshness SLA/);
+    // grounded in the stale source, the answer is held: a person decides whether it still holds
+    const flagged = await ask('uw-stale-flag');
+    expect(flagged).toMatchObject({ decision: 'held_for_review', reasons: [expect.stringMatching(/^context_flagged: source rates is past its freshness SLA/)] });
+    expect((await s.runs.get({ principal: s.admin }, flagged.runId)).groundedness).toMatchObject({ score: 1 });
+    await failedWith('uw-canary', 'not_found', /prompt uw-answer has no label canary/);
+  });
+
+  it('lists runs by user and time', async () => {
+    const admin = bearer(s.adminToken);
+    const all = (await s.app.inject({ url: '/api/v1/runs?limit=500', headers: admin })).json<{ runs: { runId: string; createdAt: string }[] }>().runs;
+    expect(all.length).toBeGreaterThan(3);
+    const mine = await s.app.inject({ url: `/api/v1/runs?user=${encodeURIComponent('broker@x.io')}&limit=500`, headers: admin });
+    const brokers = mine.json<{ runs: { userId: string }[] }>().runs;
+    expect(brokers.length).toBeGreaterThan(0);
+    expect(brokers.every((r) => r.userId === outsider.userId)).toBe(true);
+    // a window around the middle run holds exactly the runs created within it
+    const times = all.map((r) => r.createdAt).sort();
+    const since = times[1]!;
+    const until = times[times.length - 2]!;
+    const windowed = (await s.app.inject({ url: `/api/v1/runs?since=${since}&until=${until}&limit=500`, headers: admin })).json<{ runs: { createdAt: string }[] }>().runs;
+    expect(windowed.map((r) => r.createdAt).sort()).toEqual(times.filter((t) => t >= since && t < until));
+    // an outsider sees only their own runs, not the team's
+    const own = (await s.app.inject({ url: '/api/v1/runs?limit=500', headers: bearer((await s.identity.createKey({ principal: s.admin }, { name: 'b2', user: 'broker@x.io' })).token) })).json<{ runs: { userId: string | null }[] }>().runs;
+    expect(own.length).toBe(brokers.length);
+    expect(own.length).toBeLessThan(all.length);
+  });
+
   it('lets an application key with act_as run for an end user, with that user\'s access', async () => {
     await s.usecases.setStage({ principal: s.admin }, 'uw-assistant', 'production', 'open to all');
     const key = async (scopes: ('read' | 'write' | 'act_as')[]) =>

@@ -137,7 +137,7 @@ export function registerRunRoutes(app: FastifyInstance, runs: RunService): void 
           before: z.iso.datetime({ offset: true }).optional().describe('Cursor: runs created before this time'),
           limit: z.coerce.number().int().min(1).max(500).default(50),
         }),
-        response: { 200: z.object({ runs: z.array(RunResult) }) },
+        response: { 200: z.object({ runs: z.array(RunResult.extend({ userId: z.string().nullable(), createdAt: z.string() })) }) },
       },
     },
     async (request) => {

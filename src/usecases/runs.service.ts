@@ -110,6 +110,12 @@ export interface RunResult {
   error: string | null;
 }
 
+/** A run as listed: its result, whose it is and when it ran. */
+export interface ListedRun extends RunResult {
+  userId: string | null;
+  createdAt: string;
+}
+
 export interface RunRecord extends RunResult {
   teamId: string;
   userId: string | null;
@@ -600,7 +606,7 @@ export class RunService implements RunPort {
   async list(
     caller: Caller,
     filter: { useCase?: string | undefined; decision?: string | undefined; user?: string | undefined; since?: Date | undefined; until?: Date | undefined; before?: Date | undefined; limit: number },
-  ): Promise<RunResult[]> {
+  ): Promise<ListedRun[]> {
     const p = caller.principal;
     let useCaseIds: string[] | undefined;
     if (filter.useCase) {
@@ -620,7 +626,7 @@ export class RunService implements RunPort {
       limit: filter.limit,
     });
     const names = new Map((await this.db.query<{ id: string; name: string }>('select id, name from use_cases')).rows.map((r) => [r.id, r.name]));
-    return rows.map((r) => this.result(r, names.get(r.use_case_id) ?? r.use_case_id, this.mayReview(p, r)));
+    return rows.map((r) => ({ ...this.result(r, names.get(r.use_case_id) ?? r.use_case_id, this.mayReview(p, r)), userId: r.user_id, createdAt: r.created_at.toISOString() }));
   }
 
   /** Feedback from the run's user or its team: a rating, a comment, a correction. */
