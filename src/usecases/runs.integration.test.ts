@@ -187,6 +187,23 @@ describe(`governed runs (${BACKEND})`, () => {
     expect(own.length).toBeLessThan(all.length);
   });
 
+  it('blocks a run whose context the egress policy lets no provider of its route receive', async () => {
+    const admin = { principal: s.admin };
+    await s.sources.declare(admin, { name: 'vault', team: 'underwriting', classification: 'restricted', connector: { type: 'push' }, acl: { default: ['*'], map: {} } });
+    await s.sources.push(admin, 'vault', [{ id: 'reserves.md', text: '# Reserves\n\nThe roof claim reserve for new roofs is 12,000 USD.' }]);
+    await s.usecases.declare(admin, { name: 'uw-vault', team: 'underwriting', owner: 'owner@x.io', riskTier: 'high', stage: 'production', prompt: 'uw-answer', route: 'local/extractive', context: { sources: ['vault'] }, posture: { deliverThreshold: 0.6 } });
+    const policy = (restricted: string) => `version: 1\npolicies:\n  - name: default\n    egress: { public: ["*"], internal: ["*"], confidential: ["*"], restricted: [${restricted}] }\n`;
+    await s.workspace.applyAs({ actor: { type: 'system', id: 'test' } }, policy(''), 'policy.yaml', { dryRun: false });
+    const blocked = await s.runs.run({ principal: analyst }, 'uw-vault', { input: 'What is the roof claim reserve for new roofs?' });
+    expect(blocked).toMatchObject({ status: 'completed', decision: 'blocked', answer: null, reasons: [expect.stringMatching(/^egress_denied: .*restricted/)] });
+    const record = await s.runs.get({ principal: s.admin }, blocked.runId);
+    expect(record).toMatchObject({ model: null, gatewayRunId: null, tokens: { input: 0, output: 0 } });
+    expect(record.manifest?.chunks.map((c) => c.documentId)).toEqual(['reserves.md']);
+    // allowed again, the same run is answered
+    await s.workspace.applyAs({ actor: { type: 'system', id: 'test' } }, policy('"local"'), 'policy.yaml', { dryRun: false });
+    expect(await s.runs.run({ principal: analyst }, 'uw-vault', { input: 'What is the roof claim reserve for new roofs?' })).toMatchObject({ decision: 'delivered' });
+  });
+
   it('lets an application key with act_as run for an end user, with that user\'s access', async () => {
     await s.usecases.setStage({ principal: s.admin }, 'uw-assistant', 'production', 'open to all');
     const key = async (scopes: ('read' | 'write' | 'act_as')[]) =>

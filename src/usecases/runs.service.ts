@@ -356,6 +356,11 @@ export class RunService implements RunPort {
         const cancelled = await this.record(base, spans, started, { status: 'cancelled', decision: null, reasons: [], manifest, prompt, useCase, error: 'run_cancelled: the client disconnected', ...err.spent });
         throw new TarmacError('run_cancelled', 'the client disconnected before the run ended', { runId: cancelled.runId });
       }
+      // The egress policy refusing the context's classification to every provider of the route is a policy
+      // violation, not a failure: the run is blocked, with the reason, and no model saw the context.
+      if (isTarmacError(err) && err.code === 'egress_denied') {
+        return this.record(base, spans, started, { status: 'completed', decision: 'blocked', reasons: [`egress_denied: ${err.message}`], manifest, prompt, useCase });
+      }
       // Only the model call and the steps after authorisation reach here: the run is recorded as failed.
       const message = isTarmacError(err) ? `${err.code}: ${err.message}` : (err as Error).message;
       const failed = await this.record(base, spans, started, { status: 'failed', decision: null, reasons: [], manifest, prompt, useCase, error: message });
