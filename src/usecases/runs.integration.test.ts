@@ -204,6 +204,22 @@ describe(`governed runs (${BACKEND})`, () => {
     expect(await s.runs.run({ principal: analyst }, 'uw-vault', { input: 'What is the roof claim reserve for new roofs?' })).toMatchObject({ decision: 'delivered' });
   });
 
+  it('blocks an answer holding personal data where the policy does not allow it', async () => {
+    const admin = { principal: s.admin };
+    await s.sources.push(admin, 'kb', [{ id: 'desk.md', text: '# Roof exceptions\n\nRoof exceptions go to the underwriting desk at roof-desk@harbor.example before binding.' }]);
+    const policy = (pii: string) =>
+      `version: 1\npolicies:\n  - name: default\n    egress: { public: ["*"], internal: ["*"], confidential: ["*"], restricted: ["local"] }\n    pii: { default: ${pii} }\n`;
+    const ask = () => s.runs.run({ principal: analyst }, 'uw-assistant', { input: 'Where do roof exceptions go before binding?' });
+    // pseudonymised on the way to the model and restored in its answer: the answer holds the address
+    await s.workspace.applyAs({ actor: { type: 'system', id: 'test' } }, policy('pseudonymise'), 'policy.yaml', { dryRun: false });
+    const blocked = await ask();
+    expect(blocked).toMatchObject({ decision: 'blocked', answer: null, reasons: ['pii_in_answer: EMAIL'] });
+    await s.workspace.applyAs({ actor: { type: 'system', id: 'test' } }, policy('allow'), 'policy.yaml', { dryRun: false });
+    const allowed = await ask();
+    expect(allowed.decision).toBe('delivered');
+    expect(allowed.answer).toContain('roof-desk@harbor.example');
+  });
+
   it('lets an application key with act_as run for an end user, with that user\'s access', async () => {
     await s.usecases.setStage({ principal: s.admin }, 'uw-assistant', 'production', 'open to all');
     const key = async (scopes: ('read' | 'write' | 'act_as')[]) =>
