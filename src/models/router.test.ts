@@ -48,6 +48,14 @@ describe('extractiveAnswer', () => {
     );
     expect(extractiveAnswer([{ role: 'user', content: 'Anything?' }])).toContain('no sentence in the provided messages supports');
   });
+
+  it('quotes numbered context passages, not the instructions around them', () => {
+    const messages = [
+      { role: 'system', content: 'You answer roof questions for Harbor Mutual.\n\nContext:\n[1] kb/roofs.md v1\nHarbor Mutual writes roofs up to 20 years old.\n\n[2] kb/pools.md v1\nPools need a fence.' },
+      { role: 'user', content: 'How old may roofs be at Harbor Mutual?' },
+    ];
+    expect(extractiveAnswer(messages)).toBe('Extractive answer (quoted from the provided messages, not generated): "Harbor Mutual writes roofs up to 20 years old." [1]');
+  });
 });
 
 describe('retryAfterMs', () => {

@@ -13,8 +13,9 @@ const words = (text: string) =>
 const SENTENCE_END = /(?<=[.!?])\s+|\n+/;
 
 /**
- * The extractive answer to the last user message: up to three sentences of the earlier messages that share
- * the most words with it, quoted in their original order.
+ * The extractive answer to the last user message: up to three sentences of the earlier messages (of their
+ * numbered context passages, when they hold any) that share the most words with it, quoted in their original
+ * order.
  *
  * @example
  * extractiveAnswer([{ role: 'system', content: 'Paris is the capital of France.' }, { role: 'user', content: 'Capital of France?' }]);
@@ -44,8 +45,11 @@ export function extractiveAnswer(messages: ChatBody['messages']): string {
       }
     }
   }
+  // When the messages hold numbered context passages, only their sentences are quoted: the instructions around
+  // them ("You are an assistant for …") are not evidence, even when they share the question's words.
+  const fromPassages = scoredAll.some((s) => s.ref !== null);
   const scored = scoredAll
-    .filter((s) => s.score > 0)
+    .filter((s) => s.score > 0 && (!fromPassages || s.ref !== null))
     .sort((a, b) => b.score - a.score || a.index - b.index)
     .slice(0, 3)
     .sort((a, b) => a.index - b.index);
