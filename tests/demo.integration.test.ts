@@ -142,4 +142,23 @@ describe(`the demo use case answers offline (${BACKEND})`, () => {
     expect(result.citations.length).toBeGreaterThan(0);
     expect(result.citations[0]!.source).toBe('underwriting-kb');
   });
+
+  it('answers the eval questions from their documents, and declines most of those the knowledge base cannot answer', async () => {
+    const analyst = await s.identity.authenticate((await s.identity.createKey({ principal: s.admin }, { name: 'analyst-evals', user: ANALYST })).token);
+    const declined = (answer: string | null) => (answer ?? '').includes('no sentence in the provided messages supports');
+    const outcomes = [];
+    for (const c of cases) {
+      const run = await s.runs.run({ principal: analyst }, 'underwriting-assistant', { input: c.input });
+      const record = await s.runs.get({ principal: s.admin }, run.runId);
+      const cited = c.expectedDocuments.some((d) => record.citations.some((x) => x.documentId === d));
+      outcomes.push({ id: c.id, unanswerable: c.tags.includes('unanswerable'), declined: declined(record.answer), cited });
+    }
+    const answerable = outcomes.filter((o) => !o.unanswerable);
+    const unanswerable = outcomes.filter((o) => o.unanswerable);
+    const citedShare = answerable.filter((o) => o.cited).length / answerable.length;
+    console.log(`demo eval: ${answerable.filter((o) => o.cited).length}/${answerable.length} answers cite an expected document; ${unanswerable.filter((o) => o.declined).length}/${unanswerable.length} unanswerable questions declined`);
+    expect(answerable.filter((o) => o.declined).map((o) => o.id)).toEqual([]);
+    expect(citedShare).toBeGreaterThanOrEqual(0.9);
+    expect(unanswerable.filter((o) => o.declined).length).toBeGreaterThanOrEqual(2);
+  });
 });

@@ -43,10 +43,22 @@ describe('extractiveAnswer', () => {
       { role: 'assistant', content: 'Roof hail photos are great.' },
       { role: 'user', content: 'Is hail damage to my roof covered?' },
     ];
-    expect(extractiveAnswer(messages)).toBe(
-      'Extractive answer (quoted from the provided messages, not generated): "Roof claims need photos." "Hail damage to a roof is covered up to 10,000 EUR."',
+    expect(extractiveAnswer(messages)).toBe('Extractive answer (quoted from the provided messages, not generated): "Hail damage to a roof is covered up to 10,000 EUR."');
+    // a second sentence is quoted when it scores at least half the best: words every sentence shares weigh little
+    expect(extractiveAnswer([{ role: 'system', content: 'Hail damage to roofs needs photos. Hail damage to a roof is covered up to 10,000 EUR. The office is in Leeds.' }, messages[2]!])).toBe(
+      'Extractive answer (quoted from the provided messages, not generated): "Hail damage to roofs needs photos." "Hail damage to a roof is covered up to 10,000 EUR."',
     );
     expect(extractiveAnswer([{ role: 'user', content: 'Anything?' }])).toContain('no sentence in the provided messages supports');
+  });
+
+  it('says the context holds no answer when no passage holds what the question asks about', () => {
+    const context = '[1] kb/pets.md v1\nHarbor Mutual insurance covers homes.\n\n[2] kb/roofs.md v1\nHarbor Mutual insurance limits roofs to 20 years.';
+    const ask = (question: string) => extractiveAnswer([{ role: 'system', content: `Context:\n${context}` }, { role: 'user', content: question }]);
+    // the company's name and "insurance" are in every passage; pet health benefits in none
+    expect(ask("What is the maximum benefit of Harbor Mutual's pet health insurance?")).toBe(
+      'Extractive answer (quoted, not generated): no sentence in the provided messages supports an answer to this question.',
+    );
+    expect(ask('What limit does Harbor Mutual set on roof age?')).toBe('Extractive answer (quoted from the provided messages, not generated): "Harbor Mutual insurance limits roofs to 20 years." [2]');
   });
 
   it('quotes numbered context passages, not the instructions around them', () => {

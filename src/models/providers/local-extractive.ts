@@ -1,21 +1,28 @@
 import { randomUUID } from 'node:crypto';
+import { contentTerms } from '../../guard/index.js';
 import { countTextTokens, estimateMessageTokens, messageText } from '../tokens.js';
 import { ProviderError, type CallOptions, type ChatBody, type ChatChunk, type ChatCompletion, type Provider } from './provider.js';
 
-const STOP_WORDS = new Set(
-  'a an and are as at be by can do does for from has have how i in is it its me my of on or our should that the their this to was we what when where which who why will with you your'.split(' '),
-);
+/** What `local/extractive` answers when no passage holds what the question asks. */
+const NO_ANSWER = 'Extractive answer (quoted, not generated): no sentence in the provided messages supports an answer to this question.';
 
-const words = (text: string) =>
-  (text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).filter((w) => w.length > 1 && !STOP_WORDS.has(w));
+// Stemmed content words, as the groundedness check reads claims: `limits` answers a question about a `limit`.
+const words = (text: string): string[] => contentTerms(text);
+
+// The share of the question's weighted words that some passage must hold for the context to answer it: below,
+// the answer says the context holds none (the demo's unanswerable questions ask about words no passage holds).
+const ANSWER_COVERAGE = 0.4;
+// Sentences quoted besides the best one must score at least this share of it.
+const QUOTE_SHARE = 0.5;
 
 // Sentences end after . ! ? followed by a space, and at line breaks (so `a.b@c.com` stays whole).
 const SENTENCE_END = /(?<=[.!?])\s+|\n+/;
 
 /**
  * The extractive answer to the last user message: up to three sentences of the earlier messages (of their
- * numbered context passages, when they hold any) that share the most words with it, quoted in their original
- * order.
+ * numbered context passages, when they hold any) that hold the most of its words, quoted in their original
+ * order. Words weigh by how few passages hold them. When no passage holds enough of the question (0.4 of its
+ * weight), it says that the context holds no answer instead of quoting what merely shares a few common words.
  *
  * @example
  * extractiveAnswer([{ role: 'system', content: 'Paris is the capital of France.' }, { role: 'user', content: 'Capital of France?' }]);
@@ -23,11 +30,10 @@ const SENTENCE_END = /(?<=[.!?])\s+|\n+/;
 export function extractiveAnswer(messages: ChatBody['messages']): string {
   const lastUser = messages.map((m) => m.role).lastIndexOf('user');
   const question = lastUser >= 0 ? messageText(messages[lastUser]?.content) : '';
-  const asked = new Set(words(question));
+  const asked = [...new Set(words(question))];
   // A numbered context passage (`[3] source/doc v1 …` then its text) lends its number to its sentences as a
   // citation; the passage headers and markdown headings themselves are not quoted.
-  // Each sentence's words are read once: to skip sentences without any, and to score the others.
-  const scoredAll: { sentence: string; ref: string | null; index: number; score: number }[] = [];
+  const all: { sentence: string; ref: string | null; index: number; found: Set<string> }[] = [];
   for (const m of messages.slice(0, Math.max(lastUser, 0)).filter((x) => x.role !== 'assistant')) {
     let ref: string | null = null;
     for (const line of messageText(m.content).split('\n')) {
@@ -40,24 +46,42 @@ export function extractiveAnswer(messages: ChatBody['messages']): string {
       for (const part of line.split(SENTENCE_END)) {
         const sentence = part.trim();
         const found = words(sentence);
-        if (found.length === 0) continue;
-        scoredAll.push({ sentence, ref, index: scoredAll.length, score: new Set(found.filter((w) => asked.has(w))).size });
+        if (found.length > 0) all.push({ sentence, ref, index: all.length, found: new Set(found) });
       }
     }
   }
   // When the messages hold numbered context passages, only their sentences are quoted: the instructions around
   // them ("You are an assistant for …") are not evidence, even when they share the question's words.
-  const fromPassages = scoredAll.some((s) => s.ref !== null);
-  const scored = scoredAll
-    .filter((s) => s.score > 0 && (!fromPassages || s.ref !== null))
-    .sort((a, b) => b.score - a.score || a.index - b.index)
+  const fromPassages = all.some((s) => s.ref !== null);
+  const candidates = fromPassages ? all.filter((s) => s.ref !== null) : all;
+  // A question word weighs by how few passages (or, without passages, sentences) hold it: words every passage
+  // shares ("insurance", the company's name) say little, and words no passage holds weigh the most.
+  const units = new Map<string, Set<string>>();
+  for (const s of candidates) {
+    const unit = fromPassages ? (s.ref ?? '') : String(s.index);
+    const held = units.get(unit) ?? new Set<string>();
+    for (const w of s.found) held.add(w);
+    units.set(unit, held);
+  }
+  const weight = new Map(asked.map((w) => [w, Math.log(1 + (units.size + 1) / ([...units.values()].filter((u) => u.has(w)).length + 0.5))]));
+  const total = asked.reduce((sum, w) => sum + (weight.get(w) ?? 0), 0);
+  const scored = candidates
+    .map((s) => ({ ...s, score: asked.reduce((sum, w) => sum + (s.found.has(w) ? (weight.get(w) ?? 0) : 0), 0) }))
+    .filter((s) => s.score > 0)
+    .sort((a, b) => b.score - a.score || a.index - b.index);
+  const best = scored[0]?.score ?? 0;
+  // The context holds no answer when no passage covers enough of what the question asks.
+  const covered = Math.max(0, ...[...units.values()].map((u) => asked.reduce((sum, w) => sum + (u.has(w) ? (weight.get(w) ?? 0) : 0), 0)));
+  if (total === 0 || best === 0 || covered / total < ANSWER_COVERAGE) {
+    return NO_ANSWER;
+  }
+  const quoted = scored
+    .filter((s) => s.score >= best * QUOTE_SHARE)
     .slice(0, 3)
     .sort((a, b) => a.index - b.index);
-  if (scored.length === 0) {
-    return 'Extractive answer (quoted, not generated): no sentence in the provided messages supports an answer to this question.';
-  }
-  return `Extractive answer (quoted from the provided messages, not generated): ${scored.map((s) => `"${s.sentence}"${s.ref ? ` [${s.ref}]` : ''}`).join(' ')}`;
+  return `Extractive answer (quoted from the provided messages, not generated): ${quoted.map((s) => `"${s.sentence}"${s.ref ? ` [${s.ref}]` : ''}`).join(' ')}`;
 }
+
 
 /**
  * The built-in offline model `local/extractive`: it generates nothing; it quotes the sentences of the system
