@@ -43,22 +43,19 @@ describe('extractiveAnswer', () => {
       { role: 'assistant', content: 'Roof hail photos are great.' },
       { role: 'user', content: 'Is hail damage to my roof covered?' },
     ];
+    // "Roof claims need photos." shares one word with the question, under half the best sentence's weight
     expect(extractiveAnswer(messages)).toBe('Extractive answer (quoted from the provided messages, not generated): "Hail damage to a roof is covered up to 10,000 EUR."');
-    // a second sentence is quoted when it scores at least half the best: words every sentence shares weigh little
-    expect(extractiveAnswer([{ role: 'system', content: 'Hail damage to roofs needs photos. Hail damage to a roof is covered up to 10,000 EUR. The office is in Leeds.' }, messages[2]!])).toBe(
-      'Extractive answer (quoted from the provided messages, not generated): "Hail damage to roofs needs photos." "Hail damage to a roof is covered up to 10,000 EUR."',
-    );
     expect(extractiveAnswer([{ role: 'user', content: 'Anything?' }])).toContain('no sentence in the provided messages supports');
   });
 
-  it('says the context holds no answer when no passage holds what the question asks about', () => {
-    const context = '[1] kb/pets.md v1\nHarbor Mutual insurance covers homes.\n\n[2] kb/roofs.md v1\nHarbor Mutual insurance limits roofs to 20 years.';
+  it('weighs the question\'s words by how few passages hold them', () => {
+    const company = (n: number, what: string) => `[${n}] kb/${what}.md v1\nHarbor Mutual insurance policy for ${what}.`;
+    const context = [company(1, 'homes'), company(2, 'cars'), company(3, 'boats'), '[4] kb/roofs.md v1\nRoof age limits: 20 years for shingles.'].join('\n\n');
     const ask = (question: string) => extractiveAnswer([{ role: 'system', content: `Context:\n${context}` }, { role: 'user', content: question }]);
-    // the company's name and "insurance" are in every passage; pet health benefits in none
-    expect(ask("What is the maximum benefit of Harbor Mutual's pet health insurance?")).toBe(
-      'Extractive answer (quoted, not generated): no sentence in the provided messages supports an answer to this question.',
-    );
-    expect(ask('What limit does Harbor Mutual set on roof age?')).toBe('Extractive answer (quoted from the provided messages, not generated): "Harbor Mutual insurance limits roofs to 20 years." [2]');
+    // three passages share four of the question's words, one passage three rarer ones: counted, the roof sentence
+    // would come fourth and not be quoted; weighed, it is the best
+    expect(ask('What roof age limits does a Harbor Mutual insurance policy set?')).toContain('"Roof age limits: 20 years for shingles." [4]');
+    expect(ask('Are pets covered?')).toContain('no sentence in the provided messages supports');
   });
 
   it('quotes numbered context passages, not the instructions around them', () => {

@@ -1,28 +1,47 @@
 import { randomUUID } from 'node:crypto';
-import { contentTerms } from '../../guard/index.js';
 import { countTextTokens, estimateMessageTokens, messageText } from '../tokens.js';
 import { ProviderError, type CallOptions, type ChatBody, type ChatChunk, type ChatCompletion, type Provider } from './provider.js';
 
-/** What `local/extractive` answers when no passage holds what the question asks. */
+/** What `local/extractive` answers when no sentence shares a word with the question. */
 const NO_ANSWER = 'Extractive answer (quoted, not generated): no sentence in the provided messages supports an answer to this question.';
 
-// Stemmed content words, as the groundedness check reads claims: `limits` answers a question about a `limit`.
-const words = (text: string): string[] => contentTerms(text);
+const STOP_WORDS = new Set(
+  'a an and are as at be by can do does for from has have how i in is it its me my of on or our should that the their this to was we what when where which who why will with you your'.split(' '),
+);
 
-// The share of the question's weighted words that some passage must hold for the context to answer it: below,
-// the answer says the context holds none (the demo's unanswerable questions ask about words no passage holds).
-const ANSWER_COVERAGE = 0.4;
+const words = (text: string) =>
+  (text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).filter((w) => w.length > 1 && !STOP_WORDS.has(w));
+
 // Sentences quoted besides the best one must score at least this share of it.
 const QUOTE_SHARE = 0.5;
 
 // Sentences end after . ! ? followed by a space, and at line breaks (so `a.b@c.com` stays whole).
 const SENTENCE_END = /(?<=[.!?])\s+|\n+/;
 
+// Lines read lately, with their sentences' words: the context's chunks recur from request to request. Read-only.
+const recentLines = new Map<string, { sentence: string; found: ReadonlySet<string> }[]>();
+const RECENT_LINES = 4096;
+
+/** A line's sentences that hold a content word, with their words. */
+function sentencesOf(line: string): { sentence: string; found: ReadonlySet<string> }[] {
+  let known = recentLines.get(line);
+  if (!known) {
+    known = [];
+    for (const part of line.split(SENTENCE_END)) {
+      const sentence = part.trim();
+      const found = words(sentence);
+      if (found.length > 0) known.push({ sentence, found: new Set(found) });
+    }
+    if (recentLines.size >= RECENT_LINES) recentLines.delete(recentLines.keys().next().value as string);
+    recentLines.set(line, known);
+  }
+  return known;
+}
+
 /**
  * The extractive answer to the last user message: up to three sentences of the earlier messages (of their
  * numbered context passages, when they hold any) that hold the most of its words, quoted in their original
- * order. Words weigh by how few passages hold them. When no passage holds enough of the question (0.4 of its
- * weight), it says that the context holds no answer instead of quoting what merely shares a few common words.
+ * order; words weigh by how few passages hold them. When no sentence shares a word with it, it says so.
  *
  * @example
  * extractiveAnswer([{ role: 'system', content: 'Paris is the capital of France.' }, { role: 'user', content: 'Capital of France?' }]);
@@ -33,7 +52,7 @@ export function extractiveAnswer(messages: ChatBody['messages']): string {
   const asked = [...new Set(words(question))];
   // A numbered context passage (`[3] source/doc v1 …` then its text) lends its number to its sentences as a
   // citation; the passage headers and markdown headings themselves are not quoted.
-  const all: { sentence: string; ref: string | null; index: number; found: Set<string> }[] = [];
+  const all: { sentence: string; ref: string | null; index: number; found: ReadonlySet<string> }[] = [];
   for (const m of messages.slice(0, Math.max(lastUser, 0)).filter((x) => x.role !== 'assistant')) {
     let ref: string | null = null;
     for (const line of messageText(m.content).split('\n')) {
@@ -43,11 +62,7 @@ export function extractiveAnswer(messages: ChatBody['messages']): string {
         continue;
       }
       if (/^\s*#{1,6}\s/.test(line)) continue;
-      for (const part of line.split(SENTENCE_END)) {
-        const sentence = part.trim();
-        const found = words(sentence);
-        if (found.length > 0) all.push({ sentence, ref, index: all.length, found: new Set(found) });
-      }
+      for (const { sentence, found } of sentencesOf(line)) all.push({ sentence, ref, index: all.length, found });
     }
   }
   // When the messages hold numbered context passages, only their sentences are quoted: the instructions around
@@ -55,7 +70,7 @@ export function extractiveAnswer(messages: ChatBody['messages']): string {
   const fromPassages = all.some((s) => s.ref !== null);
   const candidates = fromPassages ? all.filter((s) => s.ref !== null) : all;
   // A question word weighs by how few passages (or, without passages, sentences) hold it: words every passage
-  // shares ("insurance", the company's name) say little, and words no passage holds weigh the most.
+  // shares ("insurance", the company's name) say little.
   const units = new Map<string, Set<string>>();
   for (const s of candidates) {
     const unit = fromPassages ? (s.ref ?? '') : String(s.index);
@@ -64,17 +79,12 @@ export function extractiveAnswer(messages: ChatBody['messages']): string {
     units.set(unit, held);
   }
   const weight = new Map(asked.map((w) => [w, Math.log(1 + (units.size + 1) / ([...units.values()].filter((u) => u.has(w)).length + 0.5))]));
-  const total = asked.reduce((sum, w) => sum + (weight.get(w) ?? 0), 0);
   const scored = candidates
     .map((s) => ({ ...s, score: asked.reduce((sum, w) => sum + (s.found.has(w) ? (weight.get(w) ?? 0) : 0), 0) }))
     .filter((s) => s.score > 0)
     .sort((a, b) => b.score - a.score || a.index - b.index);
   const best = scored[0]?.score ?? 0;
-  // The context holds no answer when no passage covers enough of what the question asks.
-  const covered = Math.max(0, ...[...units.values()].map((u) => asked.reduce((sum, w) => sum + (u.has(w) ? (weight.get(w) ?? 0) : 0), 0)));
-  if (total === 0 || best === 0 || covered / total < ANSWER_COVERAGE) {
-    return NO_ANSWER;
-  }
+  if (best === 0) return NO_ANSWER;
   const quoted = scored
     .filter((s) => s.score >= best * QUOTE_SHARE)
     .slice(0, 3)
