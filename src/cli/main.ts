@@ -226,7 +226,7 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
     .action(async (opts: { mine?: boolean; status: string; json?: boolean }) => {
       const tasks = await withClient(config(), (c) => c.reviews(opts.mine ?? false, opts.status));
       if (opts.json) return io.out(JSON.stringify(tasks, null, 2));
-      io.out(table([['TASK', 'RUN', 'KIND', 'STATUS', 'ASSIGNEE', 'DUE', 'LEVEL'], ...tasks.map((t) => [t.id, t.runId, t.kind, t.status, t.assigneeUserId ?? '-', t.dueAt, `${t.escalationLevel}/${t.escalationSteps}`])]));
+      io.out(table([['TASK', 'RUN', 'KIND', 'STATUS', 'ASSIGNEE', 'DUE', 'LEVEL'], ...tasks.map((t) => [t.id, t.runId, t.kind, t.status, t.assigneeEmail ?? t.assigneeUserId ?? '-', t.dueAt, `${t.escalationLevel}/${t.escalationSteps}`])]));
     });
   review
     .command('show')
@@ -242,7 +242,7 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
       const g = run.groundedness;
       io.out(
         [
-          `task ${task.id} · ${task.kind} · ${task.status} · assignee ${task.assigneeUserId ?? '-'} · due ${task.dueAt} · escalation ${task.escalationLevel}/${task.escalationSteps} · on timeout ${task.timeoutAction}`,
+          `task ${task.id} · ${task.kind} · ${task.status} · assignee ${task.assigneeEmail ?? task.assigneeUserId ?? '-'} · due ${task.dueAt} · escalation ${task.escalationLevel}/${task.escalationSteps} · on timeout ${task.timeoutAction}`,
           `run ${run.runId} · ${run.useCase} · ${run.decision ?? run.status} · by ${run.userId ?? run.keyId ?? '-'} · ${run.createdAt}`,
           ...run.reasons.map((r) => `  reason: ${r}`),
           '',

@@ -161,7 +161,8 @@ describe(`review queue (${BACKEND})`, () => {
     expect((JSON.parse(listed.text) as { id: string }[]).map((t) => t.id)).toContain(a.task.id);
     const shown = await cli(assignee(a.task), ['review', 'show', a.task.id]);
     expect(shown.code).toBe(0);
-    expect(shown.text).toContain(`task ${a.task.id} · hold · open`);
+    expect(shown.text).toContain(`task ${a.task.id} · hold · open · assignee ${assignee(a.task)} · due`);
+    expect(a.task.assigneeEmail).toBe(assignee(a.task));
     expect(shown.text).toContain('Are earthquake deductibles fifteen percent in coastal counties?');
     expect(shown.text).toMatch(/answer \(held\):\n {2}\S/);
     expect(shown.text).toMatch(/groundedness 0\.\d\d \(needs 0\.6\)/);
@@ -201,7 +202,7 @@ describe(`review queue (${BACKEND})`, () => {
     expect((await assign('owner@x.io', 'ghost@x.io')).statusCode).toBe(404);
     const moved = await assign('owner@x.io', next);
     expect(moved.statusCode, moved.body).toBe(200);
-    expect(moved.json()).toMatchObject({ id: task.id, assigneeUserId: p[next]!.userId, dueAt: task.dueAt });
+    expect(moved.json()).toMatchObject({ id: task.id, assigneeUserId: p[next]!.userId, assigneeEmail: next, dueAt: task.dueAt });
     const { entries } = await s.audit.list({ action: 'review.assigned', targetId: task.id, limit: 5 });
     expect(entries).toEqual([expect.objectContaining({ before: { assignee: task.assigneeUserId }, after: { assignee: p[next]!.userId, runId } })]);
     // the first reviewer no longer decides it; the new one does

@@ -6,6 +6,9 @@ export interface EscalationStep {
   assignTo?: string | undefined;
 }
 
+// Every task read carries its assignee's email beside the id: people recognise addresses, not ids.
+const WITH_ASSIGNEE = '*, (select u.email from users u where u.id = assignee_user_id) as assignee_email';
+
 export interface TaskRow {
   id: string;
   run_id: string;
@@ -14,6 +17,7 @@ export interface TaskRow {
   kind: 'hold' | 'sample';
   status: 'open' | 'approved' | 'edited' | 'rejected' | 'timed_out';
   assignee_user_id: string | null;
+  assignee_email: string | null;
   due_at: Date;
   escalation: EscalationStep[];
   escalation_level: number;
@@ -33,7 +37,7 @@ export interface TaskRow {
  */
 export async function insertTask(
   q: Queryable,
-  t: Omit<TaskRow, 'status' | 'assignee_user_id' | 'escalation_level' | 'decided_by' | 'decided_at' | 'reason' | 'edited_answer' | 'created_at'>,
+  t: Omit<TaskRow, 'status' | 'assignee_user_id' | 'assignee_email' | 'escalation_level' | 'decided_by' | 'decided_at' | 'reason' | 'edited_answer' | 'created_at'>,
   runUserId: string | null,
 ): Promise<TaskRow> {
   return (
@@ -45,7 +49,7 @@ export async function insertTask(
            and (m.role = 'reviewer' or (m.role = 'owner' and not exists (select 1 from team_members r where r.team_id = $4 and r.role = 'reviewer')))
          order by coalesce((select l.open_tasks from reviewer_load l where l.user_id = m.user_id), 0), m.user_id
          limit 1
-       ), $6, $7, $8) returning *`,
+       ), $6, $7, $8) returning ${WITH_ASSIGNEE}`,
       [t.id, t.run_id, t.use_case_id, t.team_id, t.kind, t.due_at, JSON.stringify(t.escalation), t.timeout_action, runUserId],
     )
   ).rows[0] as TaskRow;
@@ -73,7 +77,7 @@ export async function outcomeHook(q: Queryable, useCaseId: string): Promise<{ na
 }
 
 export async function findTask(q: Queryable, id: string, forUpdate = false): Promise<TaskRow | null> {
-  return (await q.query<TaskRow>(`select * from review_tasks where id = $1${forUpdate ? ' for update' : ''}`, [id])).rows[0] ?? null;
+  return (await q.query<TaskRow>(`select ${WITH_ASSIGNEE} from review_tasks where id = $1${forUpdate ? ' for update' : ''}`, [id])).rows[0] ?? null;
 }
 
 export async function listTasks(q: Queryable, f: { teamIds: string[] | null; status?: string | undefined; assignee?: string | undefined; limit: number }): Promise<TaskRow[]> {
@@ -92,16 +96,16 @@ export async function listTasks(q: Queryable, f: { teamIds: string[] | null; sta
     where.push(`assignee_user_id = $${params.length}`);
   }
   params.push(f.limit);
-  return (await q.query<TaskRow>(`select * from review_tasks ${where.length ? `where ${where.join(' and ')}` : ''} order by due_at limit $${params.length}`, params)).rows;
+  return (await q.query<TaskRow>(`select ${WITH_ASSIGNEE} from review_tasks ${where.length ? `where ${where.join(' and ')}` : ''} order by due_at limit $${params.length}`, params)).rows;
 }
 
 /** Open tasks past their due time (the escalation job walks these). */
 export async function overdue(q: Queryable, now: Date): Promise<TaskRow[]> {
-  return (await q.query<TaskRow>("select * from review_tasks where status = 'open' and due_at <= $1 order by due_at limit 500", [now])).rows;
+  return (await q.query<TaskRow>(`select ${WITH_ASSIGNEE} from review_tasks where status = 'open' and due_at <= $1 order by due_at limit 500`, [now])).rows;
 }
 
 export async function updateTask(q: Queryable, id: string, set: Partial<Pick<TaskRow, 'status' | 'assignee_user_id' | 'due_at' | 'escalation_level' | 'decided_by' | 'decided_at' | 'reason' | 'edited_answer'>>): Promise<TaskRow> {
   const keys = Object.keys(set) as (keyof typeof set)[];
   const assignments = keys.map((k, i) => `${k} = $${i + 2}`).join(', ');
-  return (await q.query<TaskRow>(`update review_tasks set ${assignments} where id = $1 returning *`, [id, ...keys.map((k) => set[k])])).rows[0] as TaskRow;
+  return (await q.query<TaskRow>(`update review_tasks set ${assignments} where id = $1 returning ${WITH_ASSIGNEE}`, [id, ...keys.map((k) => set[k])])).rows[0] as TaskRow;
 }

@@ -12,6 +12,7 @@ const Task = z.object({
   kind: z.enum(['hold', 'sample']),
   status: z.enum(['open', 'approved', 'edited', 'rejected', 'timed_out']),
   assigneeUserId: z.string().nullable(),
+  assigneeEmail: z.string().nullable(),
   dueAt: z.string(),
   escalationLevel: z.number(),
   escalationSteps: z.number(),

@@ -26,6 +26,8 @@ export interface ReviewTask {
   kind: 'hold' | 'sample';
   status: repo.TaskRow['status'];
   assigneeUserId: string | null;
+  /** The assignee's email (null when unassigned). */
+  assigneeEmail: string | null;
   dueAt: string;
   escalationLevel: number;
   escalationSteps: number;
@@ -55,6 +57,7 @@ const view = (t: repo.TaskRow): ReviewTask => ({
   kind: t.kind,
   status: t.status,
   assigneeUserId: t.assignee_user_id,
+  assigneeEmail: t.assignee_email,
   dueAt: t.due_at.toISOString(),
   escalationLevel: t.escalation_level,
   escalationSteps: t.escalation.length,
