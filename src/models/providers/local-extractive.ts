@@ -71,14 +71,15 @@ export function extractiveAnswer(messages: ChatBody['messages']): string {
   const candidates = fromPassages ? all.filter((s) => s.ref !== null) : all;
   // A question word weighs by how few passages (or, without passages, sentences) hold it: words every passage
   // shares ("insurance", the company's name) say little.
-  const units = new Map<string, Set<string>>();
+  // Only the question's words are counted, for each the passages holding it.
+  const units = new Set<string>();
+  const holders = new Map<string, Set<string>>(asked.map((w) => [w, new Set<string>()]));
   for (const s of candidates) {
     const unit = fromPassages ? (s.ref ?? '') : String(s.index);
-    const held = units.get(unit) ?? new Set<string>();
-    for (const w of s.found) held.add(w);
-    units.set(unit, held);
+    units.add(unit);
+    for (const w of asked) if (s.found.has(w)) holders.get(w)?.add(unit);
   }
-  const weight = new Map(asked.map((w) => [w, Math.log(1 + (units.size + 1) / ([...units.values()].filter((u) => u.has(w)).length + 0.5))]));
+  const weight = new Map(asked.map((w) => [w, Math.log(1 + (units.size + 1) / ((holders.get(w)?.size ?? 0) + 0.5))]));
   const scored = candidates
     .map((s) => ({ ...s, score: asked.reduce((sum, w) => sum + (s.found.has(w) ? (weight.get(w) ?? 0) : 0), 0) }))
     .filter((s) => s.score > 0)
