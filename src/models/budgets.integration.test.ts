@@ -51,6 +51,13 @@ const ask = (token: string, headers: Record<string, string> = {}) =>
     body: JSON.stringify({ model: 'main', max_tokens: 5, messages: [{ role: 'user', content: 'Hi' }] }),
   });
 
+// Per-minute limits count in calendar minutes: a test whose requests straddled a minute's end would see them
+// in two windows. Start such a test with at least five seconds of the minute left.
+async function startOfAMinute(): Promise<void> {
+  const left = 60_000 - (Date.now() % 60_000);
+  if (left < 5000) await new Promise((resolve) => setTimeout(resolve, left + 50));
+}
+
 describe('budgets and rate limits', () => {
   it('refuses a key once its daily budget is spent, naming the scope and the reset time', async () => {
     // Each call costs $0.02; the cap is $0.05: the third call starts under the cap and is the last admitted.
@@ -69,6 +76,7 @@ describe('budgets and rate limits', () => {
   });
 
   it('rate-limits a team per minute, on every route', async () => {
+    await startOfAMinute();
     expect((await ask(teamToken)).status).toBe(200);
     const embeddings = await fetch(`${url}/v1/embeddings`, {
       method: 'POST',
@@ -83,6 +91,7 @@ describe('budgets and rate limits', () => {
   });
 
   it('limits tokens per minute for a use case', async () => {
+    await startOfAMinute();
     expect((await ask(server.adminToken, { 'x-tarmac-use-case': 'triage' })).status).toBe(200);
     const second = await ask(server.adminToken, { 'x-tarmac-use-case': 'triage' });
     expect(second.status).toBe(429);
