@@ -84,6 +84,70 @@ describe(`context assembly from a recipe (${BACKEND})`, () => {
   });
 });
 
+describe(`record lookups as the caller (${BACKEND})`, () => {
+  let s: TestServer;
+  let dir: string;
+  const admin = () => ({ principal: s.admin });
+  const recipe = { lookups: [{ name: 'customer', key: '{customer}', fields: [{ name: 'tier', required: true }, { name: 'credit', required: false }] }], fallback: { missingField: 'warn' as const } };
+  const contextAs = async (token: string, customer: string) => {
+    const res = await s.app.inject({ method: 'POST', url: '/api/v1/context', headers: { authorization: `Bearer ${token}` }, payload: { query: 'refunds', recipe, inputs: { customer } } });
+    expect(res.statusCode).toBe(200);
+    return res.json<{ context: string; manifest: { lookups: { found: boolean; fields: Record<string, { value: unknown; source: string; competing: { source: string }[] } | null>; sources: { name: string }[] }[]; rules: { rule: string; detail: string }[]; warnings: string[] } }>();
+  };
+  let insider = '';
+  let outsider = '';
+  beforeAll(async () => {
+    s = await openTestServer();
+    dir = mkdtempSync(path.join(tmpdir(), 'tarmac-lookup-acl-'));
+    await s.identity.createTeam(admin(), { name: 'finance' });
+    for (const email of ['insider@x.io', 'outsider@x.io']) await s.identity.createUser(admin(), { email });
+    await s.identity.setMember(admin(), 'finance', 'insider@x.io', 'viewer');
+    insider = (await s.identity.createKey(admin(), { name: 'i', user: 'insider@x.io' })).token;
+    outsider = (await s.identity.createKey(admin(), { name: 'o', user: 'outsider@x.io' })).token;
+    const ledger = path.join(dir, 'ledger.jsonl');
+    writeFileSync(ledger, '{"id":"c1","tier":"gold","credit":90000,"acl":"team:finance"}\n{"id":"c2","tier":"silver","credit":5,"acl":["*"]}\n');
+    const crm = path.join(dir, 'crm.csv');
+    writeFileSync(crm, 'id,tier\nc1,bronze\n');
+    // The ledger guards each record with its own list; the CRM is open to everyone.
+    await s.sources.declare(admin(), { name: 'ledger', team: 'finance', precedence: 10, connector: { type: 'records', path: ledger, key: 'id', allowedField: 'acl' }, acl: { default: [], map: {} } });
+    await s.sources.declare(admin(), { name: 'crm', team: 'finance', precedence: 1, connector: { type: 'records', path: crm, key: 'id' }, acl: { default: ['*'], map: {} } });
+    await s.sources.sync(admin(), 'ledger');
+    await s.sources.sync(admin(), 'crm');
+  });
+  afterAll(async () => {
+    await s?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('gives a member the guarded record, with the open source as a competing value', async () => {
+    const { context, manifest } = await contextAs(insider, 'c1');
+    expect(manifest.lookups[0]).toMatchObject({ found: true, fields: { tier: { value: 'gold', source: 'ledger', competing: [{ source: 'crm' }] }, credit: { value: 90000 } } });
+    expect(context).toContain('- credit: 90000 [ledger]');
+    // The access list guards the record; it is not one of its fields.
+    expect(Object.keys(manifest.lookups[0]!.fields)).toEqual(['tier', 'credit']);
+  });
+
+  it('never shows an outsider a record they may not read, nor that it exists', async () => {
+    const { context, manifest } = await contextAs(outsider, 'c1');
+    expect(manifest.lookups[0]).toMatchObject({ found: true, fields: { tier: { value: 'bronze', source: 'crm', competing: [] }, credit: null }, sources: [{ name: 'crm' }] });
+    expect(JSON.stringify(manifest)).not.toContain('ledger');
+    expect(JSON.stringify(manifest)).not.toContain('90000');
+    expect(context).not.toContain('gold');
+    expect(manifest.rules.some((r) => r.rule === 'precedence')).toBe(false);
+  });
+
+  it('treats a key whose every record is guarded as missing, and applies the fallback', async () => {
+    await s.db.query("update records set allowed = '{team:finance}' where record_key = 'c2'");
+    const { manifest } = await contextAs(outsider, 'c2');
+    expect(manifest.lookups[0]).toMatchObject({ found: false, fields: { tier: null, credit: null }, sources: [] });
+    expect(manifest.warnings).toEqual([expect.stringMatching(/required field tier is missing for key c2/)]);
+    const res = await s.app.inject({ method: 'POST', url: '/api/v1/context', headers: { authorization: `Bearer ${outsider}` }, payload: { query: 'refunds', recipe: { lookups: recipe.lookups }, inputs: { customer: 'c2' } } });
+    expect(res.statusCode).toBe(422);
+    expect(res.json()).toMatchObject({ error: { code: 'required_field_missing' } });
+    expect((await contextAs(insider, 'c2')).manifest.lookups[0]).toMatchObject({ found: true, fields: { tier: { value: 'silver', source: 'ledger' } } });
+  });
+});
+
 describe(`per-source metrics (${BACKEND})`, () => {
   it('exports lag, staleness and document counts per source on /metrics', async () => {
     const s = await openTestServer();

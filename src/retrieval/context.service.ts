@@ -146,7 +146,7 @@ export class ContextAssembler {
     for (const lookup of recipe.lookups) {
       const key = fillKey(lookup.key, request.inputs ?? {});
       const ids = lookup.sources ? await Promise.all(lookup.sources.map(async (s) => (await this.sources.byRef(s))?.id ?? s)) : undefined;
-      const entity = await this.sources.lookup(key, ids);
+      const entity = await this.sources.lookup(identity.principals, key, ids);
       const fields: Record<string, EntityField | null> = {};
       const wanted = lookup.fields.length > 0 ? lookup.fields : Object.keys(entity.fields).map((name) => ({ name, required: false }));
       for (const f of wanted) {

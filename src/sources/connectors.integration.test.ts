@@ -84,7 +84,7 @@ describe(`connectors and incremental sync (${BACKEND})`, () => {
     ]);
     const crmRun = await s.sources.sync(caller(), 'crm');
     expect(crmRun.counts).toMatchObject({ added: 1, quarantined: 1 });
-    const entity = await s.sources.lookup('c1');
+    const entity = await s.sources.lookup(['*'], 'c1');
     expect(entity.fields.name).toMatchObject({ value: 'Acme', source: 'billing', competing: [{ value: 'ACME Corp', source: 'crm' }] });
     expect(entity.fields.tier).toMatchObject({ value: 'gold', source: 'billing', competing: [{ value: 'platinum', source: 'crm' }] });
     expect(entity.fields.credit).toMatchObject({ value: 1000, source: 'billing', competing: [] });

@@ -135,12 +135,25 @@ function recordsConnector(config: Extract<ConnectorConfig, { type: 'records' }>)
             continue;
           }
           const title = config.titleField ? row.fields[config.titleField] : undefined;
-          yield { id, title: title === undefined ? id : asText(title), fields: row.fields, metadata: { line: row.line } };
+          if (!config.allowedField) {
+            yield { id, title: title === undefined ? id : asText(title), fields: row.fields, metadata: { line: row.line } };
+            continue;
+          }
+          // The access list is how the record is guarded, not one of its fields.
+          const { [config.allowedField]: list, ...fields } = row.fields;
+          yield { id, title: title === undefined ? id : asText(title), fields, metadata: { line: row.line }, allowed: accessList(list) };
         }
       }
       return { documents: documents(), complete: () => true, cursor: () => null };
     },
   };
+}
+
+/** A record's access list: a JSON list, or names separated by commas or semicolons; absent: none given. */
+function accessList(value: unknown): string[] | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (Array.isArray(value)) return value.map(asText);
+  return asText(value).split(/[;,]/).map((name) => name.trim()).filter(Boolean);
 }
 
 /** Reads `a.b.0.c` from a value. */

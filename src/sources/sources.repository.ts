@@ -158,12 +158,12 @@ export async function listQuarantine(q: Queryable, sourceId: string, limit: numb
   return rows;
 }
 
-export async function upsertRecords(q: Queryable, sourceId: string, recs: { key: string; fields: Record<string, unknown>; hash: string }[]): Promise<void> {
+export async function upsertRecords(q: Queryable, sourceId: string, recs: { key: string; fields: Record<string, unknown>; hash: string; allowed: string[] }[]): Promise<void> {
   if (recs.length === 0) return;
   await q.query(
-    `insert into records (source_id, record_key, fields, content_hash)
-     select $1, x.key, x.fields, x.hash from jsonb_to_recordset($2::jsonb) as x(key text, fields jsonb, hash text)
-     on conflict (source_id, record_key) do update set fields = excluded.fields, content_hash = excluded.content_hash, updated_at = now()`,
+    `insert into records (source_id, record_key, fields, content_hash, allowed)
+     select $1, x.key, x.fields, x.hash, x.allowed from jsonb_to_recordset($2::jsonb) as x(key text, fields jsonb, hash text, allowed text[])
+     on conflict (source_id, record_key) do update set fields = excluded.fields, content_hash = excluded.content_hash, allowed = excluded.allowed, updated_at = now()`,
     [sourceId, JSON.stringify(recs)],
   );
 }
@@ -184,14 +184,17 @@ export interface RecordVersion {
   freshness_sla_seconds: number | null;
 }
 
-/** Every source's record for an entity key, highest precedence first (ties: newest first). */
-export async function recordVersions(q: Queryable, key: string, sourceIds?: string[]): Promise<RecordVersion[]> {
+/**
+ * Every source's record for an entity key that `principals` may read, highest precedence first (ties: newest
+ * first). The access filter is in the query, so a record the caller may not read is never read at all.
+ */
+export async function recordVersions(q: Queryable, key: string, principals: string[], sourceIds?: string[]): Promise<RecordVersion[]> {
   const { rows } = await q.query<RecordVersion>(
     `select r.source_id, s.name as source_name, s.precedence, s.classification, r.fields, r.updated_at, s.last_success_at, s.freshness_sla_seconds
      from records r join sources s on s.id = r.source_id
-     where r.record_key = $1 and ($2::text[] is null or r.source_id = any($2::text[]))
+     where r.record_key = $1 and r.allowed && $2::text[] and ($3::text[] is null or r.source_id = any($3::text[]))
      order by s.precedence desc, r.updated_at desc, s.name`,
-    [key, sourceIds ?? null],
+    [key, principals, sourceIds ?? null],
   );
   return rows;
 }

@@ -33,6 +33,7 @@ export const RecordsConnector = z.strictObject({
   format: z.enum(['csv', 'jsonl']).optional().describe('Default from the file extension'),
   key: z.string().min(1).describe('The field that identifies a record (the entity key)'),
   titleField: z.string().min(1).optional().describe('Field used as the title of the record document'),
+  allowedField: z.string().min(1).optional().describe("Field holding the record's access list (a list, or names separated by commas or semicolons)"),
 });
 
 export const HttpConnector = z.strictObject({

@@ -322,11 +322,13 @@ export class SourceService {
   }
 
   /**
-   * The entity with this key across record sources: per field, the value of the source with the highest
-   * precedence (ties: the newest record) wins; the other sources' values are kept as competing values.
+   * The entity with this key across the record sources, as a caller holding `principals` may read it: per
+   * field, the value of the source with the highest precedence (ties: the newest record) wins; the other
+   * sources' values are kept as competing values. Records the caller may not read take no part: when none
+   * is readable the entity is not found, exactly as when no record exists.
    */
-  async lookup(key: string, sourceIds?: string[]): Promise<Entity> {
-    const versions = await repo.recordVersions(this.db, key, sourceIds);
+  async lookup(principals: string[], key: string, sourceIds?: string[]): Promise<Entity> {
+    const versions = await repo.recordVersions(this.db, key, principals, sourceIds);
     const fields: Record<string, EntityField> = {};
     for (const v of versions) {
       for (const [name, value] of Object.entries(v.fields)) {

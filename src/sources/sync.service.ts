@@ -112,7 +112,7 @@ export class DocumentWriter {
       counts.deleted = await deleteDocuments(tx, source.id, removed);
       if (source.connector === 'records' || prepared.some((p) => p.metadata.fields)) {
         const good = prepared.filter((p) => p.status === 'indexed' && p.metadata.fields);
-        await repo.upsertRecords(tx, source.id, good.map((p) => ({ key: p.docId, fields: p.metadata.fields as Record<string, unknown>, hash: p.contentHash })));
+        await repo.upsertRecords(tx, source.id, good.map((p) => ({ key: p.docId, fields: p.metadata.fields as Record<string, unknown>, hash: p.contentHash, allowed: p.allowed })));
         await repo.deleteRecords(tx, source.id, [...removed, ...prepared.filter((p) => p.status !== 'indexed').map((p) => p.docId)]);
       }
       for (const p of prepared.filter((x) => x.status === 'quarantined')) await repo.putQuarantine(tx, source.id, p.docId, p.error ?? '', byId.get(p.docId)?.fields ?? null);
