@@ -10,10 +10,10 @@
 // figures are those of the 300 held-out TEST claims (qrels/test.tsv); train and all-claims figures are printed
 // beside them, labelled. Figures: ROC AUC of the continuous support score, balanced accuracy of the supported /
 // not supported verdict at the default threshold, and the same for the unweighted lexical span score as baseline.
-import { checkGroundedness, DEFAULT_CLAIM_THRESHOLD } from '../src/guard/index.js';
+import { checkGroundedness, checkRelevance, DEFAULT_CLAIM_THRESHOLD, DEFAULT_RELEVANCE_THRESHOLD } from '../src/guard/index.js';
 import { claimFeatures, FEATURE_NAMES, prepareContext } from '../src/guard/groundedness.features.js';
 import { emit, median, progress, round } from './support/common.js';
-import { auc, DEFAULT_SCIFACT_DIR, scifactPairs, type Pair } from './support/scifact.js';
+import { auc, DEFAULT_SCIFACT_DIR, scifactPairs, scifactRetrieval, type Pair } from './support/scifact.js';
 
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(name);
@@ -77,12 +77,30 @@ const answers = Array.from({ length: 50 }, (_, i) => {
 });
 const msPerAnswer = timed(() => answers.forEach((a) => checkGroundedness(a.answer, a.passages)), answers.length);
 
+// Answer relevance: with the top 8 abstracts as the context, does the passage that holds the most of the claim
+// score higher when the claim's evidence was retrieved than when it was not? (TEST claims; relevance has no
+// trained weights.)
+progress('answer relevance (top 8 abstracts per claim)');
+const retrieved = scifactRetrieval(arg('--dataset') ?? DEFAULT_SCIFACT_DIR, 8).filter((r) => r.split === 'test');
+const relevanceOf = (r: (typeof retrieved)[number]) => checkRelevance(r.claim, '', r.top, []).contextScore;
+const withEvidence = retrieved.filter((r) => r.evidenceRetrieved).map(relevanceOf);
+const withoutEvidence = retrieved.filter((r) => !r.evidenceRetrieved).map(relevanceOf);
+const msPerRelevance = timed(() => retrieved.slice(0, 100).forEach((r) => checkRelevance(r.claim, r.top[0]?.text ?? '', r.top, [r.top[0]?.id ?? ''])), 100);
+
 emit({
   bench: 'groundedness',
   heldout_test: figures(scored.filter((s) => s.pair.split === 'test')),
   train_split_fitted_on: figures(scored.filter((s) => s.pair.split === 'train')),
   all_claims: figures(scored),
   threshold: DEFAULT_CLAIM_THRESHOLD,
+  relevance_heldout_test: {
+    claims_evidence_retrieved: withEvidence.length,
+    claims_evidence_not_retrieved: withoutEvidence.length,
+    auc_best_passage: round(auc(withEvidence, withoutEvidence), 3),
+    below_threshold_rate_retrieved: round(withEvidence.filter((v) => v < DEFAULT_RELEVANCE_THRESHOLD).length / withEvidence.length, 3),
+    below_threshold_rate_not_retrieved: round(withoutEvidence.filter((v) => v < DEFAULT_RELEVANCE_THRESHOLD).length / withoutEvidence.length, 3),
+    ms_per_check_8_passages: msPerRelevance,
+  },
   ms_per_check: msPerCheck,
   ms_per_answer_3_claims_8_passages: msPerAnswer,
   target_auc: 0.85,

@@ -33,8 +33,16 @@ function readJsonl<T>(file: string): T[] {
     .map((line) => JSON.parse(line) as T);
 }
 
-/** All pairs of the data set in `dir`, in claim order, with `negatives` hard negatives per claim with support. */
-export function scifactPairs(dir = DEFAULT_SCIFACT_DIR, negatives = 1): Pair[] {
+interface Corpus {
+  docs: Doc[];
+  byId: Map<string, Doc>;
+  testIds: Set<string>;
+  claims: { _id: string; text: string; metadata: Record<string, { label: 'SUPPORT' | 'CONTRADICT' }[]> }[];
+  /** The abstracts ranked by BM25 for a text, best first. */
+  rank: (text: string) => Doc[];
+}
+
+function readCorpus(dir: string): Corpus {
   // the abstract's title comes first, as a chunk with its heading would
   const docs: Doc[] = readJsonl<{ _id: string; title: string; text: string }>(path.join(dir, 'corpus.jsonl')).map((d) => ({
     id: d._id,
@@ -46,11 +54,11 @@ export function scifactPairs(dir = DEFAULT_SCIFACT_DIR, negatives = 1): Pair[] {
       .split('\n')
       .slice(1)
       .filter(Boolean)
-      .map((line) => line.split('\t')[0]),
+      .map((line) => line.split('\t')[0] ?? ''),
   );
-  const claims = readJsonl<{ _id: string; text: string; metadata: Record<string, { label: 'SUPPORT' | 'CONTRADICT' }[]> }>(path.join(dir, 'queries.jsonl'));
+  const claims = readJsonl<Corpus['claims'][number]>(path.join(dir, 'queries.jsonl'));
 
-  // BM25 (k1 0.9, b 0.4) over the stemmed content words of title and abstract: picks the hard negatives.
+  // BM25 (k1 0.9, b 0.4) over the stemmed content words of title and abstract.
   const postings = new Map<string, Map<number, number>>();
   const lengths: number[] = [];
   docs.forEach((d, i) => {
@@ -63,7 +71,7 @@ export function scifactPairs(dir = DEFAULT_SCIFACT_DIR, negatives = 1): Pair[] {
     }
   });
   const avgLength = lengths.reduce((a, b) => a + b, 0) / lengths.length;
-  const bestOthers = (text: string, evidence: Set<string>): Doc[] => {
+  const rank = (text: string): Doc[] => {
     const scores = new Map<number, number>();
     for (const t of new Set(contentTerms(text))) {
       const p = postings.get(t);
@@ -74,12 +82,19 @@ export function scifactPairs(dir = DEFAULT_SCIFACT_DIR, negatives = 1): Pair[] {
         scores.set(doc, (scores.get(doc) ?? 0) + idf * norm);
       }
     }
-    const ranked = [...scores.entries()].sort((a, b) => b[1] - a[1]);
-    return ranked
-      .map(([doc]) => docs[doc]!)
+    return [...scores.entries()].sort((a, b) => b[1] - a[1]).map(([doc]) => docs[doc]!);
+  };
+  return { docs, byId, testIds, claims, rank };
+}
+
+/** All pairs of the data set in `dir`, in claim order, with `negatives` hard negatives per claim with support. */
+export function scifactPairs(dir = DEFAULT_SCIFACT_DIR, negatives = 1): Pair[] {
+  const { byId, testIds, claims, rank } = readCorpus(dir);
+  // Picks the hard negatives: the best-ranked abstracts that are not evidence.
+  const bestOthers = (text: string, evidence: Set<string>): Doc[] =>
+    rank(text)
       .filter((d) => !evidence.has(d.id))
       .slice(0, negatives);
-  };
 
   const pairs: Pair[] = [];
   for (const q of claims) {
@@ -96,6 +111,25 @@ export function scifactPairs(dir = DEFAULT_SCIFACT_DIR, negatives = 1): Pair[] {
     bestOthers(q.text, new Set(evidence.keys())).forEach((other, i) => add(other, 'hard_negative', i + 1));
   }
   return pairs;
+}
+
+/** A claim with evidence and the `k` abstracts BM25 retrieves for it: is any of its evidence among them? */
+export interface Retrieved {
+  claim: string;
+  split: Split;
+  top: Doc[];
+  evidenceRetrieved: boolean;
+}
+
+/** For every claim with evidence, the top `k` abstracts over the whole corpus, as a governed run's context would be. */
+export function scifactRetrieval(dir = DEFAULT_SCIFACT_DIR, k = 8): Retrieved[] {
+  const { testIds, claims, rank } = readCorpus(dir);
+  return claims
+    .filter((q) => Object.keys(q.metadata).length > 0)
+    .map((q) => {
+      const top = rank(q.text).slice(0, k);
+      return { claim: q.text, split: testIds.has(q._id) ? 'test' : 'train', top, evidenceRetrieved: top.some((d) => d.id in q.metadata) };
+    });
 }
 
 /** ROC AUC: the chance a random positive scores above a random negative (ties count half). */

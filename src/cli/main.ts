@@ -208,7 +208,9 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
         if (streamed) io.out('');
         else if (result.answer !== null) io.out(result.answer);
         for (const c of result.citations) io.out(`  [${c.ref}] ${c.title || c.documentId} (${c.source}/${c.documentId}): "${c.quote.replace(/\s+/g, ' ').slice(0, 160)}"`);
-        const g = result.groundedness ? ` · groundedness ${result.groundedness.score.toFixed(2)} (needs ${result.groundedness.threshold})` : '';
+        const g =
+          (result.groundedness ? ` · groundedness ${result.groundedness.score.toFixed(2)} (needs ${result.groundedness.threshold})` : '') +
+          (result.relevance ? ` · relevance ${result.relevance.score.toFixed(2)} (needs ${result.relevance.threshold})` : '');
         io.err(`${result.decision ?? result.status}${g} · run ${result.runId} · ${result.latencyMs} ms · $${result.costUsd.toFixed(6)}`);
         for (const reason of result.reasons) io.err(`  reason: ${reason}`);
         if (result.decision === 'held_for_review') io.err(`  held: the team's reviewers decide it (tarmac review list); its answer is released at GET /api/v1/runs/${result.runId} once approved`);
@@ -253,6 +255,7 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
           indent(task.editedAnswer ?? run.answer ?? '(not shown: your own run, or the task is closed and the answer was not released)'),
           '',
           g ? `groundedness ${g.score.toFixed(2)} (needs ${g.threshold}${g.judge ? `; judge ${g.judge.model}: ${g.judge.score ?? g.judge.error}` : ''})` : 'groundedness: not checked',
+          run.relevance ? `relevance ${run.relevance.score.toFixed(2)} (needs ${run.relevance.threshold})${run.relevance.missing.length > 0 ? ` · not addressed: ${run.relevance.missing.join(', ')}` : ''}` : 'relevance: not checked',
           ...run.citations.map((c) => `  [${c.ref}] supported by ${c.title || c.documentId} (${c.source}/${c.documentId}): "${c.quote.replace(/\s+/g, ' ')}"`),
           ...(g?.unsupported ?? []).map((u) => `  unsupported: "${u.text}"${u.missing.length > 0 ? ` (not in the context: ${u.missing.join(', ')})` : ''}`),
           '',

@@ -10,4 +10,5 @@
  */
 export { checkGroundedness, DEFAULT_CLAIM_THRESHOLD, type ClaimCheck, type ContextPassage, type GroundednessResult, type SupportSpan } from './groundedness.js';
 export { detectPii, PII_TYPES, Pseudonymiser, StreamRestorer, type PiiMatch, type PiiType } from './pii.js';
+export { checkRelevance, DEFAULT_RELEVANCE_THRESHOLD, type RelevanceResult } from './relevance.js';
 export { contentTerms, numbers, sentences } from './text.js';

@@ -16,6 +16,7 @@ export interface RunRow {
   released: boolean;
   citations: unknown[];
   groundedness: unknown;
+  relevance: unknown;
   manifest: unknown;
   spans: { name: string; ms: number }[];
   prompt: string | null;
@@ -33,10 +34,10 @@ export interface RunRow {
 
 const COLUMNS = [
   'id', 'use_case_id', 'team_id', 'user_id', 'key_id', 'request_id', 'input', 'variables', 'status', 'decision', 'reasons', 'answer',
-  'released', 'citations', 'groundedness', 'manifest', 'spans', 'prompt', 'prompt_version', 'route', 'model', 'gateway_run_id',
+  'released', 'citations', 'groundedness', 'relevance', 'manifest', 'spans', 'prompt', 'prompt_version', 'route', 'model', 'gateway_run_id',
   'cost_usd', 'tokens_in', 'tokens_out', 'latency_ms', 'error',
 ] as const;
-const JSON_COLUMNS = new Set(['variables', 'reasons', 'citations', 'groundedness', 'manifest', 'spans']);
+const JSON_COLUMNS = new Set(['variables', 'reasons', 'citations', 'groundedness', 'relevance', 'manifest', 'spans']);
 
 const INSERT_RUN = insertStatement('runs', COLUMNS);
 const values = (run: Omit<RunRow, 'created_at'>): unknown[] => COLUMNS.map((c) => (JSON_COLUMNS.has(c) ? JSON.stringify(run[c] ?? null) : run[c]));

@@ -25,6 +25,14 @@ const RunResult = z.object({
       judge: z.object({ model: z.string(), score: z.number().nullable(), error: z.string().nullable() }).nullable(),
     })
     .nullable(),
+  relevance: z
+    .object({
+      score: z.number().describe('The share of the question the answer and its supporting passages address, held against the threshold'),
+      threshold: z.number(),
+      contextScore: z.number().describe('The same share for the passage that holds the most of the question'),
+      missing: z.array(z.string()).describe("The question's words left unaddressed (withheld with the answer)"),
+    })
+    .nullable(),
   costUsd: z.number(),
   latencyMs: z.number(),
   error: z.string().nullable(),

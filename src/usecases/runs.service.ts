@@ -3,7 +3,7 @@ import { canReview, hasScope, hasTeamRole, systemActor, type Principal } from '.
 import type { AuditLog } from '../audit/index.js';
 import type { Database, Queryable } from '../db/index.js';
 import { isTarmacError, TarmacError } from '../errors/index.js';
-import { checkGroundedness, detectPii, type ContextPassage, type GroundednessResult } from '../guard/index.js';
+import { checkGroundedness, checkRelevance, detectPii, type ContextPassage, type GroundednessResult, type RelevanceResult } from '../guard/index.js';
 import { emailsNamed, findUser, newId, type Caller } from '../identity/index.js';
 import type { GatewayCaller, GatewayService } from '../models/index.js';
 import { CLASSIFICATIONS, type PolicyService } from '../policies/index.js';
@@ -59,6 +59,13 @@ interface StoredGroundedness {
   judge?: JudgeRecord | null;
 }
 
+type StoredRelevance = RelevanceResult & { threshold: number };
+
+/** The passages that support at least one of the answer's claims. */
+function supportingPassages(g: GroundednessResult): string[] {
+  return g.claims.flatMap((c) => (c.supported && c.support ? [c.support.passageId] : []));
+}
+
 /** The score the posture holds against its threshold; a failed judge leaves the offline score. */
 function decidingScore(offline: number, judge: JudgeRecord | null, decides: 'judge' | 'offline' | 'lowest'): { score: number; by: 'offline' | 'judge' } {
   const judged = judge?.score ?? null;
@@ -105,6 +112,11 @@ export interface RunResult {
     decidedBy: 'offline' | 'judge';
     judge: { model: string; score: number | null; error: string | null } | null;
   } | null;
+  /**
+   * Whether the answer, with the passages that support it, addresses the question: `score` is held against
+   * `threshold`; `missing` names the question's words left unaddressed (withheld with the answer).
+   */
+  relevance: { score: number; threshold: number; contextScore: number; missing: string[] } | null;
   costUsd: number;
   latencyMs: number;
   error: string | null;
@@ -309,7 +321,9 @@ export class RunService implements RunPort {
       const { answer } = reply;
 
       const passages = passagesOf(assembled.context);
-      const g = checkGroundedness(claimText(answer), passages);
+      const claims = claimText(answer);
+      const g = checkGroundedness(claims, passages);
+      const relevance = checkRelevance(input.input, claims, passages, supportingPassages(g));
       const piiTypes = [...new Set(detectPii(answer).map((m) => m.type))];
       span('guard');
       const judgeConfig = useCase.posture.judge;
@@ -327,6 +341,8 @@ export class RunService implements RunPort {
       } else {
         const threshold = useCase.posture.deliverThreshold;
         if (scored.score < threshold) reasons.push(`groundedness ${scored.score.toFixed(2)} below ${threshold}${scored.by === 'judge' ? ' (judge)' : ''}`);
+        const relevant = useCase.posture.relevanceThreshold;
+        if (relevance.score < relevant) reasons.push(`answer_not_relevant: relevance ${relevance.score.toFixed(2)} below ${relevant}${relevance.missing.length > 0 ? ` (not addressed: ${relevance.missing.join(', ')})` : ''}`);
         if (manifest.flagged) reasons.push(...manifest.rules.filter((r) => r.action === 'proceed_flagged').map((r) => `context_flagged: ${r.detail}`));
         const judgeHolds = judge?.error != null && judgeConfig?.onFailure === 'hold';
         if (judgeHolds) reasons.push(`judge_failed: ${judge?.error}`);
@@ -342,6 +358,7 @@ export class RunService implements RunPort {
         prompt,
         useCase,
         groundedness: g,
+        relevance,
         judge,
         scored,
         passages,
@@ -452,6 +469,7 @@ export class RunService implements RunPort {
       useCase: UseCase;
       answer?: string;
       groundedness?: GroundednessResult;
+      relevance?: RelevanceResult;
       judge?: JudgeRecord | null;
       scored?: { score: number; by: 'offline' | 'judge' };
       passages?: ContextPassage[];
@@ -493,6 +511,7 @@ export class RunService implements RunPort {
             claims: r.groundedness.claims,
           }
         : null,
+      relevance: r.relevance ? { ...r.relevance, threshold: r.useCase.posture.relevanceThreshold } : null,
       manifest: r.manifest,
       spans,
       prompt: r.prompt?.prompt ?? null,
@@ -544,6 +563,7 @@ export class RunService implements RunPort {
   /** A run as a caller sees it: the answer once released, or always for the team's reviewers. */
   private result(row: Omit<repo.RunRow, 'created_at'>, useCase: string, reviewer: boolean): RunResult {
     const g = row.groundedness as StoredGroundedness | null;
+    const rel = row.relevance as StoredRelevance | null;
     const visible = row.released || reviewer;
     return {
       runId: row.id,
@@ -564,6 +584,7 @@ export class RunService implements RunPort {
             judge: g.judge ? { model: g.judge.model, score: g.judge.score, error: g.judge.error } : null,
           }
         : null,
+      relevance: rel ? { score: rel.score, threshold: rel.threshold, contextScore: rel.contextScore, missing: visible ? rel.missing : [] } : null,
       costUsd: row.cost_usd,
       latencyMs: row.latency_ms,
       error: row.error,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_RELEVANCE_THRESHOLD } from '../guard/index.js';
 import { ContextRecipe } from '../retrieval/index.js';
 
 export const STAGES = ['pilot', 'limited', 'production', 'paused', 'retired'] as const;
@@ -12,7 +13,13 @@ export const UseCaseName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowerc
 export const RiskPosture = z.strictObject({
   acceptableErrorRate: z.number().min(0).max(1).default(0.05).describe('Share of wrong answers the owner accepts'),
   deliverThreshold: z.number().min(0).max(1).default(0.8).describe('Groundedness needed to deliver without review'),
-  belowThreshold: z.enum(['held_for_review', 'flagged']).default('held_for_review').describe('What a run under the threshold becomes'),
+  relevanceThreshold: z
+    .number()
+    .min(0)
+    .max(1)
+    .default(DEFAULT_RELEVANCE_THRESHOLD)
+    .describe('Answer relevance needed to deliver without review: the weighted share of the question\'s content words that the answer and its supporting passages hold'),
+  belowThreshold: z.enum(['held_for_review', 'flagged']).default('held_for_review').describe('What a run under a threshold becomes'),
   reviewSampleRate: z.number().min(0).max(1).default(0).describe('Share of delivered runs also sent to review for quality assurance'),
   reviewSlaMinutes: z.number().int().min(1).max(43_200).default(240).describe('Time a reviewer has to decide'),
   escalation: z

@@ -5,7 +5,7 @@ import { ReadCache, type Database, type Queryable } from '../db/index.js';
 import { parseInput, TarmacError } from '../errors/index.js';
 import { findTeam, findUser, membersOfTeam, newId, type Caller } from '../identity/index.js';
 import * as repo from './usecases.repository.js';
-import { contextSourceRefs, UseCaseSpec, type Stage } from './usecases.schema.js';
+import { contextSourceRefs, RiskPosture, UseCaseSpec, type Stage } from './usecases.schema.js';
 
 /** A use case as the API shows it. */
 export interface UseCase {
@@ -51,7 +51,8 @@ function viewWith(row: repo.UseCaseRow, ownerEmail: string): UseCase {
     stage: row.stage,
     resumeStage: row.resume_stage,
     riskTier: row.risk_tier,
-    posture: row.posture,
+    // Postures stored before a setting existed read with its default.
+    posture: RiskPosture.parse(row.posture),
     context: row.context,
     prompt: row.prompt,
     promptLabel: row.prompt_label,

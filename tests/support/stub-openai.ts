@@ -3,6 +3,7 @@
 //   | hang | malformed | bad-request (400) | midstream-fail (stream breaks after two chunks) | slow-stream
 //   | flaky-N (the first N requests of that model fail with 503, then it answers)
 //   | judge-S (answers a groundedness verdict {"score": S, "unsupported": []})
+//   | quote (answers with the first sentence of the first numbered context passage, whatever was asked)
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -21,6 +22,15 @@ export interface StubOpenAi {
 }
 
 const USAGE = { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 };
+
+/** The first sentence after the first `[1] …` passage header of the messages. */
+function firstPassageSentence(body: StubRequest['body']): string {
+  const text = (body.messages ?? []).map((m) => (typeof m.content === 'string' ? m.content : '')).join('\n');
+  const lines = text.split('\n');
+  const header = lines.findIndex((l) => l.startsWith('[1] '));
+  const line = lines.slice(header + 1).find((l) => l.trim() !== '' && !l.startsWith('#')) ?? '';
+  return /^.*?[.!?](?=\s|$)/.exec(line.trim())?.[0] ?? line.trim();
+}
 
 function lastUser(body: StubRequest['body']): string {
   const m = [...(body.messages ?? [])].reverse().find((x) => x.role === 'user');
@@ -57,7 +67,7 @@ export async function startStubOpenAi(): Promise<StubOpenAi> {
       return json(200, { object: 'list', data: inputs.map((_, index) => ({ object: 'embedding', index, embedding: [0.1, 0.2, 0.3] })), model, usage: { prompt_tokens: 8, total_tokens: 8 } });
     }
     const verdict = /^judge-(\d+(?:\.\d+)?)$/.exec(model);
-    const content = model === 'echo' ? lastUser(body) : verdict ? JSON.stringify({ score: Number(verdict[1]), unsupported: [] }) : 'Hello from the stub upstream.';
+    const content = model === 'echo' ? lastUser(body) : model === 'quote' ? firstPassageSentence(body) : verdict ? JSON.stringify({ score: Number(verdict[1]), unsupported: [] }) : 'Hello from the stub upstream.';
     const toolCalls =
       model === 'tools' ? [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: JSON.stringify({ city: 'Paris' }) } }] : undefined;
     const base = { id: 'chatcmpl-stub', created: 1_700_000_000, model };

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { checkRelevance, DEFAULT_RELEVANCE_THRESHOLD } from '../../guard/index.js';
 import { countTextTokens, estimateMessageTokens, messageText } from '../tokens.js';
 import { ProviderError, type CallOptions, type ChatBody, type ChatChunk, type ChatCompletion, type Provider } from './provider.js';
 
-/** What `local/extractive` answers when no sentence shares a word with the question. */
+/** What `local/extractive` answers when no sentence addresses the question. */
 const NO_ANSWER = 'Extractive answer (quoted, not generated): no sentence in the provided messages supports an answer to this question.';
 
 const STOP_WORDS = new Set(
@@ -41,7 +42,8 @@ function sentencesOf(line: string): { sentence: string; found: ReadonlySet<strin
 /**
  * The extractive answer to the last user message: up to three sentences of the earlier messages (of their
  * numbered context passages, when they hold any) that hold the most of its words, quoted in their original
- * order; words weigh by how few passages hold them. When no sentence shares a word with it, it says so.
+ * order; words weigh by how few passages hold them. When no sentence shares a word with it, or what it would
+ * quote does not address the question (see `checkRelevance`), it says so.
  *
  * @example
  * extractiveAnswer([{ role: 'system', content: 'Paris is the capital of France.' }, { role: 'user', content: 'Capital of France?' }]);
@@ -90,6 +92,14 @@ export function extractiveAnswer(messages: ChatBody['messages']): string {
     .filter((s) => s.score >= best * QUOTE_SHARE)
     .slice(0, 3)
     .sort((a, b) => a.index - b.index);
+  // Sentences that share a word with the question may still be about something else: quote them only when they
+  // and their passages address the question.
+  const unitOf = (s: { ref: string | null; index: number }) => (fromPassages ? (s.ref ?? '') : String(s.index));
+  const texts = new Map<string, string[]>();
+  for (const s of candidates) texts.set(unitOf(s), [...(texts.get(unitOf(s)) ?? []), s.sentence]);
+  const passages = [...texts].map(([id, lines]) => ({ id, text: lines.join(' ') }));
+  const relevance = checkRelevance(question, quoted.map((s) => s.sentence).join('\n'), passages, quoted.map(unitOf));
+  if (relevance.score < DEFAULT_RELEVANCE_THRESHOLD) return NO_ANSWER;
   return `Extractive answer (quoted from the provided messages, not generated): ${quoted.map((s) => `"${s.sentence}"${s.ref ? ` [${s.ref}]` : ''}`).join(' ')}`;
 }
 
