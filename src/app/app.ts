@@ -138,32 +138,15 @@ export async function openServices(config: Config, options: { command: string; l
     });
     const sources = new SourceService(db, audit, { maxDocumentBytes: config.maxDocumentBytes });
     const vectors = config.embeddingsUrl
-      ? new VectorIndex(db, { url: config.embeddingsUrl, model: config.embeddingsModel, apiKey: config.embeddingsApiKey, dimensions: config.embeddingsDimensions })
+      ? new VectorIndex(
+          db,
+          { url: config.embeddingsUrl, model: config.embeddingsModel, apiKey: config.embeddingsApiKey, dimensions: config.embeddingsDimensions, queryTimeoutMs: config.embeddingsQueryTimeoutMs },
+          (err: unknown) => logger.warn({ err }, 'embedding new chunks failed; they stay searchable lexically and are retried'),
+        )
       : null;
     if (vectors) {
-      let running: Promise<void> | null = null;
-      let again = false;
-      // One embedding pass at a time; writes during a pass ask for one more.
-      const embed = (): void => {
-        if (running) {
-          again = true;
-          return;
-        }
-        running = vectors
-          .embedPending()
-          .then(
-            () => undefined,
-            (err: unknown) => logger.warn({ err }, 'embedding new chunks failed; they stay searchable lexically'),
-          )
-          .finally(() => {
-            running = null;
-            if (again) {
-              again = false;
-              embed();
-            }
-          });
-      };
-      sources.writer.onIndexed(embed);
+      sources.writer.onIndexed(() => vectors.schedule());
+      sources.trackEmbeddings((sourceId) => vectors.pending(sourceId));
     }
     const retrieval = new RetrievalService(db, sources, vectors);
 
@@ -201,6 +184,8 @@ export async function openServices(config: Config, options: { command: string; l
     const review = new ReviewService(db, audit, { onError: (err, what) => logger.warn({ err }, what) });
     const runs = new RunService(db, { audit, review, usecases, prompts, retrieval, gateway, policies });
     review.connect(runs);
+    // Chunks a previous server left without embeddings are taken up at start.
+    if (options.command === 'tarmac serve') vectors?.schedule();
     return { config, db, audit, identity, policies, prompts, usecases, runs, review, workspace, sources, retrieval, gateway, logger, installed, replacedAdminKey, seededSources };
   } catch (err) {
     await db.close().catch(() => undefined);

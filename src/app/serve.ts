@@ -101,6 +101,7 @@ export async function startServer(config: Config, options: { logStream?: NodeJS.
           clearTimeout(cut);
           await runner.stop(config.shutdownTimeoutMs);
         } finally {
+          await services.retrieval.close().catch((err: unknown) => logger.error({ err }, 'cannot stop background embedding'));
           // Traces still in memory are written before the database closes.
           await services.gateway.close().catch((err: unknown) => logger.error({ err }, 'cannot write the last gateway traces'));
           if (!config.databaseUrl) rmSync(serverInfoPath(config), { force: true });
@@ -112,6 +113,7 @@ export async function startServer(config: Config, options: { logStream?: NodeJS.
   } catch (err) {
     await app?.close().catch(() => undefined);
     await jobs?.stop().catch(() => undefined);
+    await services.retrieval.close().catch(() => undefined);
     await services.db.close().catch(() => undefined);
     throw err;
   }

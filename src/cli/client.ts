@@ -69,6 +69,7 @@ class LocalClient implements TarmacClient {
       const principal = await services.identity.authenticate(readKey(config));
       return new LocalClient(services, principal);
     } catch (err) {
+      await services.retrieval.close();
       await services.db.close();
       throw err;
     }
@@ -157,6 +158,7 @@ class LocalClient implements TarmacClient {
   }
 
   async close(): Promise<void> {
+    await this.services.retrieval.close();
     await this.services.gateway.close();
     await this.services.db.close();
   }

@@ -401,6 +401,7 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
         c.search({ query, k, ...(opts.mode ? { mode: opts.mode } : {}), ...(opts.as ? { as: opts.as } : {}), ...(opts.source ? { sources: opts.source.split(',').map((s) => s.trim()) } : {}) }),
       );
       if (opts.json) return io.out(JSON.stringify(result, null, 2));
+      for (const warning of result.warnings) io.err(`warning: ${warning}`);
       if (result.results.length === 0) return io.out(`no results as ${result.as}`);
       result.results.forEach((h, i) => {
         const where = [h.source, h.documentId, ...(h.sectionPath.length > 0 ? [h.sectionPath.join(' > ')] : [])].join(' · ');

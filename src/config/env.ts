@@ -73,6 +73,11 @@ export const ENV = {
   embeddingsModel: envVar('TARMAC_EMBEDDINGS_MODEL', z.string().min(1).default('text-embedding-3-small'), 'Embedding model name sent to TARMAC_EMBEDDINGS_URL.'),
   embeddingsApiKey: envVar('TARMAC_EMBEDDINGS_API_KEY', z.string().min(1).optional(), 'API key for TARMAC_EMBEDDINGS_URL, if it needs one.'),
   embeddingsDimensions: envVar('TARMAC_EMBEDDINGS_DIMENSIONS', int(1, 4096).default(1536), 'Dimensions of the embedding model\'s vectors.'),
+  embeddingsQueryTimeoutMs: envVar(
+    'TARMAC_EMBEDDINGS_QUERY_TIMEOUT_MS',
+    int(100, 60_000).default(3000),
+    'How long embedding a search query may take; past it, hybrid search answers lexically with a warning.',
+  ),
   url: envVar('TARMAC_URL', z.string().url().optional(), 'CLI: the server to talk to; absent means the CLI opens the database itself unless a local server holds it.'),
   apiKey: envVar('TARMAC_API_KEY', z.string().min(1).optional(), 'CLI: the API key to act with; default the bootstrap admin key in TARMAC_DATA_DIR/admin-key.'),
 } as const;

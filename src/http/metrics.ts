@@ -6,6 +6,8 @@ export interface SourceGauge {
   lagSeconds: number | null;
   stale: boolean;
   documents: Record<string, number>;
+  /** Chunks waiting for their embedding; null without vector search. */
+  embeddingsPending: number | null;
 }
 
 /** Prometheus metrics of one server: request counts and latency by route and status, plus process metrics. */
@@ -24,6 +26,12 @@ export class HttpMetrics {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
+  private readonly fallbacks = new Counter({
+    name: 'tarmac_retrieval_fallbacks_total',
+    help: 'Searches that went lexical because the embeddings endpoint failed, by reason (timeout, unreachable, http_status, malformed)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'tarmac_' });
@@ -33,7 +41,7 @@ export class HttpMetrics {
   addSourceGauges(read: () => Promise<SourceGauge[]>): void {
     const registers = [this.registry];
     let snapshot: Promise<SourceGauge[]> | null = null;
-    // One read per scrape, shared by the three gauges.
+    // One read per scrape, shared by the gauges.
     const current = () => (snapshot ??= read().finally(() => setTimeout(() => (snapshot = null), 0)));
     new Gauge({
       name: 'tarmac_source_lag_seconds',
@@ -65,6 +73,21 @@ export class HttpMetrics {
         for (const s of await current()) for (const [status, n] of Object.entries(s.documents)) this.set({ source: s.name, status }, n);
       },
     });
+    new Gauge({
+      name: 'tarmac_source_embeddings_pending',
+      help: 'Chunks of each source waiting for their embedding (only with vector search)',
+      labelNames: ['source'] as const,
+      registers,
+      async collect() {
+        this.reset();
+        for (const s of await current()) if (s.embeddingsPending !== null) this.set({ source: s.name }, s.embeddingsPending);
+      },
+    });
+  }
+
+  /** One search that went lexical because the embeddings endpoint failed. */
+  retrievalFallback(reason: string): void {
+    this.fallbacks.inc({ reason });
   }
 
   observe(method: string, route: string, status: number, seconds: number): void {

@@ -124,6 +124,7 @@ export async function buildServer(deps: ServerDeps, options: ServerOptions): Pro
   });
   const metrics = new HttpMetrics();
   metrics.addSourceGauges(() => deps.sources.gauges());
+  deps.retrieval.onFallback((reason) => metrics.retrievalFallback(reason));
   const openapi = new OpenApiCollector();
 
   app.decorateRequest('principal', null);

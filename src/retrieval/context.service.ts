@@ -167,7 +167,8 @@ export class ContextAssembler {
       lines.push(text);
     }
 
-    const hits = await this.retrieval.searchAs(identity, { query: request.query, k: recipe.k, sources: recipe.sources, metadata: recipe.metadata });
+    const { results: hits, warnings: searchWarnings } = await this.retrieval.retrieve(identity, { query: request.query, k: recipe.k, sources: recipe.sources, metadata: recipe.metadata });
+    warnings.push(...searchWarnings);
     const excludedSources = new Set<string>();
     for (const ref of recipe.exclude.sources) {
       const row = await this.sources.byRef(ref);

@@ -5,7 +5,7 @@ import { freshnessOf, type SourceService } from '../sources/index.js';
 import { ContextAssembler, type AssembledContext, type ContextRecipeInput } from './context.service.js';
 import { lexicalSearch } from './lexical.repository.js';
 import * as repo from './retrieval.repository.js';
-import { fuse, type VectorIndex } from './vector.service.js';
+import { EmbeddingsFailure, fuse, type EmbeddingsFailureReason, type VectorIndex } from './vector.service.js';
 
 /** One search result: a chunk, where it comes from, and how fresh its source is. */
 export interface SearchHit {
@@ -43,12 +43,20 @@ export interface SearchInput {
 export const SEARCH_MODES = ['lexical', 'vector', 'hybrid'] as const;
 export type SearchMode = (typeof SEARCH_MODES)[number];
 
-export interface SearchResult {
-  query: string;
-  as: string;
+/** The ranking a search used (`lexical` when vectors failed), what it found, and why it fell back, if it did. */
+export interface Retrieved {
   mode: SearchMode;
   results: SearchHit[];
+  warnings: string[];
 }
+
+export interface SearchResult extends Retrieved {
+  query: string;
+  as: string;
+}
+
+/** The start of the warning a search gives when it went lexical because the embeddings endpoint failed. */
+export const LEXICAL_FALLBACK_WARNING = 'vector search unavailable, results are lexical only';
 
 /** Who a search runs as: a label and the principals whose access lists it may read. */
 export interface SearchIdentity {
@@ -89,6 +97,7 @@ export class RetrievalService {
   // Who a user is for access control, kept until users, teams or memberships change (in any process).
   private readonly userPrincipals: ReadCache<Awaited<ReturnType<typeof repo.principalsOfUser>>>;
   private readonly teamPrincipals: ReadCache<string[]>;
+  private readonly fallbackListeners: ((reason: EmbeddingsFailureReason) => void)[] = [];
 
   constructor(
     private readonly db: Database,
@@ -111,6 +120,16 @@ export class RetrievalService {
       throw new TarmacError('bad_request', `${asked} search is not available: ${why}`);
     }
     return asked;
+  }
+
+  /** Called each time a search goes lexical because the embeddings endpoint failed (metrics count them). */
+  onFallback(listener: (reason: EmbeddingsFailureReason) => void): void {
+    this.fallbackListeners.push(listener);
+  }
+
+  /** Stops background embedding (before the database closes). */
+  async close(): Promise<void> {
+    await this.vectors?.close();
   }
 
   /** Assembles context from a recipe as the caller (or, for admins and `act_as` keys, as `as`). */
@@ -153,17 +172,35 @@ export class RetrievalService {
 
   /** Searches as an identity already resolved (context assembly, benchmarks). */
   async searchAs(identity: SearchIdentity, input: Omit<SearchInput, 'as'>): Promise<SearchHit[]> {
+    return (await this.retrieve(identity, input)).results;
+  }
+
+  /**
+   * Searches as an identity, saying which ranking it used. Hybrid search (the default with vectors) goes
+   * lexical with a warning when the query cannot be embedded; vector search alone fails then.
+   */
+  async retrieve(identity: SearchIdentity, input: Omit<SearchInput, 'as'>): Promise<Retrieved> {
     const query = input.query.trim();
     if (query === '') throw new TarmacError('validation_failed', 'the query is empty');
     const k = input.k ?? 10;
     const filter = { principals: identity.principals, sourceIds: await this.sourceIds(input.sources), metadata: input.metadata };
     const mode = await this.modeFor(input.mode);
-    if (mode === 'lexical' || !this.vectors) return (await lexicalSearch(this.db, query, k, filter, this.reference)).map(hitView);
-    if (mode === 'vector') return this.hydrate(await this.vectors.search(query, k, filter));
+    if (mode === 'lexical' || !this.vectors) return { mode: 'lexical', results: (await lexicalSearch(this.db, query, k, filter, this.reference)).map(hitView), warnings: [] };
+    if (mode === 'vector') return { mode, results: await this.hydrate(await this.vectors.search(query, k, filter)), warnings: [] };
     // Hybrid: both rankings, each access-filtered before its own cut, fused by reciprocal rank.
     const depth = Math.max(50, k * 3);
-    const [lexical, vector] = await Promise.all([lexicalSearch(this.db, query, depth, filter, this.reference), this.vectors.search(query, depth, filter)]);
-    return this.hydrate(fuse([lexical.map((r) => Number(r.id)), vector.map((r) => r.id)]).slice(0, k));
+    const [lexical, vector] = await Promise.all([
+      lexicalSearch(this.db, query, depth, filter, this.reference),
+      this.vectors.search(query, depth, filter).catch((err: unknown) => {
+        if (err instanceof EmbeddingsFailure) return err;
+        throw err;
+      }),
+    ]);
+    if (vector instanceof EmbeddingsFailure) {
+      for (const listener of this.fallbackListeners) listener(vector.reason);
+      return { mode: 'lexical', results: lexical.slice(0, k).map(hitView), warnings: [`${LEXICAL_FALLBACK_WARNING}: ${vector.message}`] };
+    }
+    return { mode, results: await this.hydrate(fuse([lexical.map((r) => Number(r.id)), vector.map((r) => r.id)]).slice(0, k)), warnings: [] };
   }
 
   private async hydrate(ranked: { id: number; score: number }[]): Promise<SearchHit[]> {
@@ -176,8 +213,7 @@ export class RetrievalService {
 
   async search(principal: Principal, input: SearchInput): Promise<SearchResult> {
     const identity = await this.identityOf(principal, input.as);
-    const mode = await this.modeFor(input.mode);
-    const results = await this.searchAs(identity, { ...input, mode });
-    return { query: input.query, as: identity.label, mode, results };
+    const { mode, results, warnings } = await this.retrieve(identity, input);
+    return { query: input.query, as: identity.label, mode, results, warnings };
   }
 }

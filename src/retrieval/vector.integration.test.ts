@@ -55,6 +55,19 @@ describe(`vector and hybrid search (${BACKEND})`, () => {
       const { rows } = await s.db.query<{ n: number }>('select count(*)::int as n from chunk_embeddings');
       expect(rows[0]!.n).toBe(3);
     });
+
+    it('reads float arrays from an endpoint that ignores encoding_format base64', async () => {
+      const floats = await startEmbeddingsStub(DIM, 'floats');
+      try {
+        const index = new VectorIndex(s.db, { url: floats.url, model: 'stub', dimensions: DIM });
+        await s.sources.push({ principal: s.admin }, 'policies', [{ id: 'doctor.md', text: 'Physician fees.' }]);
+        expect(await index.embedPending()).toBe(1);
+        const hits = await new RetrievalService(s.db, s.sources, index).searchAs(await retrieval.identityOf(s.admin), { query: 'doctor', k: 1, mode: 'vector' });
+        expect(hits[0]!.documentId).toBe('doctor.md');
+      } finally {
+        await floats.close();
+      }
+    });
   } else {
     it('stays lexical where pgvector is missing, and says why vector search is refused', async () => {
       expect(await vectors.enable()).toBe(false);

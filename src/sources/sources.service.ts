@@ -61,7 +61,8 @@ export interface SourceStatus {
   lagSeconds: number | null;
   freshnessSlaSeconds: number | null;
   stale: boolean;
-  counts: { total: number; indexed: number; chunks: number; added: number; updated: number; deleted: number; failed: number; quarantined: number };
+  /** `embeddingsPending`: chunks not embedded yet (null without vector search). */
+  counts: { total: number; indexed: number; chunks: number; added: number; updated: number; deleted: number; failed: number; quarantined: number; embeddingsPending: number | null };
   lastRun: { id: string; status: string; trigger: string; startedAt: string; finishedAt: string | null; counts: SyncCounts } | null;
 }
 
@@ -179,6 +180,7 @@ export async function declareSource(tx: Queryable, record: RecordAudit, spec: So
 export class SourceService {
   readonly writer: DocumentWriter;
   private readonly byRefCache: ReadCache<repo.SourceRow | null>;
+  private embeddingsPending: (sourceId: string) => Promise<number | null> = async () => null;
 
   constructor(
     private readonly db: Database,
@@ -342,6 +344,11 @@ export class SourceService {
     return { key, found: versions.length > 0, fields, sources };
   }
 
+  /** Where the status reads how many of a source's chunks wait for their embedding (vector search sets it). */
+  trackEmbeddings(pending: (sourceId: string) => Promise<number | null>): void {
+    this.embeddingsPending = pending;
+  }
+
   /** Freshness, lag and counts. */
   async status(caller: Caller, ref: string): Promise<SourceStatus> {
     return this.statusOf(await this.visible(caller, ref));
@@ -364,19 +371,34 @@ export class SourceService {
       lagSeconds,
       freshnessSlaSeconds: row.freshness_sla_seconds,
       stale,
-      counts: { total: docs.total, indexed: docs.indexed, chunks: docs.chunks, added: runCounts.added, updated: runCounts.updated, deleted: runCounts.deleted, failed: docs.failed, quarantined: docs.quarantined },
+      counts: {
+        total: docs.total,
+        indexed: docs.indexed,
+        chunks: docs.chunks,
+        added: runCounts.added,
+        updated: runCounts.updated,
+        deleted: runCounts.deleted,
+        failed: docs.failed,
+        quarantined: docs.quarantined,
+        embeddingsPending: await this.embeddingsPending(row.id),
+      },
       lastRun: run
         ? { id: run.id, status: run.status, trigger: run.trigger, startedAt: run.started_at.toISOString(), finishedAt: run.finished_at?.toISOString() ?? null, counts: runCounts }
         : null,
     };
   }
 
-  /** Lag, staleness and document counts of every source (for `/metrics`). */
-  async gauges(): Promise<{ name: string; lagSeconds: number | null; stale: boolean; documents: Record<string, number> }[]> {
+  /** Lag, staleness, document counts and embedding backlog of every source (for `/metrics`). */
+  async gauges(): Promise<{ name: string; lagSeconds: number | null; stale: boolean; documents: Record<string, number>; embeddingsPending: number | null }[]> {
     const out = [];
     for (const row of await repo.listSources(this.db)) {
       const c = await documentCounts(this.db, row.id);
-      out.push({ name: row.name, ...freshnessOf(row), documents: { indexed: c.indexed, failed: c.failed, quarantined: c.quarantined, chunks: c.chunks } });
+      out.push({
+        name: row.name,
+        ...freshnessOf(row),
+        documents: { indexed: c.indexed, failed: c.failed, quarantined: c.quarantined, chunks: c.chunks },
+        embeddingsPending: await this.embeddingsPending(row.id),
+      });
     }
     return out;
   }

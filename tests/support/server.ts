@@ -2,6 +2,7 @@
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../../src/http/index.js';
+import type { EmbeddingsConfig } from '../../src/retrieval/index.js';
 import { openTestServices, type TestServices } from './services.js';
 
 export interface TestServer extends TestServices {
@@ -11,10 +12,11 @@ export interface TestServer extends TestServices {
 }
 
 export async function openTestServer(
-  options: { bodyLimit?: number; maxDocumentBytes?: number; reviewClock?: () => Date; reviewNotify?: (url: string, payload: unknown) => Promise<void> } = {},
+  options: { bodyLimit?: number; maxDocumentBytes?: number; reviewClock?: () => Date; reviewNotify?: (url: string, payload: unknown) => Promise<void>; embeddings?: EmbeddingsConfig } = {},
 ): Promise<TestServer> {
   const services = await openTestServices({
     review: { ...(options.reviewClock ? { now: options.reviewClock } : {}), ...(options.reviewNotify ? { notify: options.reviewNotify } : {}) },
+    ...(options.embeddings ? { embeddings: options.embeddings } : {}),
   });
   const logs: string[] = [];
   const logStream = new Writable({

@@ -7,7 +7,7 @@ import { PolicyService } from '../../src/policies/index.js';
 import { PromptService } from '../../src/prompts/index.js';
 import { ReviewService, type ReviewOptions } from '../../src/review/index.js';
 import { RunService, UseCaseService } from '../../src/usecases/index.js';
-import { RetrievalService } from '../../src/retrieval/index.js';
+import { RetrievalService, VectorIndex, type EmbeddingsConfig } from '../../src/retrieval/index.js';
 import { SourceService } from '../../src/sources/index.js';
 import { WorkspaceService } from '../../src/workspace/index.js';
 import { openTestDatabase, type TestDatabase } from './db.js';
@@ -28,7 +28,8 @@ export interface TestServices extends TestDatabase {
   admin: Principal;
 }
 
-export async function openTestServices(options: { checkpointEvery?: number; maxDocumentBytes?: number; review?: ReviewOptions } = {}): Promise<TestServices> {
+/** `embeddings`: vector search over that endpoint, wired as the server wires it (embedding after writes, retries, status). */
+export async function openTestServices(options: { checkpointEvery?: number; maxDocumentBytes?: number; review?: ReviewOptions; embeddings?: EmbeddingsConfig } = {}): Promise<TestServices> {
   const base = await openTestDatabase();
   const signingKey = generateSigningKey();
   const audit = new AuditLog(base.db, { checkpointEvery: options.checkpointEvery ?? 1000, signingKey, trustedPublicKey: signingKey.publicKeyPem });
@@ -47,13 +48,19 @@ export async function openTestServices(options: { checkpointEvery?: number; maxD
   const policies = new PolicyService(base.db);
   const prompts = new PromptService(base.db, audit);
   const usecases = new UseCaseService(base.db, audit);
-  const retrieval = new RetrievalService(base.db, sources);
+  const vectors = options.embeddings ? new VectorIndex(base.db, options.embeddings) : null;
+  if (vectors) {
+    sources.writer.onIndexed(() => vectors.schedule());
+    sources.trackEmbeddings((sourceId) => vectors.pending(sourceId));
+  }
+  const retrieval = new RetrievalService(base.db, sources, vectors);
   const review = new ReviewService(base.db, audit, options.review ?? {});
   const runs = new RunService(base.db, { audit, review, usecases, prompts, retrieval, gateway, policies });
   review.connect(runs);
   return {
     ...base,
     close: async () => {
+      await retrieval.close();
       await gateway.close();
       await base.close();
     },
