@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { isNode, LineCounter, parseDocument, type Document } from 'yaml';
+import { isAlias, isNode, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import type { z } from 'zod';
-import { formatPath, TarmacError } from '../errors/index.js';
+import { findTextProblem, formatPath, MAX_NESTING_DEPTH, TarmacError } from '../errors/index.js';
 
 /** One problem in a YAML file, located by file, path and line. */
 export interface YamlIssue {
@@ -44,11 +44,19 @@ export function parseYaml<T>(schema: z.ZodType<T>, text: string, file: string): 
   if (doc.errors.length > 0) {
     const issues: YamlIssue[] = doc.errors.map((e) => {
       const pos = counter.linePos(e.pos[0]);
-      return { file, path: '', line: pos.line, column: pos.col, message: e.message.split('\n')[0] ?? e.message };
+      // The composer stops on very deep nesting with the engine's stack error; say what it means.
+      const message = e.message.startsWith('Maximum call stack size exceeded') ? DEPTH_MESSAGE : (e.message.split('\n')[0] ?? e.message);
+      return { file, path: '', line: pos.line, column: pos.col, message };
     });
     throw yamlError(issues);
   }
-  const result = schema.safeParse(doc.toJS() ?? {});
+  const value = toJS(doc, counter, file);
+  const problem = findTextProblem(value);
+  if (problem) {
+    const pos = locate(doc, counter, problem.path, problem.kind === 'forbidden_key');
+    throw yamlError([{ file, path: formatPath(problem.path) || '(root)', line: pos.line, column: pos.col, message: problem.message }]);
+  }
+  const result = schema.safeParse(value ?? {});
   if (result.success) return result.data;
   const issues: YamlIssue[] = [];
   for (const issue of result.error.issues) {
@@ -65,6 +73,28 @@ export function parseYaml<T>(schema: z.ZodType<T>, text: string, file: string): 
     }
   }
   throw yamlError(issues);
+}
+
+const DEPTH_MESSAGE = `nested too deep: objects and arrays may nest at most ${MAX_NESTING_DEPTH} levels`;
+
+/** Aliases a document may expand; more is an alias bomb ("billion laughs"). */
+const MAX_ALIAS_COUNT = 100;
+
+function toJS(doc: Document, counter: LineCounter, file: string): unknown {
+  try {
+    return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as unknown;
+  } catch (err) {
+    if (!(err instanceof ReferenceError)) throw err;
+    // The yaml package names no position; the first alias is where the expansion starts.
+    let at = 0;
+    visit(doc, (_key, node) => {
+      if (!isAlias(node)) return undefined;
+      at = node.range?.[0] ?? 0;
+      return visit.BREAK;
+    });
+    const pos = counter.linePos(at);
+    throw yamlError([{ file, path: '', line: pos.line, column: pos.col, message: err.message }]);
+  }
 }
 
 function yamlError(issues: YamlIssue[]): TarmacError {

@@ -8,6 +8,9 @@
  * throw new TarmacError('not_found', `team ${id} does not exist`, { id });
  */
 import type { ZodType } from 'zod';
+import type { TextProblem } from './text.js';
+
+export { findTextProblem, MAX_NESTING_DEPTH, type TextProblem } from './text.js';
 
 export const ERROR_CODES = [
   'bad_request',
@@ -143,4 +146,17 @@ export function parseInput<T>(schema: ZodType<T>, value: unknown, where = 'input
   }
   const summary = issues.map((i) => `${i.path || where}: ${i.message}`).join('; ');
   throw new TarmacError('validation_failed', `invalid ${where}: ${summary}`, { issues });
+}
+
+/**
+ * The error for a value Tarmac does not accept as text (see {@link findTextProblem}): `validation_failed`
+ * naming the field, or `code` instead (a JSON body's prototype keys are `invalid_json`).
+ *
+ * @example
+ * const problem = findTextProblem(request.query);
+ * if (problem) throw textProblemError(problem, 'query string');
+ */
+export function textProblemError(problem: TextProblem, where: string, code: ErrorCode = 'validation_failed'): TarmacError {
+  const path = formatPath(problem.path);
+  return new TarmacError(code, `invalid ${where}: ${path || where}: ${problem.message}`, { issues: [{ path, message: problem.message }] });
 }

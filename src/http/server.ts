@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import secureJson from 'secure-json-parse';
 import type { ZodType } from 'zod';
 import { declaredAuth, requireScope, type RouteConfig } from '../access/index.js';
 import { registerAuditRoutes, type AuditLog } from '../audit/index.js';
@@ -18,6 +17,7 @@ import { registerSourceRoutes, type SourceService } from '../sources/index.js';
 import { registerWorkspaceRoutes, type WorkspaceService } from '../workspace/index.js';
 import { HttpMetrics } from './metrics.js';
 import { OpenApiCollector } from './openapi.js';
+import { registerTextRules } from './text.js';
 
 /** Everything the server serves. */
 export interface ServerDeps {
@@ -135,17 +135,7 @@ export async function buildServer(deps: ServerDeps, options: ServerOptions): Pro
     openapi.add(route, !('public' in auth));
   });
 
-  // JSON only: any other body type is refused with 415.
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
-    const text = body as string;
-    if (text.trim() === '') return done(null, undefined);
-    try {
-      done(null, secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }));
-    } catch (err) {
-      done(new TarmacError('invalid_json', `the request body is not valid JSON: ${(err as Error).message}`), undefined);
-    }
-  });
+  registerTextRules(app);
 
   app.setValidatorCompiler(({ schema, httpPart }) => (data) => {
     try {
