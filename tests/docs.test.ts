@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SCOPES, type Scope } from '../src/access/index.js';
 import { ENV } from '../src/config/index.js';
 import { ERROR_CODES, HTTP_STATUS } from '../src/errors/index.js';
+import { REASON_CODES } from '../src/usecases/index.js';
 import { WorkspaceFile } from '../src/workspace/index.js';
 import { openTestServer, type TestServer } from './support/server.js';
 
@@ -171,6 +172,16 @@ describe('docs/errors.md', () => {
     );
     expectNone(wrongStatus, 'error codes documented with the wrong HTTP status');
     expect(table.rows.length, 'error codes documented twice').toBe(documented.size);
+  });
+});
+
+describe('docs/use-cases.md', () => {
+  it('documents every reason code once, and no other', () => {
+    const table = tableHeaded(section(doc('use-cases.md'), 'Reason codes'), 'code', 'use-cases.md, Reason codes');
+    const documented = firstColumn(table, 'use-cases.md reason codes table');
+    expectNone(without(REASON_CODES, documented), 'reason codes in REASON_CODES (src/usecases/reasons.ts) missing from docs/use-cases.md');
+    expectNone(without(documented, REASON_CODES), 'codes in docs/use-cases.md that REASON_CODES does not have');
+    expect(new Set(documented).size, 'reason codes documented twice').toBe(documented.length);
   });
 });
 

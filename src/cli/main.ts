@@ -212,7 +212,7 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
           (result.groundedness ? ` · groundedness ${result.groundedness.score.toFixed(2)} (needs ${result.groundedness.threshold})` : '') +
           (result.relevance ? ` · relevance ${result.relevance.score.toFixed(2)} (needs ${result.relevance.threshold})` : '');
         io.err(`${result.decision ?? result.status}${g} · run ${result.runId} · ${result.latencyMs} ms · $${result.costUsd.toFixed(6)}`);
-        for (const reason of result.reasons) io.err(`  reason: ${reason}`);
+        for (const reason of result.reasons) io.err(`  reason: ${reason.message}`);
         if (result.decision === 'held_for_review') io.err(`  held: the team's reviewers decide it (tarmac review list); its answer is released at GET /api/v1/runs/${result.runId} once approved`);
       }
       if (result.decision !== 'delivered' && result.decision !== 'flagged') throw new ExitError(EXIT.failure);
@@ -246,7 +246,7 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
         [
           `task ${task.id} · ${task.kind} · ${task.status} · assignee ${task.assigneeEmail ?? task.assigneeUserId ?? '-'} · due ${task.dueAt} · escalation ${task.escalationLevel}/${task.escalationSteps} · on timeout ${task.timeoutAction}`,
           `run ${run.runId} · ${run.useCase} · ${run.decision ?? run.status} · by ${run.userId ?? run.keyId ?? '-'} · ${run.createdAt}`,
-          ...run.reasons.map((r) => `  reason: ${r}`),
+          ...run.reasons.map((r) => `  reason: ${r.message}`),
           '',
           'input:',
           indent(run.input),

@@ -94,7 +94,9 @@ describe(`review queue (${BACKEND})`, () => {
     const { runId, task } = await held();
     failNextNotice = true; // the webhook fails once: the notice is sent again a second later
     await s.review.decide({ principal: p['owner@x.io']! }, task.id, { action: 'reject', reason: 'speculative' });
-    expect(await s.runs.get({ principal: p['analyst@x.io']! }, runId)).toMatchObject({ decision: 'blocked', answer: null });
+    const rejected = await s.runs.get({ principal: p['analyst@x.io']! }, runId);
+    expect(rejected).toMatchObject({ decision: 'blocked', answer: null });
+    expect(rejected.reasons.at(-1)).toEqual({ code: 'review_rejected', message: 'review: speculative' });
     const heard = () => notices.find((n) => (n as { taskId: string }).taskId === task.id);
     expect(heard()).toBeUndefined();
     for (let waited = 0; !heard() && waited < 5000; waited += 100) await new Promise((ok) => setTimeout(ok, 100));
@@ -114,7 +116,9 @@ describe(`review queue (${BACKEND})`, () => {
     clock = new Date(clock.getTime() + 21 * 60_000);
     await s.review.escalate();
     expect(await s.review.get({ principal: s.admin }, task.id)).toMatchObject({ status: 'timed_out' });
-    expect(await s.runs.get({ principal: p['owner@x.io']! }, runId)).toMatchObject({ decision: 'blocked' });
+    const timedOut = await s.runs.get({ principal: p['owner@x.io']! }, runId);
+    expect(timedOut).toMatchObject({ decision: 'blocked' });
+    expect(timedOut.reasons.at(-1)).toEqual({ code: 'review_timed_out', message: 'review: review timed out' });
     expect(notices).toContainEqual(expect.objectContaining({ event: 'review.decided', taskId: task.id, status: 'timed_out', decision: 'blocked', decidedBy: 'system:review-timeout' }));
   });
 
@@ -179,7 +183,7 @@ describe(`review queue (${BACKEND})`, () => {
     // a delivered run sampled for quality assurance shows its citations and context
     await s.usecases.declare({ principal: s.admin }, { name: 'uw-sampled', team: 'underwriting', owner: 'owner@x.io', riskTier: 'medium', prompt: 'uw-answer', route: 'local/extractive', posture: { deliverThreshold: 0.6, reviewSampleRate: 1 } });
     const sampled = await s.runs.run({ principal: p['analyst@x.io']! }, 'uw-sampled', { input: 'What is the maximum roof age for a standard homeowners policy?' });
-    expect(sampled).toMatchObject({ decision: 'delivered', reasons: ['sampled_for_review'] });
+    expect(sampled).toMatchObject({ decision: 'delivered', reasons: [{ code: 'sampled_for_review', message: 'sampled_for_review' }] });
     const [task] = (await s.review.list({ principal: s.admin }, { status: 'open', limit: 100 })).filter((t) => t.runId === sampled.runId);
     const read = await cli(assignee(task!), ['review', 'show', task!.id]);
     expect(read.text).toContain(`task ${task!.id} · sample · open`);

@@ -11,6 +11,8 @@ export interface RunVerdict {
   /** The answer to release when it was edited. */
   answer?: string | undefined;
   reason?: string | undefined;
+  /** No one decided in time: the posture's timeout action applied. */
+  timedOut?: boolean | undefined;
 }
 
 /** How review reaches the runs it decides (the runs live with use cases; review does not import them). */
@@ -260,7 +262,7 @@ export class ReviewService {
           const status = 'timed_out';
           const timedOut = await repo.updateTask(tx, t.id, { status, decided_by: 'system:review-timeout', decided_at: now, reason: `no decision in time: ${t.timeout_action}` });
           const decision = t.timeout_action === 'deliver' ? 'delivered' : 'blocked';
-          await this.runs().applyVerdict(tx, t.run_id, { decision, reason: 'review timed out' });
+          await this.runs().applyVerdict(tx, t.run_id, { decision, reason: 'review timed out', timedOut: true });
           await record({ action: 'review.timed_out', targetType: 'review_task', targetId: t.id, teamId: t.team_id, after: { runId: t.run_id, action: t.timeout_action } });
           return this.outcomeNotice(tx, timedOut, decision);
         }

@@ -59,7 +59,7 @@ describe(`the judge model (${BACKEND})`, () => {
   it('records both scores; the judge decides when the posture says so', async () => {
     const { result, record } = await run('judge-decides');
     expect(result.decision).toBe('held_for_review');
-    expect(result.reasons).toEqual(['groundedness 0.30 below 0.6 (judge)']);
+    expect(result.reasons).toEqual([{ code: 'groundedness_below_threshold', message: 'groundedness 0.30 below 0.6 (judge)' }]);
     expect(record.groundedness).toMatchObject({ score: 0.3, decidedBy: 'judge', judge: { model: 'judge-low', score: 0.3, error: null } });
     expect(record.groundedness!.offlineScore).toBeGreaterThanOrEqual(0.6);
     expect(record.spans.map((sp) => sp.name)).toContain('judge');
@@ -90,7 +90,7 @@ describe(`the judge model (${BACKEND})`, () => {
 
     const held = await run('garbage-holds');
     expect(held.result).toMatchObject({ decision: 'held_for_review', answer: null });
-    expect(held.result.reasons).toEqual([expect.stringMatching(/^judge_failed: judge_malformed: the judge did not answer JSON/)]);
+    expect(held.result.reasons).toEqual([{ code: 'judge_failed', message: expect.stringMatching(/^judge_failed: judge_malformed: the judge did not answer JSON/) }]);
   });
 
   it('records a judge whose upstream fails, and still answers on the offline score', async () => {

@@ -60,7 +60,7 @@ describe(`answer relevance (${BACKEND})`, () => {
     // What the answer leaves out is withheld with the answer, and shown to reviewers.
     expect(result.relevance!.missing).toEqual([]);
     expect(record.relevance!.missing).toEqual(expect.arrayContaining(['spaceships']));
-    expect(result.reasons).toEqual([expect.stringMatching(/^answer_not_relevant: relevance 0\.\d\d below 0\.5 \(not addressed: .*spaceships/)]);
+    expect(result.reasons).toEqual([{ code: 'answer_not_relevant', message: expect.stringMatching(/^answer_not_relevant: relevance 0\.\d\d below 0\.5 \(not addressed: .*spaceships/) }]);
   });
 
   it('follows the posture: no threshold delivers, belowThreshold flagged flags', async () => {

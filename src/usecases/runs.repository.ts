@@ -1,4 +1,5 @@
 import { GroupInsert, insertStatement, type Queryable } from '../db/index.js';
+import type { Reason } from './reasons.js';
 
 export interface RunRow {
   id: string;
@@ -11,7 +12,7 @@ export interface RunRow {
   variables: Record<string, string>;
   status: 'completed' | 'failed' | 'cancelled';
   decision: 'delivered' | 'flagged' | 'held_for_review' | 'blocked' | null;
-  reasons: string[];
+  reasons: Reason[];
   answer: string | null;
   released: boolean;
   citations: unknown[];

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { principalOf, routeAuth, type ZodTypeProvider } from '../access/index.js';
 import { isTarmacError, TarmacError } from '../errors/index.js';
 import type { Caller } from '../identity/index.js';
+import { Reason } from './reasons.js';
 import type { RunInput, RunService } from './runs.service.js';
 
 const Decision = z.enum(['delivered', 'flagged', 'held_for_review', 'blocked']);
@@ -12,7 +13,7 @@ const RunResult = z.object({
   useCase: z.string(),
   status: z.enum(['completed', 'failed', 'cancelled']),
   decision: Decision.nullable(),
-  reasons: z.array(z.string()),
+  reasons: z.array(Reason),
   answer: z.string().nullable(),
   citations: z.array(Citation),
   groundedness: z

@@ -12,6 +12,7 @@ import type { ContextManifest, RetrievalService } from '../retrieval/index.js';
 import type { ReviewService, RunPort, RunVerdict } from '../review/index.js';
 import { injectionMarkers } from './injection.js';
 import { judgeMessages, parseJudgeVerdict } from './judge.js';
+import { reason, type Reason } from './reasons.js';
 import * as repo from './runs.repository.js';
 import type { UseCase, UseCaseService } from './usecases.service.js';
 
@@ -96,7 +97,7 @@ export interface RunResult {
   useCase: string;
   status: RunStatus;
   decision: Decision | null;
-  reasons: string[];
+  reasons: Reason[];
   /** Null while held for review, and when blocked. */
   answer: string | null;
   citations: Citation[];
@@ -277,9 +278,9 @@ export class RunService implements RunPort {
       manifest = assembled.manifest;
       span('context');
 
-      const reasons: string[] = [];
+      const reasons: Reason[] = [];
       const injected = [...injectionMarkers(assembled.context), ...injectionMarkers(input.input)];
-      if (injected.length > 0) reasons.push(`prompt_injection: ${[...new Set(injected)].join('; ')}`);
+      if (injected.length > 0) reasons.push(reason('prompt_injection', `prompt_injection: ${[...new Set(injected)].join('; ')}`));
 
       const rendered = await this.deps.prompts.renderForRun(useCase.prompt, useCase.promptLabel, {
         ...(input.variables ?? {}),
@@ -336,18 +337,20 @@ export class RunService implements RunPort {
 
       let decision: Decision = 'delivered';
       if (piiTypes.length > 0 && !(await allowsPii())) {
-        reasons.push(`pii_in_answer: ${piiTypes.join(', ')}`);
+        reasons.push(reason('pii_in_answer', `pii_in_answer: ${piiTypes.join(', ')}`));
         decision = 'blocked';
       } else {
         const threshold = useCase.posture.deliverThreshold;
-        if (scored.score < threshold) reasons.push(`groundedness ${scored.score.toFixed(2)} below ${threshold}${scored.by === 'judge' ? ' (judge)' : ''}`);
+        if (scored.score < threshold) reasons.push(reason('groundedness_below_threshold', `groundedness ${scored.score.toFixed(2)} below ${threshold}${scored.by === 'judge' ? ' (judge)' : ''}`));
         const relevant = useCase.posture.relevanceThreshold;
-        if (relevance.score < relevant) reasons.push(`answer_not_relevant: relevance ${relevance.score.toFixed(2)} below ${relevant}${relevance.missing.length > 0 ? ` (not addressed: ${relevance.missing.join(', ')})` : ''}`);
-        if (manifest.flagged) reasons.push(...manifest.rules.filter((r) => r.action === 'proceed_flagged').map((r) => `context_flagged: ${r.detail}`));
+        if (relevance.score < relevant) {
+          reasons.push(reason('answer_not_relevant', `answer_not_relevant: relevance ${relevance.score.toFixed(2)} below ${relevant}${relevance.missing.length > 0 ? ` (not addressed: ${relevance.missing.join(', ')})` : ''}`));
+        }
+        if (manifest.flagged) reasons.push(...manifest.rules.filter((r) => r.action === 'proceed_flagged').map((r) => reason('context_flagged', `context_flagged: ${r.detail}`)));
         const judgeHolds = judge?.error != null && judgeConfig?.onFailure === 'hold';
-        if (judgeHolds) reasons.push(`judge_failed: ${judge?.error}`);
+        if (judgeHolds) reasons.push(reason('judge_failed', `judge_failed: ${judge?.error}`));
         if (reasons.length > 0) decision = judgeHolds ? 'held_for_review' : useCase.posture.belowThreshold;
-        else if ((this.deps.random ?? Math.random)() < useCase.posture.reviewSampleRate) reasons.push('sampled_for_review');
+        else if ((this.deps.random ?? Math.random)() < useCase.posture.reviewSampleRate) reasons.push(reason('sampled_for_review', 'sampled_for_review'));
       }
       span('decide');
       const result = await this.record(base, spans, started, {
@@ -376,7 +379,7 @@ export class RunService implements RunPort {
       // The egress policy refusing the context's classification to every provider of the route is a policy
       // violation, not a failure: the run is blocked, with the reason, and no model saw the context.
       if (isTarmacError(err) && err.code === 'egress_denied') {
-        return this.record(base, spans, started, { status: 'completed', decision: 'blocked', reasons: [`egress_denied: ${err.message}`], manifest, prompt, useCase });
+        return this.record(base, spans, started, { status: 'completed', decision: 'blocked', reasons: [reason('egress_denied', `egress_denied: ${err.message}`)], manifest, prompt, useCase });
       }
       // Only the model call and the steps after authorisation reach here: the run is recorded as failed.
       const message = isTarmacError(err) ? `${err.code}: ${err.message}` : (err as Error).message;
@@ -463,7 +466,7 @@ export class RunService implements RunPort {
     r: {
       status: RunStatus;
       decision: Decision | null;
-      reasons: string[];
+      reasons: Reason[];
       manifest: ContextManifest | null;
       prompt: { prompt: string; version: number } | null;
       useCase: UseCase;
@@ -490,7 +493,7 @@ export class RunService implements RunPort {
     const latencyMs = Math.round(performance.now() - started);
     spans.push({ name: 'total', ms: latencyMs });
     const released = r.decision === 'delivered' || r.decision === 'flagged';
-    const review = r.decision === 'held_for_review' ? 'hold' : r.reasons.includes('sampled_for_review') ? 'sample' : null;
+    const review = r.decision === 'held_for_review' ? 'hold' : r.reasons.some((x) => x.code === 'sampled_for_review') ? 'sample' : null;
     // The record is built here and written without reading it back (its manifest and claims are large).
     const row: Omit<repo.RunRow, 'created_at'> = {
       ...base,
@@ -556,7 +559,7 @@ export class RunService implements RunPort {
     await tx.query(
       `update runs set decision = $2::text, released = ($2::text = 'delivered'), answer = coalesce($3, answer),
          reasons = reasons || $4::jsonb where id = $1`,
-      [runId, verdict.decision, verdict.answer ?? null, JSON.stringify(verdict.reason ? [`review: ${verdict.reason}`] : [])],
+      [runId, verdict.decision, verdict.answer ?? null, JSON.stringify(verdict.reason ? [reason(verdict.timedOut ? 'review_timed_out' : 'review_rejected', `review: ${verdict.reason}`)] : [])],
     );
   }
 
