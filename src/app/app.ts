@@ -182,7 +182,7 @@ export async function openServices(config: Config, options: { command: string; l
     }
     gateway = new GatewayService(db, { onError: (err, what) => logger.error({ err }, what) });
     const review = new ReviewService(db, audit, { onError: (err, what) => logger.warn({ err }, what) });
-    const runs = new RunService(db, { audit, review, usecases, prompts, retrieval, gateway, policies });
+    const runs = new RunService(db, { audit, review, usecases, prompts, retrieval, gateway });
     review.connect(runs);
     // Chunks a previous server left without embeddings are taken up at start.
     if (options.command === 'tarmac serve') vectors?.schedule();

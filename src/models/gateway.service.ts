@@ -4,7 +4,7 @@ import type { AuditLog } from '../audit/index.js';
 import type { Database } from '../db/index.js';
 import { isTarmacError, TarmacError } from '../errors/index.js';
 import { Pseudonymiser } from '../guard/index.js';
-import { CLASSIFICATIONS } from '../policies/index.js';
+import { CLASSIFICATIONS, egressAllows, piiActionFor, type Classification, type PiiAction } from '../policies/index.js';
 import { CircuitBreakers } from './breaker.js';
 import { BudgetLedger, type Limit, type Reservation } from './budgets.js';
 import { loadGateway, type LoadedGateway } from './config.js';
@@ -14,8 +14,6 @@ import { callWithFallback, ClientGone, orderTargets, type FallbackOptions } from
 import { boundMessageTokens, boundTextTokens, countTextTokens, estimateMessageTokens, messageText } from './tokens.js';
 import { pruneGatewayTraces, type TraceRetentionResult } from './retention.js';
 import { TraceWriter, type GatewayTrace } from './traces.js';
-
-type Classification = (typeof CLASSIFICATIONS)[number];
 
 /** Who calls the gateway and with which request headers. */
 export interface GatewayCaller {
@@ -231,14 +229,17 @@ export class GatewayService {
   }
 
   private egress(g: LoadedGateway, classification: Classification): (provider: string) => boolean {
-    const allowed = g.policy?.egress?.[classification];
-    if (!allowed) return () => true;
-    return (provider) => allowed.includes('*') || allowed.includes(provider);
+    return (provider) => egressAllows(g.policy, classification, provider);
   }
 
   private pii(g: LoadedGateway, classification: Classification): Pseudonymiser | null {
-    const action = g.policy?.pii?.byClassification?.[classification] ?? g.policy?.pii?.default ?? 'allow';
+    const action = piiActionFor(g.policy, classification);
     return action === 'allow' ? null : new Pseudonymiser(action);
+  }
+
+  /** What the gateway does with personal data of `classification`: the rule of the policy it enforces. */
+  async piiAction(classification: Classification): Promise<PiiAction> {
+    return piiActionFor((await this.gateway()).policy, classification);
   }
 
   private newTrace(caller: GatewayCaller, endpoint: GatewayTrace['endpoint'], model: unknown, stream: boolean): GatewayTrace {

@@ -5,5 +5,16 @@
  * const { rules } = await new PolicyService(db).get('default');
  */
 export { AUTONOMY_LEVELS, CLASSIFICATIONS, PII_ACTIONS, PolicyName, PolicyRules, RISK_TIERS } from './policies.schema.js';
+export {
+  classificationRank,
+  egressAllows,
+  highestClassification,
+  maxAutonomyFor,
+  piiActionFor,
+  type AutonomyLevel,
+  type Classification,
+  type PiiAction,
+  type RiskTier,
+} from './evaluate.js';
 export { findPolicy, PolicyService, upsertPolicy, type Policy } from './policies.service.js';
 export { registerPolicyRoutes } from './policies.routes.js';

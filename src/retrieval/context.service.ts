@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parseInput, TarmacError } from '../errors/index.js';
-import { CLASSIFICATIONS } from '../policies/index.js';
+import { classificationRank, CLASSIFICATIONS } from '../policies/index.js';
 import { loadTokenizer, type EntityField, type SourceService } from '../sources/index.js';
 import type { RetrievalService, SearchHit, SearchIdentity } from './retrieval.service.js';
 
@@ -84,8 +84,6 @@ export interface AssembledContext {
   context: string;
   manifest: ContextManifest;
 }
-
-const RANK: Record<string, number> = Object.fromEntries(CLASSIFICATIONS.map((c, i) => [c, i]));
 
 function contains(metadata: Record<string, unknown>, wanted: Record<string, unknown>): boolean {
   return Object.entries(wanted).every(([k, v]) => JSON.stringify(metadata[k]) === JSON.stringify(v));
@@ -177,7 +175,7 @@ export class ContextAssembler {
     const chunks: ManifestChunk[] = [];
     const staleSeen = new Set<string>();
     const keep = (h: SearchHit): boolean => {
-      if (recipe.exclude.above && (RANK[h.classification] ?? 0) > (RANK[recipe.exclude.above] ?? 0)) {
+      if (recipe.exclude.above && classificationRank(h.classification) > classificationRank(recipe.exclude.above)) {
         rules.push({ rule: 'exclude.classification', detail: `${h.source}/${h.documentId} is ${h.classification}, above ${recipe.exclude.above}`, chunkId: h.chunkId });
         return false;
       }

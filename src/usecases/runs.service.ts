@@ -6,7 +6,7 @@ import { isTarmacError, TarmacError } from '../errors/index.js';
 import { checkGroundedness, checkRelevance, detectPii, type ContextPassage, type GroundednessResult, type RelevanceResult } from '../guard/index.js';
 import { emailsNamed, findUser, newId, type Caller } from '../identity/index.js';
 import type { GatewayCaller, GatewayService } from '../models/index.js';
-import { CLASSIFICATIONS, type PolicyService } from '../policies/index.js';
+import { highestClassification, type Classification } from '../policies/index.js';
 import type { PromptService } from '../prompts/index.js';
 import type { ContextManifest, RetrievalService } from '../retrieval/index.js';
 import type { ReviewService, RunPort, RunVerdict } from '../review/index.js';
@@ -188,7 +188,6 @@ function contextEvent(manifest: ContextManifest, delivery: Delivery): Record<str
   };
 }
 
-const rank = (c: string) => Math.max(0, (CLASSIFICATIONS as readonly string[]).indexOf(c));
 
 /**
  * The governed run: authorise (stage, cohort), assemble context as the end user, check the input and the
@@ -211,7 +210,6 @@ export class RunService implements RunPort {
       prompts: PromptService;
       retrieval: RetrievalService;
       gateway: GatewayService;
-      policies: PolicyService;
       random?: () => number;
     },
   ) {
@@ -290,7 +288,8 @@ export class RunService implements RunPort {
       prompt = { prompt: rendered.prompt, version: rendered.version };
       span('prompt');
 
-      const classification = manifest.chunks.reduce((top, c) => (rank(c.classification) > rank(top) ? c.classification : top), 'public');
+      // The call's classification: the most sensitive chunk's, or the gateway's default for unclassified text.
+      const classification: Classification = manifest.chunks.length > 0 ? highestClassification(manifest.chunks.map((c) => c.classification)) : 'internal';
       let piiAllowed: boolean | undefined;
       const allowsPii = async () => (piiAllowed ??= await this.piiAllowed(classification));
       const delivery = sink ? this.delivery(useCase, await allowsPii()) : 'after_decision';
@@ -302,7 +301,7 @@ export class RunService implements RunPort {
       const gatewayCaller = {
         principal: caller.principal,
         requestId: caller.requestId ?? base.id,
-        classification: manifest.chunks.length > 0 ? classification : 'internal',
+        classification,
         useCase: useCase.name,
         signal: sink?.signal ?? new AbortController().signal,
       };
@@ -453,10 +452,9 @@ export class RunService implements RunPort {
     return { answer, ...reply };
   }
 
-  private async piiAllowed(classification: string): Promise<boolean> {
-    const policy = await this.deps.policies.get('default').catch(() => null);
-    const action = policy?.rules.pii?.byClassification?.[classification as 'internal'] ?? policy?.rules.pii?.default ?? 'allow';
-    return action === 'allow';
+  /** Whether personal data may be in answers of this classification: the gateway's policy decides, as it does for the call. */
+  private async piiAllowed(classification: Classification): Promise<boolean> {
+    return (await this.deps.gateway.piiAction(classification)) === 'allow';
   }
 
   private async record(

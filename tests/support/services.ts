@@ -55,7 +55,7 @@ export async function openTestServices(options: { checkpointEvery?: number; maxD
   }
   const retrieval = new RetrievalService(base.db, sources, vectors);
   const review = new ReviewService(base.db, audit, options.review ?? {});
-  const runs = new RunService(base.db, { audit, review, usecases, prompts, retrieval, gateway, policies });
+  const runs = new RunService(base.db, { audit, review, usecases, prompts, retrieval, gateway });
   review.connect(runs);
   return {
     ...base,
