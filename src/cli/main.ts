@@ -448,11 +448,21 @@ function progressLine(c: SyncCounts, ms: number): string {
   return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${c.seen} seen · +${c.added} ~${c.updated} =${c.unchanged} -${c.deleted} !${c.failed} ?${c.quarantined} · ${rate} docs/s`;
 }
 
+/** The process's standard streams; output the reader no longer wants (`tarmac … | head`) is dropped. */
+function processIo(): Io {
+  let closed = false;
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE' && !closed) throw err;
+    closed = true;
+  });
+  const write = (text: string) => {
+    if (!closed) process.stdout.write(text);
+  };
+  return { out: (s) => write(`${s}\n`), err: (s) => process.stderr.write(`${s}\n`), write };
+}
+
 /** Runs the CLI and returns its exit code. */
-export async function runCli(
-  argv: string[],
-  io: Io = { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(`${s}\n`), write: (s) => process.stdout.write(s) },
-  env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function runCli(argv: string[], io: Io = processIo(), env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const program = buildCli(io, env);
   const json = argv.includes('--json');
   try {
