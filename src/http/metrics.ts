@@ -6,6 +6,7 @@ export interface SourceGauge {
   lagSeconds: number | null;
   stale: boolean;
   documents: Record<string, number>;
+  chunks: number;
 }
 
 /** Prometheus metrics of one server: request counts and latency by route and status, plus process metrics. */
@@ -29,11 +30,11 @@ export class HttpMetrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'tarmac_' });
   }
 
-  /** Per-source lag, staleness and document counts, read from `read` at every scrape. */
+  /** Per-source lag, staleness, document and chunk counts, read from `read` at every scrape. */
   addSourceGauges(read: () => Promise<SourceGauge[]>): void {
     const registers = [this.registry];
     let snapshot: Promise<SourceGauge[]> | null = null;
-    // One read per scrape, shared by the three gauges.
+    // One read per scrape, shared by the four gauges.
     const current = () => (snapshot ??= read().finally(() => setTimeout(() => (snapshot = null), 0)));
     new Gauge({
       name: 'tarmac_source_lag_seconds',
@@ -57,12 +58,22 @@ export class HttpMetrics {
     });
     new Gauge({
       name: 'tarmac_source_documents',
-      help: 'Documents of each source by status (indexed, failed, quarantined) and its chunks',
+      help: 'Documents of each source by status (indexed, failed, quarantined)',
       labelNames: ['source', 'status'] as const,
       registers,
       async collect() {
         this.reset();
         for (const s of await current()) for (const [status, n] of Object.entries(s.documents)) this.set({ source: s.name, status }, n);
+      },
+    });
+    new Gauge({
+      name: 'tarmac_source_chunks',
+      help: 'Searchable chunks of each source',
+      labelNames: ['source'] as const,
+      registers,
+      async collect() {
+        this.reset();
+        for (const s of await current()) this.set({ source: s.name }, s.chunks);
       },
     });
   }

@@ -370,11 +370,11 @@ export class SourceService {
   }
 
   /** Lag, staleness and document counts of every source (for `/metrics`). */
-  async gauges(): Promise<{ name: string; lagSeconds: number | null; stale: boolean; documents: Record<string, number> }[]> {
+  async gauges(): Promise<{ name: string; lagSeconds: number | null; stale: boolean; documents: Record<string, number>; chunks: number }[]> {
     const out = [];
     for (const row of await repo.listSources(this.db)) {
       const c = await documentCounts(this.db, row.id);
-      out.push({ name: row.name, ...freshnessOf(row), documents: { indexed: c.indexed, failed: c.failed, quarantined: c.quarantined, chunks: c.chunks } });
+      out.push({ name: row.name, ...freshnessOf(row), documents: { indexed: c.indexed, failed: c.failed, quarantined: c.quarantined }, chunks: c.chunks });
     }
     return out;
   }
