@@ -413,8 +413,8 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
 
   program
     .command('spend')
-    .description('Model gateway spend, grouped by team, key, model and/or day')
-    .option('--group-by <groups>', 'comma-separated: team, key, model, day', 'team')
+    .description('Model gateway spend, grouped by team, key, model, day and/or use case')
+    .option('--group-by <groups>', `comma-separated: ${SPEND_GROUPS.join(', ')}`, 'team')
     .option('--from <date>', 'from this ISO date or time (default: 30 days ago)')
     .option('--to <date>', 'before this ISO date or time (default: now)')
     .option('--json', 'machine-readable output')
