@@ -92,7 +92,7 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
 
   program
     .command('apply')
-    .description('Create or update what tarmac.yaml declares (teams, users, policies); shows the diff; idempotent and audited')
+    .description('Create or update what tarmac.yaml declares (users, teams, policies, sources, prompts, use cases, gateway); shows the diff; idempotent and audited')
     .requiredOption('-f, --file <file>', 'the tarmac.yaml to apply')
     .option('--dry-run', 'show the diff without changing anything')
     .option('--json', 'machine-readable output')
