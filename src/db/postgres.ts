@@ -138,7 +138,9 @@ export async function openPostgres(options: { url: string; poolSize?: number; ap
     client.on('notification', (n) => n.processId === pid && feed.emit({ table: n.payload ?? '' }));
     await client.query(`listen ${CHANGE_CHANNEL}`).catch(() => undefined);
   };
-  const pool = new pg.Pool({ ...config, max: options.poolSize ?? 10, onConnect });
+  // pg-pool awaits the hook's promise, though its types say it returns nothing.
+  const poolConfig: Omit<pg.PoolConfig, 'onConnect'> & { onConnect: typeof onConnect } = { ...config, max: options.poolSize ?? 10, onConnect };
+  const pool = new pg.Pool(poolConfig);
   // An idle client losing its connection must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
   pool.on('remove', (client) => own.delete((client as pg.PoolClient & { processID: number }).processID));
