@@ -13,6 +13,8 @@ describe('tarmac CLI', () => {
     for (const cmd of ['serve', 'apply', 'audit', 'keys']) expect(help.stdout).toContain(cmd);
     const keysHelp = await runCli(['keys', '--help'], env);
     for (const cmd of ['create', 'list', 'revoke']) expect(keysHelp.stdout).toContain(cmd);
+    const applyHelp = await runCli(['apply', '--help'], env);
+    for (const section of ['users', 'teams', 'policies', 'sources', 'prompts', 'use cases', 'gateway']) expect(applyHelp.stdout).toContain(section);
     expect((await runCli(['frobnicate'], env)).code).toBe(2);
     expect((await runCli(['apply'], env)).code).toBe(2);
   });
