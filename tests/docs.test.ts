@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SCOPES, type Scope } from '../src/access/index.js';
 import { ENV } from '../src/config/index.js';
+import { buildCli } from '../src/cli/index.js';
 import { ERROR_CODES, HTTP_STATUS } from '../src/errors/index.js';
 import { REASON_CODES } from '../src/usecases/index.js';
 import { WorkspaceFile } from '../src/workspace/index.js';
@@ -253,5 +254,14 @@ describe('docs/api.md', () => {
       }
     }
     expectNone(wrong, 'routes whose scope in docs/api.md differs from the route declaration');
+  });
+});
+
+describe('README.md', () => {
+  it('names every top-level CLI command in its CLI section, as `tarmac <command>`', () => {
+    const text = section(readFileSync(new URL('../README.md', import.meta.url), 'utf8'), 'The CLI');
+    const commands = buildCli({ out: () => undefined, err: () => undefined }, {}).commands.map((c) => c.name());
+    expect(commands.length).toBeGreaterThan(5);
+    expectNone(commands.filter((name) => !text.includes(`\`tarmac ${name}`)), 'CLI commands the README\'s CLI section does not name');
   });
 });

@@ -5,6 +5,7 @@ import { pino, type Logger } from 'pino';
 import { systemActor } from '../access/index.js';
 import { AuditLog, loadSigningKey, type SigningKey } from '../audit/index.js';
 import type { Config } from '../config/index.js';
+import { TarmacError } from '../errors/index.js';
 import { migrate, openDatabase, type Database } from '../db/index.js';
 import { IdentityService } from '../identity/index.js';
 import { GatewayService } from '../models/index.js';
@@ -74,7 +75,8 @@ export function createLogger(config: Config, destination: 1 | 2 = 1): Logger {
 
 /**
  * Writes the new installation's admin key. An older key file (say, of the embedded database before a move to
- * PostgreSQL) is kept beside it, never overwritten. Returns the path of the kept file, if any.
+ * PostgreSQL) is kept beside it, never overwritten; only `replaceAdminKey` gets here with one. Returns the path of
+ * the kept file, if any.
  */
 function writeAdminKey(file: string, token: string): string | null {
   mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
@@ -88,14 +90,30 @@ function writeAdminKey(file: string, token: string): string | null {
 }
 
 /**
+ * Refuses to install Tarmac where another installation's admin key is: the key would be moved aside, and the
+ * caller most likely meant that other installation.
+ */
+export function refuseOtherAdminKey(config: Config): void {
+  const file = adminKeyPath(config);
+  if (!existsSync(file)) return;
+  throw new TarmacError(
+    'conflict',
+    `${file} holds the admin key of another installation, and this database (${config.databaseUrl ? 'TARMAC_DATABASE_URL' : `the embedded one in ${config.dataDirAbsolute}`}) is new: ` +
+      'to reach that installation set TARMAC_URL (or TARMAC_DATABASE_URL), or give this one its own TARMAC_DATA_DIR; ' +
+      '`tarmac serve --replace-admin-key` installs here and keeps the old file as admin-key.replaced-<time>',
+  );
+}
+
+/**
  * Opens the database, applies migrations, and builds the services. On a new database it installs Tarmac:
  * the audit signing key, the platform admin and its key (written to TARMAC_DATA_DIR/admin-key, mode 0600),
- * and the demo workspace. A `TARMAC_CONFIG` file is validated and applied on every start.
+ * and the demo workspace. A `TARMAC_CONFIG` file is validated and applied on every start. It refuses to install
+ * where an admin key file already is, unless `replaceAdminKey`.
  *
  * @example
  * const services = await openServices(loadConfig(), { command: 'tarmac serve' });
  */
-export async function openServices(config: Config, options: { command: string; logger?: Logger }): Promise<Services> {
+export async function openServices(config: Config, options: { command: string; logger?: Logger; replaceAdminKey?: boolean }): Promise<Services> {
   const logger = options.logger ?? createLogger(config, 2);
   if (!config.databaseUrl) mkdirSync(config.dataDirAbsolute, { recursive: true, mode: 0o700 });
   const db = await openDatabase({
@@ -110,6 +128,7 @@ export async function openServices(config: Config, options: { command: string; l
 
     const { rows } = await db.query<{ audit_public_key: string | null }>('select audit_public_key from installation');
     const isNew = rows.length === 0;
+    if (isNew && !options.replaceAdminKey) refuseOtherAdminKey(config);
     const keyFile = loadSigningKey(signingKeyPath(config), isNew);
     const trusted = rows[0]?.audit_public_key ?? keyFile?.publicKeyPem ?? null;
     let signingKey: SigningKey | null = keyFile;

@@ -6,5 +6,5 @@
  * const server = await startServer(loadConfig());
  * console.log(startBanner(server));
  */
-export { ADMIN_EMAIL, adminKeyPath, createLogger, DEMO_WORKSPACE_FILE, demoWorkspaceText, openServices, packageVersion, type Services } from './app.js';
+export { ADMIN_EMAIL, adminKeyPath, createLogger, DEMO_WORKSPACE_FILE, demoWorkspaceText, openServices, packageVersion, refuseOtherAdminKey, type Services } from './app.js';
 export { serverInfoPath, startBanner, startServer, type RunningServer } from './serve.js';

@@ -30,9 +30,9 @@ export function serverInfoPath(config: Config): string {
  * const server = await startServer(loadConfig());
  * process.on('SIGTERM', () => server.stop());
  */
-export async function startServer(config: Config, options: { logStream?: NodeJS.WritableStream } = {}): Promise<RunningServer> {
+export async function startServer(config: Config, options: { logStream?: NodeJS.WritableStream; replaceAdminKey?: boolean } = {}): Promise<RunningServer> {
   const logger = createLogger(config);
-  const services = await openServices(config, { command: 'tarmac serve', logger });
+  const services = await openServices(config, { command: 'tarmac serve', logger, replaceAdminKey: options.replaceAdminKey ?? false });
   let jobs: JobRunner | null = null;
   let app: FastifyInstance | null = null;
   try {

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { systemActor, type Principal } from '../access/index.js';
-import { adminKeyPath, openServices, serverInfoPath, type Services } from '../app/index.js';
+import { adminKeyPath, openServices, refuseOtherAdminKey, serverInfoPath, type Services } from '../app/index.js';
 import type { VerifyResult } from '../audit/index.js';
 import type { Config } from '../config/index.js';
 import { embeddedLockOwner } from '../db/index.js';
@@ -313,11 +314,25 @@ class RemoteClient implements TarmacClient {
   async close(): Promise<void> {}
 }
 
+/** The URL of a Tarmac server listening on `port` of TARMAC_HOST, or null when none answers there. */
+async function serverOn(config: Config, port: number): Promise<string | null> {
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  try {
+    const response = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(3000) });
+    const body = (await response.json().catch(() => null)) as { status?: string } | null;
+    return response.ok && body?.status === 'ok' ? url : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
- * Talks to `TARMAC_URL` when set, or to the local server that holds the embedded database; otherwise opens
- * the database itself (PostgreSQL, or the embedded one when no server holds it).
+ * Talks to `TARMAC_URL` when set, or to the local server that holds the embedded database, or to the server on
+ * `serverPort` (TARMAC_PORT) when one answers there; otherwise opens the database itself (PostgreSQL, or the
+ * embedded one). It never installs a new embedded database where another installation's admin key is.
  */
-export async function connect(config: Config): Promise<TarmacClient> {
+export async function connect(config: Config, options: { serverPort?: number | null } = {}): Promise<TarmacClient> {
   if (config.url) return new RemoteClient(config.url, readKey(config));
   if (!config.databaseUrl) {
     const owner = embeddedLockOwner(config.dataDirAbsolute);
@@ -327,6 +342,9 @@ export async function connect(config: Config): Promise<TarmacClient> {
       if (info?.pid === owner.pid) return new RemoteClient(info.url, readKey(config));
       throw new TarmacError('database_locked', `the embedded database is in use by process ${owner.pid} (${owner.command}); wait for it or stop it`);
     }
+    const url = options.serverPort ? await serverOn(config, options.serverPort) : null;
+    if (url) return new RemoteClient(url, readKey(config));
+    if (!existsSync(path.join(config.dataDirAbsolute, 'pglite'))) refuseOtherAdminKey(config);
   }
   return LocalClient.open(config);
 }

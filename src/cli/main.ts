@@ -26,8 +26,8 @@ interface Io {
   write?: (text: string) => void;
 }
 
-async function withClient<T>(config: Config, fn: (client: TarmacClient) => Promise<T>): Promise<T> {
-  const client = await connect(config);
+async function withConfig<T>(config: Config, serverPort: number | null, fn: (client: TarmacClient) => Promise<T>): Promise<T> {
+  const client = await connect(config, { serverPort });
   try {
     return await fn(client);
   } finally {
@@ -49,6 +49,11 @@ function table(rows: string[][]): string {
 /** Builds the `tarmac` command tree. */
 export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command {
   const config = () => loadConfig(env);
+  // A TARMAC_PORT of its own says a server is meant to be there.
+  const withClient = <T>(fn: (client: TarmacClient) => Promise<T>): Promise<T> => {
+    const cfg = config();
+    return withConfig(cfg, env.TARMAC_PORT ? cfg.port : null, fn);
+  };
   const program = new Command('tarmac')
     .description('Tarmac: take enterprise AI use cases from pilot to production.')
     .version(packageVersion())
@@ -61,7 +66,8 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
     .description('Serve the API (embedded database unless TARMAC_DATABASE_URL is set); seeds the demo workspace on first start')
     .option('--port <port>', 'port (overrides TARMAC_PORT)')
     .option('--host <host>', 'interface (overrides TARMAC_HOST)')
-    .action(async (opts: { port?: string; host?: string }) => {
+    .option('--replace-admin-key', "install on a new database even where another installation's admin-key file is (kept as admin-key.replaced-<time>)")
+    .action(async (opts: { port?: string; host?: string; replaceAdminKey?: boolean }) => {
       const cfg = loadConfig({ ...env, ...(opts.port ? { TARMAC_PORT: opts.port } : {}), ...(opts.host ? { TARMAC_HOST: opts.host } : {}) });
       // Listening (and ready) comes before the job workers start: a signal in between stops the server once started.
       let early: NodeJS.Signals | null = null;
@@ -70,7 +76,7 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
       };
       process.once('SIGTERM', (signal) => onSignal(signal));
       process.once('SIGINT', (signal) => onSignal(signal));
-      const server = await startServer(cfg);
+      const server = await startServer(cfg, { replaceAdminKey: opts.replaceAdminKey ?? false });
       io.out(startBanner(server));
       await new Promise<void>((resolve) => {
         onSignal = (signal: NodeJS.Signals) => {
@@ -86,7 +92,7 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
 
   program
     .command('apply')
-    .description('Create or update what tarmac.yaml declares (teams, users, policies); shows the diff; idempotent and audited')
+    .description('Create or update what tarmac.yaml declares (users, teams, policies, sources, prompts, use cases, gateway); shows the diff; idempotent and audited')
     .requiredOption('-f, --file <file>', 'the tarmac.yaml to apply')
     .option('--dry-run', 'show the diff without changing anything')
     .option('--json', 'machine-readable output')
@@ -97,7 +103,7 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
       } catch (err) {
         throw new TarmacError('config_invalid', `cannot read ${opts.file}: ${(err as Error).message}`);
       }
-      const result = await withClient(config(), (c) => c.apply(text, opts.file, opts.dryRun ?? false));
+      const result = await withClient((c) => c.apply(text, opts.file, opts.dryRun ?? false));
       if (opts.json) return io.out(JSON.stringify(result, null, 2));
       io.out(formatChanges(result.changes));
       const n = result.changes.length;
@@ -110,7 +116,7 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
     .description('Recompute the hash chain and checkpoints; exit 0 when intact, 1 when broken (prints the first broken entry)')
     .option('--json', 'machine-readable output')
     .action(async (opts: { json?: boolean }) => {
-      const result = await withClient(config(), (c) => c.verifyAudit());
+      const result = await withClient((c) => c.verifyAudit());
       if (opts.json) io.out(JSON.stringify(result, null, 2));
       else if (result.ok) {
         io.out(`audit log intact: ${result.entries} entries, ${result.checkpoints} signed checkpoint(s), head ${result.headSeq} (${result.durationMs} ms)`);
@@ -140,7 +146,7 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
       const scopes = opts.scopes.split(',').map((s) => s.trim()).filter(Boolean);
       const bad = scopes.filter((s) => !(SCOPES as readonly string[]).includes(s));
       if (bad.length > 0) throw new TarmacError('validation_failed', `unknown scope(s): ${bad.join(', ')}`);
-      const result = await withClient(config(), (c) =>
+      const result = await withClient((c) =>
         c.createKey({
           name: opts.name,
           user: opts.user,
@@ -160,7 +166,7 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
     .description('List keys you can see')
     .option('--json', 'machine-readable output')
     .action(async (opts: { json?: boolean }) => {
-      const list = await withClient(config(), (c) => c.listKeys());
+      const list = await withClient((c) => c.listKeys());
       if (opts.json) return io.out(JSON.stringify(list, null, 2));
       io.out(
         table([
@@ -183,7 +189,7 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
     .argument('<id>', 'key id, with or without the tmk_ prefix')
     .option('--json', 'machine-readable output')
     .action(async (id: string, opts: { json?: boolean }) => {
-      const key = await withClient(config(), (c) => c.revokeKey(id));
+      const key = await withClient((c) => c.revokeKey(id));
       if (opts.json) return io.out(JSON.stringify(key, null, 2));
       io.out(`revoked ${key.prefix}`);
     });
@@ -202,7 +208,7 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
         streamed = true;
         (io.write ?? io.out)(text);
       };
-      const result = await withClient(config(), (c) => (opts.stream && !opts.json ? c.askStream(useCase, question, opts.as, print) : c.ask(useCase, question, opts.as)));
+      const result = await withClient((c) => (opts.stream && !opts.json ? c.askStream(useCase, question, opts.as, print) : c.ask(useCase, question, opts.as)));
       if (opts.json) io.out(JSON.stringify(result, null, 2));
       else {
         if (streamed) io.out('');
@@ -226,7 +232,7 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
     .addOption(new Option('--status <status>', 'task status').choices(['open', 'approved', 'edited', 'rejected', 'timed_out']).default('open'))
     .option('--json', 'machine-readable output')
     .action(async (opts: { mine?: boolean; status: string; json?: boolean }) => {
-      const tasks = await withClient(config(), (c) => c.reviews(opts.mine ?? false, opts.status));
+      const tasks = await withClient((c) => c.reviews(opts.mine ?? false, opts.status));
       if (opts.json) return io.out(JSON.stringify(tasks, null, 2));
       io.out(table([['TASK', 'RUN', 'KIND', 'STATUS', 'ASSIGNEE', 'DUE', 'LEVEL'], ...tasks.map((t) => [t.id, t.runId, t.kind, t.status, t.assigneeEmail ?? t.assigneeUserId ?? '-', t.dueAt, `${t.escalationLevel}/${t.escalationSteps}`])]));
     });
@@ -236,7 +242,7 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
     .argument('<task>', 'review task id')
     .option('--json', 'machine-readable output (the task and its run)')
     .action(async (taskId: string, opts: { json?: boolean }) => {
-      const { task, run } = await withClient(config(), async (c) => {
+      const { task, run } = await withClient(async (c) => {
         const t = await c.review(taskId);
         return { task: t, run: await c.run(t.runId) };
       });
@@ -271,7 +277,7 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
     .argument('<user>', 'email or id of the person who decides it')
     .option('--json', 'machine-readable output')
     .action(async (task: string, user: string, opts: { json?: boolean }) => {
-      const assigned = await withClient(config(), (c) => c.assignReview(task, user));
+      const assigned = await withClient((c) => c.assignReview(task, user));
       if (opts.json) return io.out(JSON.stringify(assigned, null, 2));
       io.out(`assigned ${assigned.id} to ${user} (due ${assigned.dueAt})`);
     });
@@ -282,7 +288,7 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
     .option('--edit <answer>', 'deliver this answer instead')
     .option('--json', 'machine-readable output')
     .action(async (task: string, opts: { edit?: string; json?: boolean }) => {
-      const decided = await withClient(config(), (c) => c.decide(task, opts.edit ? { action: 'edit', answer: opts.edit } : { action: 'approve' }));
+      const decided = await withClient((c) => c.decide(task, opts.edit ? { action: 'edit', answer: opts.edit } : { action: 'approve' }));
       if (opts.json) return io.out(JSON.stringify(decided, null, 2));
       io.out(`${decided.status} ${decided.id}: run ${decided.runId} released`);
     });
@@ -293,7 +299,7 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
     .requiredOption('--reason <reason>', 'why (recorded on the run and in the audit log)')
     .option('--json', 'machine-readable output')
     .action(async (task: string, opts: { reason: string; json?: boolean }) => {
-      const decided = await withClient(config(), (c) => c.decide(task, { action: 'reject', reason: opts.reason }));
+      const decided = await withClient((c) => c.decide(task, { action: 'reject', reason: opts.reason }));
       if (opts.json) return io.out(JSON.stringify(decided, null, 2));
       io.out(`rejected ${decided.id}: run ${decided.runId} blocked`);
     });
@@ -309,12 +315,12 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
     .description('Prompts of your teams, with their latest version and labels')
     .option('--json', 'machine-readable output')
     .action(async (opts: { json?: boolean }) => {
-      const list = await withClient(config(), (c) => c.listPrompts());
+      const list = await withClient((c) => c.listPrompts());
       if (opts.json) return io.out(JSON.stringify(list, null, 2));
       io.out(
         table([
           ['NAME', 'TEAM', 'LATEST', 'LABELS'],
-          ...list.map((p) => [p.name, p.teamId, `v${p.latestVersion}`, Object.entries(p.labels).map(([l, v]) => `${l}=v${v}`).join(' ')]),
+          ...list.map((p) => [p.name, p.team, `v${p.latestVersion}`, Object.entries(p.labels).map(([l, v]) => `${l}=v${v}`).join(' ')]),
         ]),
       );
     });
@@ -327,7 +333,7 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
     .option('--json', 'machine-readable output')
     .action(async (name: string, opts: { version?: string; label: string; json?: boolean }) => {
       const selector = opts.version ? { version: versionNumber(opts.version, '--version') } : { label: opts.label };
-      const v = await withClient(config(), (c) => c.getPromptVersion(name, selector));
+      const v = await withClient((c) => c.getPromptVersion(name, selector));
       if (opts.json) return io.out(JSON.stringify(v, null, 2));
       io.out(`${v.prompt} v${v.version}${v.labels.length ? ` [${v.labels.join(', ')}]` : ''}  ${v.createdAt}${v.note ? `  ${v.note}` : ''}`);
       for (const m of v.messages) io.out(`\n[${m.role}]\n${m.content}`);
@@ -343,7 +349,7 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
     .argument('<to>', 'version number')
     .option('--json', 'machine-readable output')
     .action(async (name: string, from: string, to: string, opts: { json?: boolean }) => {
-      const d = await withClient(config(), (c) => c.diffPrompt(name, versionNumber(from, 'from'), versionNumber(to, 'to')));
+      const d = await withClient((c) => c.diffPrompt(name, versionNumber(from, 'from'), versionNumber(to, 'to')));
       if (opts.json) return io.out(JSON.stringify(d, null, 2));
       io.out(d.patch.trimEnd());
     });
@@ -355,7 +361,7 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
     .argument('<version>', 'version number')
     .option('--json', 'machine-readable output')
     .action(async (name: string, label: string, version: string, opts: { json?: boolean }) => {
-      const summary = await withClient(config(), (c) => c.movePromptLabel(name, label, versionNumber(version, 'version')));
+      const summary = await withClient((c) => c.movePromptLabel(name, label, versionNumber(version, 'version')));
       if (opts.json) return io.out(JSON.stringify(summary, null, 2));
       io.out(`${name}: ${label} → v${summary.labels[label]}`);
     });
@@ -367,7 +373,7 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
     .option('--json', 'machine-readable output')
     .action(async (source: string, opts: { json?: boolean }) => {
       const started = Date.now();
-      const result = await withClient(config(), (c) =>
+      const result = await withClient((c) =>
         c.sync(source, (counts) => {
           if (!opts.json) io.err(progressLine(counts, Date.now() - started));
         }),
@@ -397,7 +403,7 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
     .action(async (query: string, opts: { as?: string; k: string; source?: string; mode?: SearchMode; json?: boolean }) => {
       const k = Number(opts.k);
       if (!Number.isInteger(k) || k < 1 || k > 200) throw new TarmacError('validation_failed', '-k must be a whole number from 1 to 200');
-      const result = await withClient(config(), (c) =>
+      const result = await withClient((c) =>
         c.search({ query, k, ...(opts.mode ? { mode: opts.mode } : {}), ...(opts.as ? { as: opts.as } : {}), ...(opts.source ? { sources: opts.source.split(',').map((s) => s.trim()) } : {}) }),
       );
       if (opts.json) return io.out(JSON.stringify(result, null, 2));
@@ -411,8 +417,8 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
 
   program
     .command('spend')
-    .description('Model gateway spend, grouped by team, key, model and/or day')
-    .option('--group-by <groups>', 'comma-separated: team, key, model, day', 'team')
+    .description('Model gateway spend, grouped by team, key, model, day and/or use case')
+    .option('--group-by <groups>', `comma-separated: ${SPEND_GROUPS.join(', ')}`, 'team')
     .option('--from <date>', 'from this ISO date or time (default: 30 days ago)')
     .option('--to <date>', 'before this ISO date or time (default: now)')
     .option('--json', 'machine-readable output')
@@ -424,7 +430,7 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
         if (value !== undefined && Number.isNaN(Date.parse(value))) throw new TarmacError('validation_failed', `${name} must be an ISO date or time`);
       }
       const groupBy = groups as SpendQuery['groupBy'];
-      const rows = await withClient(config(), (c) => c.spend({ groupBy, from: opts.from, to: opts.to }));
+      const rows = await withClient((c) => c.spend({ groupBy, from: opts.from, to: opts.to }));
       if (opts.json) return io.out(JSON.stringify(rows, null, 2));
       io.out(
         table([
@@ -446,11 +452,21 @@ function progressLine(c: SyncCounts, ms: number): string {
   return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${c.seen} seen · +${c.added} ~${c.updated} =${c.unchanged} -${c.deleted} !${c.failed} ?${c.quarantined} · ${rate} docs/s`;
 }
 
+/** The process's standard streams; output the reader no longer wants (`tarmac … | head`) is dropped. */
+function processIo(): Io {
+  let closed = false;
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE' && !closed) throw err;
+    closed = true;
+  });
+  const write = (text: string) => {
+    if (!closed) process.stdout.write(text);
+  };
+  return { out: (s) => write(`${s}\n`), err: (s) => process.stderr.write(`${s}\n`), write };
+}
+
 /** Runs the CLI and returns its exit code. */
-export async function runCli(
-  argv: string[],
-  io: Io = { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(`${s}\n`), write: (s) => process.stdout.write(s) },
-  env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function runCli(argv: string[], io: Io = processIo(), env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const program = buildCli(io, env);
   const json = argv.includes('--json');
   try {

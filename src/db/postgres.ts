@@ -127,19 +127,22 @@ class PostgresDatabase extends PgQueryable implements Database {
 /** Connects to PostgreSQL and checks the connection once. */
 export async function openPostgres(options: { url: string; poolSize?: number; applicationName?: string }): Promise<Database> {
   const config = { connectionString: options.url, application_name: options.applicationName ?? 'tarmac' };
-  const pool = new pg.Pool({ ...config, max: options.poolSize ?? 10 });
-  // An idle client losing its connection must not crash the process; the next query reconnects.
-  pool.on('error', () => undefined);
   const feed = new ChangeFeed();
   const own = new Set<number>();
   // Every pooled connection listens to its own changes: one committed through it is announced before its commit
-  // resolves. Others' changes come through the dedicated listener, so each is announced once.
-  pool.on('connect', (client) => {
-    const pid = (client as pg.PoolClient & { processID: number }).processID;
+  // resolves. Others' changes come through the dedicated listener, so each is announced once. The pool hands a
+  // connection out only once its LISTEN is done, so no query ever runs beside it on one connection.
+  const onConnect = async (client: pg.ClientBase): Promise<void> => {
+    const pid = (client as pg.ClientBase & { processID: number }).processID;
     own.add(pid);
     client.on('notification', (n) => n.processId === pid && feed.emit({ table: n.payload ?? '' }));
-    client.query(`listen ${CHANGE_CHANNEL}`).catch(() => undefined);
-  });
+    await client.query(`listen ${CHANGE_CHANNEL}`).catch(() => undefined);
+  };
+  // pg-pool awaits the hook's promise, though its types say it returns nothing.
+  const poolConfig: Omit<pg.PoolConfig, 'onConnect'> & { onConnect: typeof onConnect } = { ...config, max: options.poolSize ?? 10, onConnect };
+  const pool = new pg.Pool(poolConfig);
+  // An idle client losing its connection must not crash the process; the next query reconnects.
+  pool.on('error', () => undefined);
   pool.on('remove', (client) => own.delete((client as pg.PoolClient & { processID: number }).processID));
   try {
     await pool.query('select 1');

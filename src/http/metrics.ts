@@ -6,6 +6,7 @@ export interface SourceGauge {
   lagSeconds: number | null;
   stale: boolean;
   documents: Record<string, number>;
+  chunks: number;
   /** Chunks waiting for their embedding; null without vector search. */
   embeddingsPending: number | null;
 }
@@ -37,7 +38,7 @@ export class HttpMetrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'tarmac_' });
   }
 
-  /** Per-source lag, staleness and document counts, read from `read` at every scrape. */
+  /** Per-source lag, staleness, document and chunk counts, read from `read` at every scrape. */
   addSourceGauges(read: () => Promise<SourceGauge[]>): void {
     const registers = [this.registry];
     let snapshot: Promise<SourceGauge[]> | null = null;
@@ -65,12 +66,22 @@ export class HttpMetrics {
     });
     new Gauge({
       name: 'tarmac_source_documents',
-      help: 'Documents of each source by status (indexed, failed, quarantined) and its chunks',
+      help: 'Documents of each source by status (indexed, failed, quarantined)',
       labelNames: ['source', 'status'] as const,
       registers,
       async collect() {
         this.reset();
         for (const s of await current()) for (const [status, n] of Object.entries(s.documents)) this.set({ source: s.name, status }, n);
+      },
+    });
+    new Gauge({
+      name: 'tarmac_source_chunks',
+      help: 'Searchable chunks of each source',
+      labelNames: ['source'] as const,
+      registers,
+      async collect() {
+        this.reset();
+        for (const s of await current()) this.set({ source: s.name }, s.chunks);
       },
     });
     new Gauge({

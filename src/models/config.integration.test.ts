@@ -27,7 +27,7 @@ ${routes}
 describe('the gateway section of tarmac.yaml', () => {
   it('is stored, shown as a diff, audited, and a second apply changes nothing', async () => {
     const first = await s.workspace.applyAs(ctx, file('    - { name: default, targets: [{ provider: openai, model: gpt-4o-mini }] }'), 'a.yaml', { dryRun: false });
-    expect(first.changes).toEqual([{ op: 'create', kind: 'gateway', name: 'gateway', fields: [] }]);
+    expect(first.changes).toEqual([expect.objectContaining({ op: 'create', kind: 'gateway', name: 'gateway' })]);
     expect((await storedGatewayConfig(s.db)).routes[0]?.name).toBe('default');
     const again = await s.workspace.applyAs(ctx, file('    - { name: default, targets: [{ provider: openai, model: gpt-4o-mini }] }'), 'a.yaml', { dryRun: false });
     expect(again.changes).toEqual([]);

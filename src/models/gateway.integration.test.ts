@@ -322,6 +322,36 @@ describe('prices, cache and spend', () => {
   });
 });
 
+describe('one trace and spend by use case', () => {
+  it('reads a trace by its x-tarmac-run-id for its team and admins, 404 for another team, and groups spend by use case', async () => {
+    await server.identity.createTeam({ principal: server.admin }, { name: 'elsewhere' });
+    const mine = await server.identity.createKey({ principal: server.admin }, { name: 'claims app', team: 'claims', teamRole: 'builder', scopes: ['read', 'write'] });
+    const theirs = await server.identity.createKey({ principal: server.admin }, { name: 'other app', team: 'elsewhere', teamRole: 'owner', scopes: ['read', 'write'] });
+    const res = await fetch(`${url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${mine.token}`, 'content-type': 'application/json', 'x-tarmac-use-case': 'claims-triage' },
+      body: JSON.stringify({ model: 'main', messages: [{ role: 'user', content: 'Hi' }] }),
+    });
+    expect(res.status).toBe(200);
+    const runId = res.headers.get('x-tarmac-run-id');
+    await server.gateway.traces.flush();
+    const read = (token: string, id = runId ?? '') => server.app.inject({ method: 'GET', url: `/api/v1/gateway/traces/${id}`, headers: { authorization: `Bearer ${token}` } });
+    const own = await read(mine.token);
+    expect(own.statusCode).toBe(200);
+    expect(own.json()).toMatchObject({ id: runId, team: 'claims', useCase: 'claims-triage', endpoint: 'chat', route: 'main', provider: 'stub', model: 'ok', status: 'ok', httpStatus: 200 });
+    expect(own.json<{ attempts: unknown[] }>().attempts).toEqual([expect.objectContaining({ provider: 'stub', model: 'ok', outcome: 'ok' })]);
+    expect((await read(server.adminToken)).statusCode).toBe(200);
+    const other = await read(theirs.token);
+    expect(other.statusCode).toBe(404);
+    expect(other.json()).toMatchObject({ error: { code: 'not_found' } });
+    expect((await read(server.adminToken, 'nope')).statusCode).toBe(404);
+
+    const spend = await server.app.inject({ method: 'GET', url: '/api/v1/spend?groupBy=usecase', headers: { authorization: `Bearer ${server.adminToken}` } });
+    expect(spend.statusCode).toBe(200);
+    expect(spend.json<{ rows: { usecase: string | null; requests: number }[] }>().rows.find((r) => r.usecase === 'claims-triage')?.requests).toBe(1);
+  });
+});
+
 describe('classification from the key', () => {
   it("applies the key's default classification when the request names none, and the header over it", async () => {
     const { token } = await server.identity.createKey({ principal: server.admin }, { name: 'restricted app', scopes: ['read', 'write'], classification: 'restricted' });
@@ -346,6 +376,9 @@ describe('tarmac spend', () => {
     expect(await runCli(['spend', '--group-by', 'model', '--json'], io, env)).toBe(0);
     const rows = JSON.parse(out.join('\n')) as { model: string; requests: number }[];
     expect(rows.find((r) => r.model === 'stub/ok')?.requests).toBeGreaterThan(0);
+    out.length = 0;
+    expect(await runCli(['spend', '--group-by', 'usecase,model'], io, env)).toBe(0);
+    expect(out.join('\n')).toMatch(/^USECASE\s+MODEL\s+REQUESTS/);
     out.length = 0;
     expect(await runCli(['spend', '--group-by', 'colour'], io, env)).toBe(1);
     expect(out.join('\n')).toContain('validation_failed');

@@ -5,6 +5,7 @@ import { isTarmacError, TarmacError } from '../errors/index.js';
 import type { GatewayCaller, GatewayService } from './gateway.service.js';
 import type { ChatBody, ChatChunk } from './providers/provider.js';
 import { spend, SPEND_GROUPS } from './spend.js';
+import { readTrace, TraceView } from './trace-view.js';
 import type { Database } from '../db/index.js';
 
 const ROLES = ['system', 'developer', 'user', 'assistant', 'tool', 'function'] as const;
@@ -122,8 +123,8 @@ async function streamResponse(gateway: GatewayService, request: FastifyRequest, 
 }
 
 /**
- * The OpenAI-compatible endpoints (`/v1/chat/completions`, `/v1/embeddings`, `/v1/models`) and
- * `GET /api/v1/spend`.
+ * The OpenAI-compatible endpoints (`/v1/chat/completions`, `/v1/embeddings`, `/v1/models`),
+ * `GET /api/v1/spend` and `GET /api/v1/gateway/traces/:id`.
  */
 export function registerGatewayRoutes(app: FastifyInstance, gateway: GatewayService, db: Database): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -168,7 +169,7 @@ export function registerGatewayRoutes(app: FastifyInstance, gateway: GatewayServ
     {
       config: routeAuth({ scope: 'read' }),
       schema: {
-        summary: 'Gateway spend by team, key, model and/or day.',
+        summary: 'Gateway spend by team, key, model, day and/or use case.',
         tags: ['gateway'],
         querystring: z.strictObject({
           groupBy: z
@@ -184,6 +185,22 @@ export function registerGatewayRoutes(app: FastifyInstance, gateway: GatewayServ
       const q = request.query;
       const groupBy = (q.groupBy ?? 'team').split(',') as (typeof SPEND_GROUPS)[number][];
       return { groupBy, rows: await spend(db, principalOf(request), { groupBy, from: q.from, to: q.to }) };
+    },
+  );
+  r.get(
+    '/api/v1/gateway/traces/:id',
+    {
+      config: routeAuth({ scope: 'read' }),
+      schema: {
+        summary: 'One gateway trace by the x-tarmac-run-id of its response (its team, its key, or platform admins).',
+        tags: ['gateway'],
+        params: z.object({ id: z.string().min(1) }),
+        response: { 200: TraceView },
+      },
+    },
+    async (request) => {
+      await gateway.traces.flush();
+      return readTrace(db, principalOf(request), request.params.id);
     },
   );
 }

@@ -1,7 +1,7 @@
 import { teamsWithRole, type Principal } from '../access/index.js';
 import type { Database } from '../db/index.js';
 
-export const SPEND_GROUPS = ['team', 'key', 'model', 'day'] as const;
+export const SPEND_GROUPS = ['team', 'key', 'model', 'day', 'usecase'] as const;
 export type SpendGroup = (typeof SPEND_GROUPS)[number];
 
 export interface SpendQuery {
@@ -17,6 +17,8 @@ export interface SpendRow {
   key: string | null;
   model: string | null;
   day: string | null;
+  /** The use case traces recorded (`x-tarmac-use-case`, or the run's use case). */
+  usecase: string | null;
   requests: number;
   errors: number;
   inputTokens: number;
@@ -30,10 +32,11 @@ const COLUMN: Record<SpendGroup, string> = {
   key: 'g.key_id',
   model: "g.provider || '/' || g.model",
   day: "to_char(date_trunc('day', g.at at time zone 'UTC'), 'YYYY-MM-DD')",
+  usecase: 'g.use_case',
 };
 
 /**
- * Spend recorded by the gateway, grouped by team, key, model and/or day. Platform admins see everything;
+ * Spend recorded by the gateway, grouped by team, key, model, day and/or use case. Platform admins see everything;
  * others see the teams they belong to and their own key.
  *
  * @example
@@ -56,6 +59,7 @@ export async function spend(db: Database, principal: Principal, query: SpendQuer
     key: string | null;
     model: string | null;
     day: string | null;
+    usecase: string | null;
     requests: string | number;
     errors: string | number;
     input_tokens: string | number;
@@ -77,6 +81,7 @@ export async function spend(db: Database, principal: Principal, query: SpendQuer
     key: r.key,
     model: r.model,
     day: r.day,
+    usecase: r.usecase,
     requests: Number(r.requests),
     errors: Number(r.errors),
     inputTokens: Number(r.input_tokens),

@@ -9,6 +9,7 @@ const Summary = z.object({
   id: z.string(),
   name: z.string(),
   teamId: z.string(),
+  team: z.string(),
   description: z.string(),
   latestVersion: z.number(),
   labels: z.record(z.string(), z.number()),

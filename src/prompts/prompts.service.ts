@@ -13,6 +13,8 @@ export interface PromptSummary {
   id: string;
   name: string;
   teamId: string;
+  /** The team's name. */
+  team: string;
   description: string;
   latestVersion: number;
   /** Label → version. */
@@ -191,10 +193,12 @@ export class PromptService {
   private async summary(row: repo.PromptRow): Promise<PromptSummary> {
     const latest = await repo.latestVersion(this.db, row.id);
     const labels = await repo.labels(this.db, row.id);
+    const team = await findTeam(this.db, row.team_id);
     return {
       id: row.id,
       name: row.name,
       teamId: row.team_id,
+      team: team?.name ?? row.team_id,
       description: row.description,
       latestVersion: latest?.version ?? 0,
       labels: Object.fromEntries(labels.map((l) => [l.label, l.version])),

@@ -149,7 +149,7 @@ describe(`record lookups as the caller (${BACKEND})`, () => {
 });
 
 describe(`per-source metrics (${BACKEND})`, () => {
-  it('exports lag, staleness and document counts per source on /metrics', async () => {
+  it('exports lag, staleness, document and chunk counts per source on /metrics', async () => {
     const s = await openTestServer();
     try {
       await s.identity.createTeam({ principal: s.admin }, { name: 'ops' });
@@ -163,6 +163,8 @@ describe(`per-source metrics (${BACKEND})`, () => {
       expect(text).toContain('tarmac_source_stale{source="wiki"} 0');
       expect(text).toContain('tarmac_source_documents{source="wiki",status="indexed"} 1');
       expect(text).toContain('tarmac_source_documents{source="wiki",status="failed"} 1');
+      expect(text).not.toContain('status="chunks"');
+      expect(text).toContain('tarmac_source_chunks{source="wiki"} 1');
     } finally {
       await s.close();
     }

@@ -149,6 +149,14 @@ describe(`review queue (${BACKEND})`, () => {
     expect(analyst.json().tasks).toEqual([]);
   });
 
+  it('shows the review on its run: open while held, then who decided what and when', async () => {
+    const { runId, task } = await held();
+    const run = async () => (await s.app.inject({ url: `/api/v1/runs/${runId}`, headers: bearer(tokens['analyst@x.io']!) })).json<{ review: unknown }>();
+    expect((await run()).review).toEqual({ taskId: task.id, kind: 'hold', status: 'open', decidedBy: null, decidedAt: null, decision: null });
+    await s.review.decide({ principal: p['owner@x.io']! }, task.id, { action: 'reject', reason: 'speculative' });
+    expect((await run()).review).toEqual({ taskId: task.id, kind: 'hold', status: 'rejected', decidedBy: p['owner@x.io']!.userId, decidedAt: clock.toISOString(), decision: 'blocked' });
+  });
+
   it('is worked from the CLI: a reviewer lists, reads, approves and rejects held runs', async () => {
     const { runCli } = await import('../cli/index.js');
     const cli = async (email: string, args: string[]) => {

@@ -80,6 +80,10 @@ export async function findTask(q: Queryable, id: string, forUpdate = false): Pro
   return (await q.query<TaskRow>(`select ${WITH_ASSIGNEE} from review_tasks where id = $1${forUpdate ? ' for update' : ''}`, [id])).rows[0] ?? null;
 }
 
+export async function taskOfRun(q: Queryable, runId: string): Promise<TaskRow | null> {
+  return (await q.query<TaskRow>(`select ${WITH_ASSIGNEE} from review_tasks where run_id = $1`, [runId])).rows[0] ?? null;
+}
+
 export async function listTasks(q: Queryable, f: { teamIds: string[] | null; status?: string | undefined; assignee?: string | undefined; limit: number }): Promise<TaskRow[]> {
   const where: string[] = [];
   const params: unknown[] = [];

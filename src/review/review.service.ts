@@ -3,6 +3,7 @@ import type { AuditLog, RecordAudit } from '../audit/index.js';
 import type { Database, Queryable } from '../db/index.js';
 import { TarmacError } from '../errors/index.js';
 import { findUser, newId, type Caller } from '../identity/index.js';
+import { z } from 'zod';
 import * as repo from './review.repository.js';
 
 /** What a decision (or a timeout) does to the run under review. */
@@ -14,6 +15,17 @@ export interface RunVerdict {
   /** No one decided in time: the posture's timeout action applied. */
   timedOut?: boolean | undefined;
 }
+
+/** The review of a run as the run shows it: `decision` is what the review did to the run, null while open. */
+export const RunReview = z.object({
+  taskId: z.string(),
+  kind: z.enum(['hold', 'sample']),
+  status: z.enum(['open', 'approved', 'edited', 'rejected', 'timed_out']),
+  decidedBy: z.string().nullable(),
+  decidedAt: z.string().nullable(),
+  decision: z.enum(['delivered', 'blocked']).nullable(),
+});
+export type RunReview = z.infer<typeof RunReview>;
 
 /** How review reaches the runs it decides (the runs live with use cases; review does not import them). */
 export interface RunPort {
@@ -162,6 +174,14 @@ export class ReviewService {
 
   async get(caller: Caller, id: string): Promise<ReviewTask> {
     return view(this.visible(caller.principal, await repo.findTask(this.db, id), id));
+  }
+
+  /** The review of a run, or null when it had none; for whoever may see the run (its service checks that). */
+  async ofRun(runId: string): Promise<RunReview | null> {
+    const t = await repo.taskOfRun(this.db, runId);
+    if (!t) return null;
+    const decision = t.status === 'open' ? null : t.status === 'rejected' || (t.status === 'timed_out' && t.timeout_action === 'block') ? 'blocked' : 'delivered';
+    return { taskId: t.id, kind: t.kind, status: t.status, decidedBy: t.decided_by, decidedAt: t.decided_at?.toISOString() ?? null, decision };
   }
 
   /**

@@ -388,15 +388,16 @@ export class SourceService {
     };
   }
 
-  /** Lag, staleness, document counts and embedding backlog of every source (for `/metrics`). */
-  async gauges(): Promise<{ name: string; lagSeconds: number | null; stale: boolean; documents: Record<string, number>; embeddingsPending: number | null }[]> {
+  /** Lag, staleness, document and chunk counts, and embedding backlog of every source (for `/metrics`). */
+  async gauges(): Promise<{ name: string; lagSeconds: number | null; stale: boolean; documents: Record<string, number>; chunks: number; embeddingsPending: number | null }[]> {
     const out = [];
     for (const row of await repo.listSources(this.db)) {
       const c = await documentCounts(this.db, row.id);
       out.push({
         name: row.name,
         ...freshnessOf(row),
-        documents: { indexed: c.indexed, failed: c.failed, quarantined: c.quarantined, chunks: c.chunks },
+        documents: { indexed: c.indexed, failed: c.failed, quarantined: c.quarantined },
+        chunks: c.chunks,
         embeddingsPending: await this.embeddingsPending(row.id),
       });
     }

@@ -72,6 +72,7 @@ describe(`governed runs (${BACKEND})`, () => {
     expect(record.spans.map((sp) => sp.name)).toEqual(['authorize', 'context', 'prompt', 'model', 'guard', 'decide', 'total']);
     expect(record).toMatchObject({ prompt: 'uw-answer', promptVersion: 1, route: 'local/extractive', gatewayRunId: expect.any(String) });
     expect(record.tokens.input).toBeGreaterThan(0);
+    expect(record.review).toBeNull();
   });
 
   it('holds an answer the context does not support, and releases nothing to the caller', async () => {

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { principalOf, routeAuth, type ZodTypeProvider } from '../access/index.js';
 import { isTarmacError, TarmacError } from '../errors/index.js';
 import type { Caller } from '../identity/index.js';
+import { RunReview } from '../review/index.js';
 import { Reason } from './reasons.js';
 import type { RunInput, RunService } from './runs.service.js';
 
@@ -55,6 +56,7 @@ const RunRecord = RunResult.extend({
   createdAt: z.string(),
   feedback: z.array(z.object({ userId: z.string().nullable(), rating: z.number().nullable(), comment: z.string().nullable(), correction: z.string().nullable(), at: z.string() })),
   outcome: z.object({ outcome: z.string(), timeSpentSeconds: z.number().nullable(), recordedBy: z.string().nullable(), at: z.string() }).nullable(),
+  review: RunReview.nullable(),
 });
 
 const RunBody = z.strictObject({

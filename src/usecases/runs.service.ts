@@ -9,7 +9,7 @@ import type { GatewayCaller, GatewayService } from '../models/index.js';
 import { highestClassification, type Classification } from '../policies/index.js';
 import type { PromptService } from '../prompts/index.js';
 import type { ContextManifest, RetrievalService } from '../retrieval/index.js';
-import type { ReviewService, RunPort, RunVerdict } from '../review/index.js';
+import type { ReviewService, RunPort, RunReview, RunVerdict } from '../review/index.js';
 import { injectionMarkers } from './injection.js';
 import { judgeMessages, parseJudgeVerdict } from './judge.js';
 import { reason, type Reason } from './reasons.js';
@@ -146,6 +146,8 @@ export interface RunRecord extends RunResult {
   createdAt: string;
   feedback: { userId: string | null; rating: number | null; comment: string | null; correction: string | null; at: string }[];
   outcome: { outcome: string; timeSpentSeconds: number | null; recordedBy: string | null; at: string } | null;
+  /** The run's review task (held, or sampled), null when it had none. */
+  review: RunReview | null;
 }
 
 export interface RunInput {
@@ -627,6 +629,7 @@ export class RunService implements RunPort {
       createdAt: row.created_at.toISOString(),
       feedback: (await repo.feedbackOf(this.db, row.id)).map((f) => ({ userId: f.user_id, rating: f.rating, comment: f.comment, correction: f.correction, at: f.created_at.toISOString() })),
       outcome: await repo.outcomeOf(this.db, row.id).then((o) => (o ? { outcome: o.outcome, timeSpentSeconds: o.time_spent_seconds, recordedBy: o.recorded_by, at: o.created_at.toISOString() } : null)),
+      review: await this.deps.review.ofRun(row.id),
     };
   }
 

@@ -182,6 +182,20 @@ teams:
     expect((bad as Error).message).toContain('tarmac.yaml:23: usecases[0].owner: the accountable owner bob@example.com must be an owner of team underwriting');
   });
 
+  it('shows the providers and routes of a new gateway section in a dry run', async () => {
+    const dry = await apply(
+      `version: 1
+gateway:
+  providers:
+    - { name: openai, type: openai-compatible, baseUrl: https://api.openai.com/v1, apiKeyEnv: OPENAI_API_KEY }
+  routes:
+    - { name: default, targets: [{ provider: openai, model: gpt-4o-mini }, { provider: local, model: echo }] }
+`,
+      true,
+    );
+    expect(formatChanges(dry.changes)).toBe('+ gateway gateway\n    providers: openai (openai-compatible)\n    routes: default → openai/gpt-4o-mini, local/echo');
+  });
+
   it('needs a platform admin', async () => {
     const user = await s.identity.createUser({ principal: s.admin }, { email: 'dev@example.com' });
     const p = await s.identity.authenticate((await s.identity.createKey({ principal: s.admin }, { name: 'dev', user: user.email })).token);

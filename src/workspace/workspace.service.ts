@@ -164,7 +164,9 @@ async function plan(q: Queryable, file: WorkspaceFile, source: { text: string; n
     const fields: FieldChange[] = [];
     fieldChanges('', current ?? {}, desired, fields);
     if (!current || fields.length > 0) {
-      changes.push({ op: current ? 'update' : 'create', kind: 'gateway', name: 'gateway', fields: current ? fields : [] });
+      // A new section lists what it sets, leaving out the empty defaults.
+      const created = fields.filter((f) => !Array.isArray(f.to) || f.to.length > 0);
+      changes.push({ op: current ? 'update' : 'create', kind: 'gateway', name: 'gateway', fields: current ? fields : created });
       steps.push(async (_w, tx, record) => {
         await tx.query(
           `insert into gateway_config (id, config) values (1, $1) on conflict (id) do update set config = excluded.config, updated_at = now()`,
@@ -337,6 +339,20 @@ export class WorkspaceService {
 
 const SYMBOL: Record<Change['op'], string> = { create: '+', update: '~', delete: '-' };
 
+/** A short line for a new gateway setting: named entries by name (with type or targets), other values as JSON. */
+function outline(value: unknown): string {
+  if (!Array.isArray(value)) return JSON.stringify(value);
+  return value
+    .map((item: unknown) => {
+      const entry = (typeof item === 'object' && item !== null ? item : {}) as { name?: unknown; type?: unknown; targets?: unknown };
+      if (typeof entry.name !== 'string') return JSON.stringify(item);
+      const type = typeof entry.type === 'string' ? ` (${entry.type})` : '';
+      const targets = Array.isArray(entry.targets) ? ` → ${(entry.targets as { provider: string; model: string }[]).map((t) => `${t.provider}/${t.model}`).join(', ')}` : '';
+      return `${entry.name}${type}${targets}`;
+    })
+    .join('; ');
+}
+
 /** Renders changes as a readable diff, one line per object. */
 export function formatChanges(changes: Change[]): string {
   if (changes.length === 0) return 'no changes';
@@ -344,6 +360,7 @@ export function formatChanges(changes: Change[]): string {
   return changes
     .map((c) => {
       const head = `${SYMBOL[c.op]} ${c.kind} ${c.name}`;
+      if (c.op === 'create' && c.kind === 'gateway') return [head, ...c.fields.map((f) => `    ${f.path}: ${outline(f.to)}`)].join('\n');
       if (c.op === 'create' && c.kind !== 'member' && c.kind !== 'label') return head;
       if (c.kind === 'member') return `${head} (${c.op === 'delete' ? show(c.fields[0]?.from) : show(c.fields[0]?.to)})`;
       if (c.kind === 'label') return `${head} → v${show(c.fields[0]?.to)}${c.fields[0]?.from === null ? '' : ` (was v${show(c.fields[0]?.from)})`}`;

@@ -1,8 +1,9 @@
-import { statSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, statSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { describe, expect, it } from 'vitest';
-import { cliEnv, collect, runCli, startCli, startServe, tempDataDir } from '../support/cli.js';
+import { spawn } from 'node:child_process';
+import { cliEnv, collect, ROOT, runCli, startCli, startServe, tempDataDir } from '../support/cli.js';
 
 describe('tarmac CLI', () => {
   it('lists every command and exits 2 on usage errors', async () => {
@@ -12,6 +13,8 @@ describe('tarmac CLI', () => {
     for (const cmd of ['serve', 'apply', 'audit', 'keys']) expect(help.stdout).toContain(cmd);
     const keysHelp = await runCli(['keys', '--help'], env);
     for (const cmd of ['create', 'list', 'revoke']) expect(keysHelp.stdout).toContain(cmd);
+    const applyHelp = await runCli(['apply', '--help'], env);
+    for (const section of ['users', 'teams', 'policies', 'sources', 'prompts', 'use cases', 'gateway']) expect(applyHelp.stdout).toContain(section);
     expect((await runCli(['frobnicate'], env)).code).toBe(2);
     expect((await runCli(['apply'], env)).code).toBe(2);
   });
@@ -48,7 +51,7 @@ describe('tarmac CLI', () => {
 
       // the demo prompt: list, show, then a second version through the API, a diff and a label move
       const prompts = await runCli(['prompts', 'list'], env);
-      expect(prompts.stdout).toMatch(/underwriting-answer\s+team_\w+\s+v1\s+production=v1/);
+      expect(prompts.stdout).toMatch(/underwriting-answer\s+underwriting\s+v1\s+production=v1/);
       const shown = await runCli(['prompts', 'show', 'underwriting-answer'], env);
       expect(shown.stdout).toContain('underwriting-answer v1 [production]');
       expect(shown.stdout).toContain('[user]\n{{question}}');
@@ -142,19 +145,59 @@ describe('tarmac CLI', () => {
     expect(res.stderr).toContain(`${file}:5: policies[0].egress.secret: unknown key`);
   });
 
-  it('keeps an older admin key file instead of overwriting it', async () => {
+  it('refuses to install over another installation\'s admin key unless serve is given --replace-admin-key', async () => {
     const dir = tempDataDir();
     writeFileSync(path.join(dir, 'admin-key'), 'tmk_from_another_installation\n', { mode: 0o600 });
-    const res = await runCli(['keys', 'list', '--json'], cliEnv(dir, { TARMAC_SEED_DEMO: 'false' }));
-    expect(res.code, res.stderr).toBe(0);
-    const { readdirSync } = await import('node:fs');
+    const env = cliEnv(dir, { TARMAC_SEED_DEMO: 'false' });
+    const refused = await runCli(['keys', 'list', '--json'], env);
+    expect(refused.code).toBe(1);
+    expect(JSON.parse(refused.stdout)).toMatchObject({ error: { code: 'conflict' } });
+    expect(readdirSync(dir).sort()).toEqual(['admin-key']);
+    expect(readFileSync(path.join(dir, 'admin-key'), 'utf8')).toBe('tmk_from_another_installation\n');
+
+    const server = await startServe(env, ['--replace-admin-key']);
+    server.child.kill('SIGTERM');
+    await server.done;
     const kept = readdirSync(dir).filter((f) => f.startsWith('admin-key.replaced-'));
     expect(kept).toHaveLength(1);
     expect(readFileSync(path.join(dir, kept[0]!), 'utf8')).toBe('tmk_from_another_installation\n');
     expect(readFileSync(path.join(dir, 'admin-key'), 'utf8')).toMatch(/^tmk_[a-z2-9]{12}_/);
     // logs went to standard error: standard output is exactly the JSON result
+    const res = await runCli(['keys', 'list', '--json'], env);
+    expect(res.code, res.stderr).toBe(0);
     expect(JSON.parse(res.stdout)).toHaveLength(1);
-  });
+  }, 180_000);
+
+  it('with TARMAC_PORT set, talks to the server on that port instead of installing in the data folder', async () => {
+    const serverDir = tempDataDir();
+    const server = await startServe(cliEnv(serverDir, { TARMAC_SEED_DEMO: 'false' }));
+    try {
+      // the CLI's folder holds the server's key but no database, as beside a server on PostgreSQL
+      const dir = tempDataDir();
+      const token = readFileSync(path.join(serverDir, 'admin-key'), 'utf8');
+      writeFileSync(path.join(dir, 'admin-key'), token, { mode: 0o600 });
+      const res = await runCli(['keys', 'list', '--json'], cliEnv(dir, { TARMAC_PORT: new URL(server.url).port }));
+      expect(res.code, res.stderr).toBe(0);
+      expect(JSON.parse(res.stdout)).toHaveLength(1);
+      expect(readdirSync(dir)).toEqual(['admin-key']);
+      expect(readFileSync(path.join(dir, 'admin-key'), 'utf8')).toBe(token);
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.done;
+    }
+  }, 180_000);
+
+  it('exits quietly when the reader of its output stops early', async () => {
+    const dir = tempDataDir();
+    const env = cliEnv(dir, { TARMAC_SEED_DEMO: 'false' });
+    const file = writeTemp(dir, `version: 1\nusers:\n${Array.from({ length: 3000 }, (_, i) => `  - email: pipe${i}@example.com`).join('\n')}\n`);
+    const cli = [process.execPath, '--import', 'tsx', path.join(ROOT, 'src/cli/run.ts'), 'apply', '-f', file, '--dry-run', '--json'].map((a) => `'${a}'`).join(' ');
+    const child = spawn('sh', ['-c', `{ ${cli}; echo "cli exit $?" >&2; } | head -c 10`], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const res = await collect(child);
+    expect(res.stdout).toHaveLength(10);
+    expect(res.stderr).not.toMatch(/EPIPE|Error|\n\s+at /);
+    expect(res.stderr).toContain('cli exit 0');
+  }, 180_000);
 
   it('apply reports a bad file with file, path and line and exits 1', async () => {
     const dir = tempDataDir();

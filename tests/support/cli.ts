@@ -42,8 +42,8 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<CliResul
 }
 
 /** Starts `tarmac serve` on a free port and waits until /readyz answers 200. */
-export async function startServe(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string; output: () => string; done: Promise<CliResult> }> {
-  const child = startCli(['serve', '--port', '0'], env);
+export async function startServe(env: NodeJS.ProcessEnv, args: string[] = []): Promise<{ child: ChildProcess; url: string; output: () => string; done: Promise<CliResult> }> {
+  const child = startCli(['serve', '--port', '0', ...args], env);
   const done = collect(child);
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
