@@ -1,11 +1,12 @@
 // The folder boundaries of docs/architecture.md: each capability folder is reached only through its
 // index.ts, dependencies point inward (nothing depends on http, cli or app but the layers above them),
-// and every folder under src/ has an index.ts.
+// every folder under src/ has an index.ts, and only a table's owner names it in SQL (tests/table-owners.ts).
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
+import { SHARED_READS, TABLE_OWNERS } from './table-owners.js';
 
 const SRC = fileURLToPath(new URL('../src/', import.meta.url));
 
@@ -96,5 +97,55 @@ describe('source structure', () => {
       }
     });
     expectNone(missing.map((f) => `src/${f}/index.ts`), 'folders without an index.ts');
+  });
+});
+
+/** The text of every string and template literal of a file: where its SQL is. */
+function literalsOf(file: string): string[] {
+  const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true);
+  const out: string[] = [];
+  const visit = (node: ts.Node) => {
+    if (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node)) out.push(node.text);
+    else if (ts.isTemplateExpression(node)) out.push(node.head.text, ...node.templateSpans.map((span) => span.literal.text));
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return out;
+}
+
+// A table named where SQL names one: after from, join, into, update, table, exists, analyze (lists too).
+const TABLE_REFERENCE = /\b(?:from|join|into|update|table|exists|analyze|truncate)\s+((?:[a-z_]+\s*,\s*)*[a-z_]+)/gi;
+
+describe('table ownership', () => {
+  const MIGRATIONS = path.join(SRC, 'db', 'migrations');
+  const created = readdirSync(MIGRATIONS).flatMap((name) => [...readFileSync(path.join(MIGRATIONS, name), 'utf8').matchAll(/create table (?:if not exists )?([a-z_]+)/g)].map((m) => m[1]!));
+
+  it('gives every table of the migrations one owner, a folder that exists', () => {
+    expect(created.length).toBeGreaterThan(20);
+    expectNone(created.filter((t) => !(t in TABLE_OWNERS)), 'tables missing from TABLE_OWNERS (tests/table-owners.ts)');
+    expectNone(Object.keys(TABLE_OWNERS).filter((t) => !created.includes(t)), 'tables in TABLE_OWNERS that no migration creates');
+    expectNone(Object.values(TABLE_OWNERS).filter((f) => !statSync(path.join(SRC, f), { throwIfNoEntry: false })?.isDirectory()), 'owners that are not folders of src/');
+  });
+
+  it("names a table in SQL only in the folder that owns it (or a listed shared read)", () => {
+    const shared = new Set(SHARED_READS.flatMap((r) => r.tables.map((t) => `${r.folder}:${t}`)));
+    const violations: string[] = [];
+    let references = 0;
+    for (const file of files) {
+      const folder = path.relative(SRC, file).split(path.sep)[0]!;
+      const named = new Set<string>();
+      for (const text of literalsOf(file)) for (const m of text.matchAll(TABLE_REFERENCE)) for (const t of m[1]!.split(/\s*,\s*/)) if (t in TABLE_OWNERS) named.add(t);
+      references += named.size;
+      for (const t of named) if (TABLE_OWNERS[t] !== folder && !shared.has(`${folder}:${t}`)) violations.push(`${path.relative(SRC, file)}: ${t} (owned by ${TABLE_OWNERS[t]})`);
+    }
+    expect(references).toBeGreaterThan(30);
+    expectNone(violations, "SQL that names another folder's table (call the owner's public face, or list the read in SHARED_READS with why)");
+  });
+});
+
+describe('advisory locks', () => {
+  it('takes every advisory-lock key from the one registry, db/locks.ts', () => {
+    const bare = files.filter((f) => !f.endsWith(path.join('db', 'locks.ts'))).filter((f) => /pg_(?:try_)?advisory\w*\(\s*\d|\b7_?246_?\d{3}\b/.test(readFileSync(f, 'utf8')));
+    expectNone(bare.map((f) => path.relative(SRC, f)), 'files with an advisory-lock key of their own (use LOCK_KEYS from db/index.ts)');
   });
 });

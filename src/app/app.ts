@@ -7,7 +7,7 @@ import { AuditLog, loadSigningKey, type SigningKey } from '../audit/index.js';
 import type { Config } from '../config/index.js';
 import { TarmacError } from '../errors/index.js';
 import { migrate, openDatabase, type Database } from '../db/index.js';
-import { IdentityService } from '../identity/index.js';
+import { findInstallation, IdentityService } from '../identity/index.js';
 import { GatewayService } from '../models/index.js';
 import { PolicyService } from '../policies/index.js';
 import { PromptService } from '../prompts/index.js';
@@ -126,11 +126,11 @@ export async function openServices(config: Config, options: { command: string; l
     const { applied } = await migrate(db);
     if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
 
-    const { rows } = await db.query<{ audit_public_key: string | null }>('select audit_public_key from installation');
-    const isNew = rows.length === 0;
+    const installation = await findInstallation(db);
+    const isNew = installation === null;
     if (isNew && !options.replaceAdminKey) refuseOtherAdminKey(config);
     const keyFile = loadSigningKey(signingKeyPath(config), isNew);
-    const trusted = rows[0]?.audit_public_key ?? keyFile?.publicKeyPem ?? null;
+    const trusted = installation?.auditPublicKey ?? keyFile?.publicKeyPem ?? null;
     let signingKey: SigningKey | null = keyFile;
     if (!keyFile) {
       logger.warn({ file: signingKeyPath(config) }, 'no audit signing key file; this process will not sign audit checkpoints');

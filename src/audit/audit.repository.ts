@@ -1,4 +1,4 @@
-import { insertStatement, type Queryable } from '../db/index.js';
+import { insertStatement, LOCK_KEYS, type Queryable } from '../db/index.js';
 
 /** An audit entry as stored. */
 export interface AuditEntryRow {
@@ -28,7 +28,7 @@ export interface CheckpointRow {
 }
 
 // One constant for every Tarmac process: appends take turns on it, so the chain stays linear.
-const CHAIN_LOCK_KEY = 7_246_002;
+const CHAIN_LOCK_KEY = LOCK_KEYS.auditChain;
 
 /** Takes the chain lock (held until the transaction ends) and reads the head, in one round trip. */
 export async function lockChainAndReadHead(tx: Queryable): Promise<{ seq: number; hash: string } | null> {

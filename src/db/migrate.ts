@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Database } from './database.js';
+import { LOCK_KEYS } from './locks.js';
 
 /** One ordered, plain-SQL migration. */
 export interface Migration {
@@ -11,8 +12,7 @@ export interface Migration {
 }
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
-// Any constant works; all Tarmac processes use this one to take turns migrating.
-const MIGRATION_LOCK_KEY = 7_246_001;
+const MIGRATION_LOCK_KEY = LOCK_KEYS.migrations;
 
 let bundled: Migration[] | null = null;
 

@@ -44,6 +44,12 @@ export interface KeyRow {
 }
 
 /** A team by id or by name. */
+/** The installation record (one row once Tarmac is installed), or null on a new database. */
+export async function findInstallation(q: Queryable): Promise<{ auditPublicKey: string | null } | null> {
+  const row = (await q.query<{ audit_public_key: string | null }>('select audit_public_key from installation')).rows[0];
+  return row ? { auditPublicKey: row.audit_public_key } : null;
+}
+
 export async function findTeam(q: Queryable, ref: string): Promise<TeamRow | null> {
   return (await q.query<TeamRow>('select * from teams where id = $1 or name = $1', [ref])).rows[0] ?? null;
 }
@@ -154,4 +160,26 @@ export async function touchKey(q: Queryable, id: string): Promise<void> {
     "update api_keys set last_used_at = now() where id = $1 and (last_used_at is null or last_used_at < now() - interval '1 minute')",
     [id],
   );
+}
+
+/** The principals a user holds: `*`, the user by id and email, and each team by id and name. */
+export async function principalsOfUser(q: Queryable, userId: string): Promise<{ email: string; principals: string[] } | null> {
+  const { rows } = await q.query<{ email: string; team_id: string | null; team_name: string | null }>(
+    `select u.email, t.id as team_id, t.name as team_name from users u
+     left join team_members m on m.user_id = u.id left join teams t on t.id = m.team_id
+     where u.id = $1 or u.email = lower($1)`,
+    [userId],
+  );
+  const first = rows[0];
+  if (!first) return null;
+  const { rows: ids } = await q.query<{ id: string }>('select id from users where email = $1', [first.email]);
+  const set = new Set(['*', `user:${first.email}`, `user:${ids[0]?.id.toLowerCase() ?? ''}`]);
+  for (const r of rows) if (r.team_id && r.team_name) set.add(`team:${r.team_id.toLowerCase()}`).add(`team:${r.team_name}`);
+  return { email: first.email, principals: [...set].sort() };
+}
+
+/** The principals of a team key: `*` and the team by id and name. */
+export async function principalsOfTeam(q: Queryable, teamId: string): Promise<string[]> {
+  const { rows } = await q.query<{ name: string }>('select name from teams where id = $1', [teamId]);
+  return ['*', `team:${teamId.toLowerCase()}`, ...(rows[0] ? [`team:${rows[0].name}`] : [])].sort();
 }

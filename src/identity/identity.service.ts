@@ -12,7 +12,7 @@ import {
   type TeamRole,
 } from '../access/index.js';
 import type { AuditLog, RecordAudit } from '../audit/index.js';
-import type { Database, Queryable } from '../db/index.js';
+import { LOCK_KEYS, type Database, type Queryable } from '../db/index.js';
 import { TarmacError } from '../errors/index.js';
 import type { CLASSIFICATIONS } from '../policies/index.js';
 import * as repo from './identity.repository.js';
@@ -485,7 +485,7 @@ export class IdentityService {
     persistKey: (token: string) => void;
   }): Promise<{ adminUserId: string; keyId: string } | null> {
     return this.audit.transaction({ actor: systemActor('install') }, async (tx, record) => {
-      await tx.query('select pg_advisory_xact_lock($1)', [7_246_003]);
+      await tx.query('select pg_advisory_xact_lock($1)', [LOCK_KEYS.install]);
       const { rows } = await tx.query('select 1 from installation');
       if (rows.length > 0) return null;
       const w = new IdentityWriter(tx, record);
@@ -508,7 +508,6 @@ export class IdentityService {
 
   /** The installation's recorded audit public key, or null before install. */
   async installationPublicKey(): Promise<string | null> {
-    const { rows } = await this.db.query<{ audit_public_key: string | null }>('select audit_public_key from installation');
-    return rows[0]?.audit_public_key ?? null;
+    return (await repo.findInstallation(this.db))?.auditPublicKey ?? null;
   }
 }

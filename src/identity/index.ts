@@ -10,4 +10,4 @@
 export { IdentityService, IdentityWriter, keyView, type ApiKey, type Caller, type CreateKeyInput, type Team, type User } from './identity.service.js';
 export { registerIdentityRoutes } from './identity.routes.js';
 export { KEY_PREFIX, newId } from './keys.js';
-export { emailsNamed, findTeam, findUser, membersOfTeam, type TeamRow, type UserRow } from './identity.repository.js';
+export { emailsNamed, findInstallation, principalsOfTeam, principalsOfUser, findTeam, findUser, listTeams, membershipsOfUser, membersOfTeam, type TeamRow, type UserRow } from './identity.repository.js';

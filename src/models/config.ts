@@ -1,4 +1,5 @@
-import type { Database } from '../db/index.js';
+import type { Database, Queryable } from '../db/index.js';
+import { listTeams } from '../identity/index.js';
 import type { PolicyRules } from '../policies/index.js';
 import { findPolicy } from '../policies/index.js';
 import { EMPTY_GATEWAY_CONFIG, GatewayConfig, regionOfBedrockUrl } from './gateway.schema.js';
@@ -22,6 +23,16 @@ export interface LoadedGateway {
   teamNameById: Map<string, string>;
 }
 
+/** Whether a `gateway` section was ever applied. */
+export async function hasGatewayConfig(q: Queryable): Promise<boolean> {
+  return (await q.query('select 1 from gateway_config where id = 1')).rows.length > 0;
+}
+
+/** Stores the `gateway` section, in the caller's transaction (`tarmac apply`). */
+export async function writeGatewayConfig(q: Queryable, config: unknown): Promise<void> {
+  await q.query('insert into gateway_config (id, config) values (1, $1) on conflict (id) do update set config = excluded.config, updated_at = now()', [JSON.stringify(config)]);
+}
+
 /** Reads the stored `gateway` section (applied from tarmac.yaml), or the empty one. */
 export async function storedGatewayConfig(db: Pick<Database, 'query'>): Promise<GatewayConfig> {
   const row = (await db.query<{ config: unknown }>('select config from gateway_config where id = 1')).rows[0];
@@ -40,7 +51,7 @@ export async function loadGateway(db: Database, env: NodeJS.ProcessEnv): Promise
   }
   const policyName = config.policy ?? 'default';
   const policy = await findPolicy(db, policyName);
-  const teams = (await db.query<{ id: string; name: string }>('select id, name from teams')).rows;
+  const teams = await listTeams(db);
   return {
     config,
     providers,

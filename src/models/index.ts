@@ -10,7 +10,7 @@
  * const result = await gateway.chat(caller, { model: 'local/extractive', messages });
  */
 export { GatewayConfig, type GatewayRoute, type GatewayTarget } from './gateway.schema.js';
-export { storedGatewayConfig } from './config.js';
+export { hasGatewayConfig, storedGatewayConfig, writeGatewayConfig } from './config.js';
 export { GatewayService, type ChatResult, type ChatStream, type GatewayCaller, type GatewayOptions } from './gateway.service.js';
 export { openAiErrorType, registerGatewayRoutes } from './gateway.routes.js';
 export { PriceTable, bundledPrices, type Price } from './prices.js';

@@ -1,5 +1,6 @@
 import { teamsWithRole, type Principal } from '../access/index.js';
 import type { Database } from '../db/index.js';
+import { listTeams } from '../identity/index.js';
 
 export const SPEND_GROUPS = ['team', 'key', 'model', 'day', 'usecase'] as const;
 export type SpendGroup = (typeof SPEND_GROUPS)[number];
@@ -28,7 +29,7 @@ export interface SpendRow {
 }
 
 const COLUMN: Record<SpendGroup, string> = {
-  team: 't.name',
+  team: 'g.team_id',
   key: 'g.key_id',
   model: "g.provider || '/' || g.model",
   day: "to_char(date_trunc('day', g.at at time zone 'UTC'), 'YYYY-MM-DD')",
@@ -70,14 +71,16 @@ export async function spend(db: Database, principal: Principal, query: SpendQuer
     `select ${select}, count(*) as requests, count(*) filter (where g.status <> 'ok') as errors,
        coalesce(sum(g.input_tokens), 0) as input_tokens, coalesce(sum(g.output_tokens), 0) as output_tokens,
        coalesce(sum(g.cost_usd), 0) as cost_usd, coalesce(sum(g.cost_usd) filter (where g.cost_estimated), 0) as estimated_usd
-     from gateway_traces g left join teams t on t.id = g.team_id
+     from gateway_traces g
      where g.at >= $1 and g.at < $2${visible}
      ${groupBy}
      order by cost_usd desc, requests desc`,
     params,
   );
+  // Teams by name, read through identity: gateway traces keep the team's id.
+  const names = groups.includes('team') ? new Map((await listTeams(db)).map((t) => [t.id, t.name])) : new Map<string, string>();
   return rows.map((r) => ({
-    team: r.team,
+    team: r.team === null ? null : (names.get(r.team) ?? r.team),
     key: r.key,
     model: r.model,
     day: r.day,

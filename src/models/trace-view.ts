@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { teamsWithRole, type Principal } from '../access/index.js';
 import type { Database } from '../db/index.js';
 import { TarmacError } from '../errors/index.js';
+import { findTeam } from '../identity/index.js';
 import type { GatewayTrace } from './traces.js';
 
 /** One gateway trace as the API shows it. */
@@ -47,7 +48,7 @@ export const TraceView = z.object({
 });
 export type TraceView = z.infer<typeof TraceView>;
 
-type TraceRow = Omit<GatewayTrace, 'at' | 'cost_usd'> & { at: Date | string; cost_usd: string | number; team: string | null };
+type TraceRow = Omit<GatewayTrace, 'at' | 'cost_usd'> & { at: Date | string; cost_usd: string | number };
 
 /**
  * One gateway trace by its id (the `x-tarmac-run-id` of the response), seen as the spend report sees traces:
@@ -63,7 +64,7 @@ export async function readTrace(db: Database, principal: Principal, id: string):
     params.push(teamsWithRole(principal, 'viewer'), principal.keyId);
     visible = ' and (g.team_id = any($2::text[]) or g.key_id = $3)';
   }
-  const { rows } = await db.query<TraceRow>(`select g.*, t.name as team from gateway_traces g left join teams t on t.id = g.team_id where g.id = $1${visible}`, params);
+  const { rows } = await db.query<TraceRow>(`select g.* from gateway_traces g where g.id = $1${visible}`, params);
   const r = rows[0];
   if (!r) throw new TarmacError('not_found', `gateway trace ${id} does not exist`);
   return {
@@ -72,7 +73,7 @@ export async function readTrace(db: Database, principal: Principal, id: string):
     requestId: r.request_id,
     keyId: r.key_id,
     teamId: r.team_id,
-    team: r.team,
+    team: r.team_id === null ? null : ((await findTeam(db, r.team_id))?.name ?? r.team_id),
     useCase: r.use_case,
     endpoint: r.endpoint,
     route: r.route,

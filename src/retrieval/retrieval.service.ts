@@ -1,5 +1,6 @@
 import { hasScope, type Principal } from '../access/index.js';
 import { ReadCache, type Database } from '../db/index.js';
+import { principalsOfTeam, principalsOfUser } from '../identity/index.js';
 import { TarmacError } from '../errors/index.js';
 import { freshnessOf, type SourceService } from '../sources/index.js';
 import { ContextAssembler, type AssembledContext, type ContextRecipeInput } from './context.service.js';
@@ -95,7 +96,7 @@ export function hitView(row: repo.HitRow): SearchHit {
 export class RetrievalService {
   readonly assembler: ContextAssembler;
   // Who a user is for access control, kept until users, teams or memberships change (in any process).
-  private readonly userPrincipals: ReadCache<Awaited<ReturnType<typeof repo.principalsOfUser>>>;
+  private readonly userPrincipals: ReadCache<Awaited<ReturnType<typeof principalsOfUser>>>;
   private readonly teamPrincipals: ReadCache<string[]>;
   private readonly fallbackListeners: ((reason: EmbeddingsFailureReason) => void)[] = [];
 
@@ -145,16 +146,16 @@ export class RetrievalService {
   async identityOf(principal: Principal, as?: string): Promise<SearchIdentity> {
     if (as !== undefined) {
       if (!principal.isAdmin && !hasScope(principal, 'act_as')) throw new TarmacError('forbidden', 'searching as another user needs a platform admin or a key with the act_as scope');
-      const user = await this.userPrincipals.get(as, () => repo.principalsOfUser(this.db, as));
+      const user = await this.userPrincipals.get(as, () => principalsOfUser(this.db, as));
       if (!user) throw new TarmacError('not_found', `user ${as} does not exist`, { user: as });
       return { label: `user:${user.email}`, principals: user.principals };
     }
     if (principal.userId) {
       const id = principal.userId;
-      const user = await this.userPrincipals.get(id, () => repo.principalsOfUser(this.db, id));
+      const user = await this.userPrincipals.get(id, () => principalsOfUser(this.db, id));
       if (user) return { label: `user:${user.email}`, principals: user.principals };
     }
-    if (principal.teamId) return { label: `team:${principal.teamId}`, principals: await this.teamPrincipals.get(principal.teamId, () => repo.principalsOfTeam(this.db, principal.teamId!)) };
+    if (principal.teamId) return { label: `team:${principal.teamId}`, principals: await this.teamPrincipals.get(principal.teamId, () => principalsOfTeam(this.db, principal.teamId!)) };
     return { label: 'anonymous', principals: ['*'] };
   }
 

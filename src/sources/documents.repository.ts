@@ -1,4 +1,4 @@
-import type { Queryable } from '../db/index.js';
+import { LOCK_KEYS, type Queryable } from '../db/index.js';
 import type { Chunk } from './chunk.js';
 
 /** A document ready to be written: parsed and chunked, or failed with its reason. */
@@ -28,8 +28,7 @@ export interface DocumentRow {
   indexed_at: Date;
 }
 
-// Writers of chunks take turns, so term statistics never deadlock between processes.
-const INDEX_LOCK_KEY = 7_246_101;
+const INDEX_LOCK_KEY = LOCK_KEYS.searchIndex;
 
 /** The content hashes of these documents, by id (absent when new). */
 export async function documentHashes(q: Queryable, sourceId: string, docIds: string[]): Promise<Map<string, string>> {

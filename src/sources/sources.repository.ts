@@ -47,6 +47,14 @@ export interface SyncRunRow extends SyncCounts {
 }
 
 /** A source by id or name. */
+/** Which of these source references (names or ids) name no source. */
+export async function missingSources(q: Queryable, refs: string[]): Promise<Set<string>> {
+  if (refs.length === 0) return new Set();
+  const { rows } = await q.query<{ id: string; name: string }>('select id, name from sources where name = any($1) or id = any($1)', [refs]);
+  const known = new Set(rows.flatMap((r) => [r.id, r.name]));
+  return new Set(refs.filter((r) => !known.has(r)));
+}
+
 export async function findSource(q: Queryable, ref: string): Promise<SourceRow | null> {
   const { rows } = await q.query<SourceRow>('select * from sources where id = $1 or name = $1', [ref]);
   return rows[0] ?? null;

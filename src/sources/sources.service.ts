@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hasTeamRole, requireAdmin, requireScope, requireTeamRole, type AuditContext, type Principal } from '../access/index.js';
 import { canonicalJson, type AuditLog, type RecordAudit } from '../audit/index.js';
-import { ReadCache, type Database, type Queryable } from '../db/index.js';
+import { LOCK_KEYS, ReadCache, type Database, type Queryable } from '../db/index.js';
 import { parseInput, TarmacError } from '../errors/index.js';
 import { findTeam } from '../identity/index.js';
 import { connectorFor } from './connectors.js';
@@ -258,7 +258,7 @@ export class SourceService {
   /** Recomputes the term statistics from the chunks (after a source is removed in bulk). */
   private async rebuildStats(): Promise<void> {
     await this.db.transaction(async (tx) => {
-      await tx.query('select pg_advisory_xact_lock($1)', [7_246_101]);
+      await tx.query('select pg_advisory_xact_lock($1)', [LOCK_KEYS.searchIndex]);
       await tx.query('delete from term_stats');
       await tx.query('insert into term_stats (lexeme, df) select u.lexeme, count(*) from chunks c, unnest(c.tsv) u group by u.lexeme');
       await tx.query('update corpus_stats set chunks = (select count(*) from chunks), total_length = (select coalesce(sum(tsv_length), 0) from chunks) where id = 1');

@@ -4,7 +4,7 @@ import type { AuditLog } from '../audit/index.js';
 import type { Database, Queryable } from '../db/index.js';
 import { isTarmacError, TarmacError } from '../errors/index.js';
 import { checkGroundedness, checkRelevance, detectPii, type ContextPassage, type GroundednessResult, type RelevanceResult } from '../guard/index.js';
-import { emailsNamed, findUser, newId, type Caller } from '../identity/index.js';
+import { emailsNamed, findUser, membershipsOfUser, newId, type Caller } from '../identity/index.js';
 import type { GatewayCaller, GatewayService } from '../models/index.js';
 import { highestClassification, type Classification } from '../policies/index.js';
 import type { PromptService } from '../prompts/index.js';
@@ -227,8 +227,8 @@ export class RunService implements RunPort {
         const named = as.includes('@') ? [] : await emailsNamed(this.db, as);
         throw new TarmacError('not_found', `user ${as} does not exist${named.length > 0 ? `; did you mean ${named.join(' or ')}?` : ': give an email or a user id'}`);
       }
-      const { rows } = await this.db.query<{ team_id: string }>('select team_id from team_members where user_id = $1', [user.id]);
-      return { userId: user.id, teamIds: rows.map((r) => r.team_id), admin: false, actingFor: user.email };
+      const teamIds = (await membershipsOfUser(this.db, user.id)).map((m) => m.team_id);
+      return { userId: user.id, teamIds, admin: false, actingFor: user.email };
     }
     if (!principal.userId) throw new TarmacError('validation_failed', 'a team key runs on behalf of a user: set "as"', { issues: [{ path: 'as', message: 'required for team keys' }] });
     // Authentication resolved this principal from an active user's key: no need to read the user again.

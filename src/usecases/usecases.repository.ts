@@ -73,10 +73,3 @@ export async function setStage(q: Queryable, id: string, stage: Stage, resumeSta
   ).rows[0] as UseCaseRow;
 }
 
-/** Which of these source references (names or ids) name no source. */
-export async function missingSources(q: Queryable, refs: string[]): Promise<Set<string>> {
-  if (refs.length === 0) return new Set();
-  const { rows } = await q.query<{ id: string; name: string }>('select id, name from sources where name = any($1) or id = any($1)', [refs]);
-  const known = new Set(rows.flatMap((r) => [r.id, r.name]));
-  return new Set(refs.filter((r) => !known.has(r)));
-}

@@ -4,6 +4,7 @@ import { canonicalJson, type AuditLog, type RecordAudit } from '../audit/index.j
 import { ReadCache, type Database, type Queryable } from '../db/index.js';
 import { parseInput, TarmacError } from '../errors/index.js';
 import { findTeam, findUser, membersOfTeam, newId, type Caller } from '../identity/index.js';
+import { missingSources } from '../sources/index.js';
 import * as repo from './usecases.repository.js';
 import { contextSourceRefs, RiskPosture, UseCaseSpec, type Stage } from './usecases.schema.js';
 
@@ -135,7 +136,7 @@ async function resolveSpec(q: Queryable, spec: UseCaseSpec): Promise<{ teamId: s
  */
 export async function checkContextSources(q: Queryable, spec: UseCaseSpec, declared: string[]): Promise<void> {
   const refs = contextSourceRefs(spec.context).filter((r) => !declared.includes(r.ref));
-  const missing = await repo.missingSources(q, [...new Set(refs.map((r) => r.ref))]);
+  const missing = await missingSources(q, [...new Set(refs.map((r) => r.ref))]);
   const issues = refs.filter((r) => missing.has(r.ref)).map((r) => ({ path: r.path, message: `unknown source ${r.ref}` }));
   if (issues.length > 0) {
     throw new TarmacError('validation_failed', `the context recipe of ${spec.name} names unknown source(s): ${[...missing].join(', ')}`, { issues });

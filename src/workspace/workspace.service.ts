@@ -3,9 +3,9 @@ import { requireAdmin, requireScope, type AuditContext, type Principal } from '.
 import { canonicalJson, type AuditLog, type RecordAudit } from '../audit/index.js';
 import { parseYaml, yamlErrorAt } from '../config/index.js';
 import { TarmacError } from '../errors/index.js';
-import type { Database, Queryable } from '../db/index.js';
+import { LOCK_KEYS, type Database, type Queryable } from '../db/index.js';
 import { findTeam, findUser, IdentityWriter, membersOfTeam, type TeamRow, type UserRow } from '../identity/index.js';
-import { storedGatewayConfig } from '../models/index.js';
+import { hasGatewayConfig, storedGatewayConfig, writeGatewayConfig } from '../models/index.js';
 import { findPolicy, upsertPolicy, type PolicyRules } from '../policies/index.js';
 import { changedFields, checkContextSources, findUseCase, UseCaseWriter } from '../usecases/index.js';
 import { checkTemplates, contentHash, findPrompt, promptLabels, promptVersions, PromptWriter, type PromptContent } from '../prompts/index.js';
@@ -158,8 +158,7 @@ async function plan(q: Queryable, file: WorkspaceFile, source: { text: string; n
   for (const [i, p] of file.prompts.entries()) await planPrompt(q, file, source, by, i, p, changes, steps);
   for (const [i, u] of file.usecases.entries()) await planUseCase(q, file, source, i, u, changes, steps);
   if (file.gateway) {
-    const has = (await q.query('select 1 from gateway_config where id = 1')).rows.length > 0;
-    const current = has ? await storedGatewayConfig(q) : null;
+    const current = (await hasGatewayConfig(q)) ? await storedGatewayConfig(q) : null;
     const desired = JSON.parse(JSON.stringify(file.gateway)) as unknown;
     const fields: FieldChange[] = [];
     fieldChanges('', current ?? {}, desired, fields);
@@ -168,10 +167,7 @@ async function plan(q: Queryable, file: WorkspaceFile, source: { text: string; n
       const created = fields.filter((f) => !Array.isArray(f.to) || f.to.length > 0);
       changes.push({ op: current ? 'update' : 'create', kind: 'gateway', name: 'gateway', fields: current ? fields : created });
       steps.push(async (_w, tx, record) => {
-        await tx.query(
-          `insert into gateway_config (id, config) values (1, $1) on conflict (id) do update set config = excluded.config, updated_at = now()`,
-          [JSON.stringify(desired)],
-        );
+        await writeGatewayConfig(tx, desired);
         await record({ action: current ? 'gateway.updated' : 'gateway.created', targetType: 'gateway', targetId: 'gateway', before: current, after: desired });
       });
     }
@@ -281,7 +277,7 @@ function pathParts(path: string): (string | number)[] {
 }
 
 // Applies take turns, so two at once cannot interleave their plans.
-const APPLY_LOCK_KEY = 7_246_004;
+const APPLY_LOCK_KEY = LOCK_KEYS.apply;
 
 /**
  * Config as code: validates a `tarmac.yaml`, shows what it would change, and applies it in one audited
