@@ -97,6 +97,17 @@ export function principalOf(request: FastifyRequest): Principal {
   return request.principal;
 }
 
+/** A caller of a service method: who, and in which request. */
+export interface Caller {
+  principal: Principal;
+  requestId?: string | null;
+}
+
+/** The caller of a non-public route: its principal and the request id. */
+export function callerOf(request: FastifyRequest): Caller {
+  return { principal: principalOf(request), requestId: request.id };
+}
+
 /** The audit context of a request: its principal's actor and the request id. */
 export function auditContext(request: FastifyRequest): AuditContext {
   return { actor: principalOf(request).actor, requestId: request.id };

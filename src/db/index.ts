@@ -11,6 +11,7 @@ import { openPostgres } from './postgres.js';
 
 export type { ChangeListener, Database, DatabaseKind, QueryResult, Queryable } from './database.js';
 export { ReadCache } from './changes.js';
+export { newId, randomId } from './ids.js';
 export { LOCK_KEYS } from './locks.js';
 export { GroupInsert, insertStatement } from './group-insert.js';
 export { bundledMigrations, migrate, pendingMigrations, type Migration } from './migrate.js';

@@ -89,8 +89,9 @@ export class TarmacError extends Error {
   readonly code: ErrorCode;
   readonly details: unknown;
 
-  constructor(code: ErrorCode, message: string, details?: unknown) {
-    super(message);
+  /** `cause`: the error this one converts, kept for logs and debugging (never sent to clients). */
+  constructor(code: ErrorCode, message: string, details?: unknown, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = 'TarmacError';
     this.code = code;
     this.details = details;

@@ -12,3 +12,5 @@ export { checkGroundedness, DEFAULT_CLAIM_THRESHOLD, type ClaimCheck, type Conte
 export { detectPii, PII_TYPES, Pseudonymiser, StreamRestorer, type PiiMatch, type PiiType } from './pii.js';
 export { checkRelevance, DEFAULT_RELEVANCE_THRESHOLD, type RelevanceResult } from './relevance.js';
 export { contentTerms, numbers, sentences } from './text.js';
+export { injectionMarkers } from './injection.js';
+export { judgeMessages, parseJudgeVerdict, type JudgeVerdict } from './judge.js';

@@ -1,8 +1,8 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { principalOf, routeAuth, SCOPES, TEAM_ROLES, type ZodTypeProvider } from '../access/index.js';
+import { callerOf, principalOf, routeAuth, SCOPES, TEAM_ROLES, type ZodTypeProvider } from '../access/index.js';
 import { CLASSIFICATIONS } from '../policies/index.js';
-import type { Caller, IdentityService } from './identity.service.js';
+import type { IdentityService } from './identity.service.js';
 
 const TeamName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and dashes, at most 63');
 const Email = z.email().max(320);
@@ -56,7 +56,6 @@ const UserParams = z.strictObject({ user: z.string().min(1).max(320) });
 const TeamParams = z.strictObject({ team: z.string().min(1).max(200) });
 const MemberParams = z.strictObject({ team: z.string().min(1).max(200), user: z.string().min(1).max(320) });
 
-const caller = (request: FastifyRequest): Caller => ({ principal: principalOf(request), requestId: request.id });
 
 /** `/api/v1/me`, `/api/v1/users…`, `/api/v1/teams…`, `/api/v1/keys…`. */
 export function registerIdentityRoutes(app: FastifyInstance, identity: IdentityService): void {
@@ -90,63 +89,63 @@ export function registerIdentityRoutes(app: FastifyInstance, identity: IdentityS
   );
 
   r.get('/api/v1/users', { config: read, schema: { summary: 'List users (platform admins).', tags: ['identity'], response: { 200: z.object({ users: z.array(User) }) } } }, async (request) => ({
-    users: await identity.listUsers(caller(request)),
+    users: await identity.listUsers(callerOf(request)),
   }));
 
   r.post(
     '/api/v1/users',
     { config: write, schema: { summary: 'Create a user (platform admins).', tags: ['identity'], body: CreateUserBody, response: { 201: User } } },
-    async (request, reply) => reply.code(201).send(await identity.createUser(caller(request), request.body)),
+    async (request, reply) => reply.code(201).send(await identity.createUser(callerOf(request), request.body)),
   );
 
   r.get(
     '/api/v1/users/:user',
     { config: read, schema: { summary: 'A user by id or email (admins, or yourself).', tags: ['identity'], params: UserParams, response: { 200: User } } },
-    async (request) => identity.getUser(caller(request), request.params.user),
+    async (request) => identity.getUser(callerOf(request), request.params.user),
   );
 
   r.patch(
     '/api/v1/users/:user',
     { config: write, schema: { summary: 'Change a user (admins; yourself for your name).', tags: ['identity'], params: UserParams, body: UpdateUserBody, response: { 200: User } } },
-    async (request) => identity.updateUser(caller(request), request.params.user, request.body),
+    async (request) => identity.updateUser(callerOf(request), request.params.user, request.body),
   );
 
   r.get('/api/v1/teams', { config: read, schema: { summary: 'Teams you belong to (admins: all).', tags: ['identity'], response: { 200: z.object({ teams: z.array(Team) }) } } }, async (request) => ({
-    teams: await identity.listTeams(caller(request)),
+    teams: await identity.listTeams(callerOf(request)),
   }));
 
   r.post(
     '/api/v1/teams',
     { config: write, schema: { summary: 'Create a team (platform admins).', tags: ['identity'], body: CreateTeamBody, response: { 201: Team } } },
-    async (request, reply) => reply.code(201).send(await identity.createTeam(caller(request), request.body)),
+    async (request, reply) => reply.code(201).send(await identity.createTeam(callerOf(request), request.body)),
   );
 
   r.get(
     '/api/v1/teams/:team',
     { config: read, schema: { summary: 'A team by id or name, with its members.', tags: ['identity'], params: TeamParams, response: { 200: Team } } },
-    async (request) => identity.getTeam(caller(request), request.params.team),
+    async (request) => identity.getTeam(callerOf(request), request.params.team),
   );
 
   r.patch(
     '/api/v1/teams/:team',
     { config: write, schema: { summary: 'Rename or describe a team (team owners).', tags: ['identity'], params: TeamParams, body: UpdateTeamBody, response: { 200: Team } } },
-    async (request) => identity.updateTeam(caller(request), request.params.team, request.body),
+    async (request) => identity.updateTeam(callerOf(request), request.params.team, request.body),
   );
 
   r.put(
     '/api/v1/teams/:team/members/:user',
     { config: write, schema: { summary: 'Add a member or change their role (team owners).', tags: ['identity'], params: MemberParams, body: MemberBody, response: { 200: Team } } },
-    async (request) => identity.setMember(caller(request), request.params.team, request.params.user, request.body.role),
+    async (request) => identity.setMember(callerOf(request), request.params.team, request.params.user, request.body.role),
   );
 
   r.delete(
     '/api/v1/teams/:team/members/:user',
     { config: write, schema: { summary: 'Remove a member (team owners).', tags: ['identity'], params: MemberParams, response: { 200: Team } } },
-    async (request) => identity.removeMember(caller(request), request.params.team, request.params.user),
+    async (request) => identity.removeMember(callerOf(request), request.params.team, request.params.user),
   );
 
   r.get('/api/v1/keys', { config: read, schema: { summary: 'Your keys and your teams\' keys (admins: all).', tags: ['identity'], response: { 200: z.object({ keys: z.array(ApiKey) }) } } }, async (request) => ({
-    keys: await identity.listKeys(caller(request)),
+    keys: await identity.listKeys(callerOf(request)),
   }));
 
   r.post(
@@ -163,7 +162,7 @@ export function registerIdentityRoutes(app: FastifyInstance, identity: IdentityS
     async (request, reply) => {
       const { expiresAt, expiresInDays, ...rest } = request.body;
       const expiry = expiresAt ? new Date(expiresAt) : expiresInDays ? new Date(Date.now() + expiresInDays * 86_400_000) : null;
-      return reply.code(201).send(await identity.createKey(caller(request), { ...rest, expiresAt: expiry }));
+      return reply.code(201).send(await identity.createKey(callerOf(request), { ...rest, expiresAt: expiry }));
     },
   );
 
@@ -173,6 +172,6 @@ export function registerIdentityRoutes(app: FastifyInstance, identity: IdentityS
       config: write,
       schema: { summary: 'Revoke a key (it stays listed, marked revoked).', tags: ['identity'], params: z.strictObject({ id: z.string().min(1).max(100) }), response: { 200: ApiKey } },
     },
-    async (request) => identity.revokeKey(caller(request), request.params.id),
+    async (request) => identity.revokeKey(callerOf(request), request.params.id),
   );
 }

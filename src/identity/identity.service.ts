@@ -7,16 +7,17 @@ import {
   systemActor,
   teamsWithRole,
   type AuditContext,
+  type Caller,
   type Principal,
   type Scope,
   type TeamRole,
 } from '../access/index.js';
 import type { AuditLog, RecordAudit } from '../audit/index.js';
-import { LOCK_KEYS, type Database, type Queryable } from '../db/index.js';
+import { LOCK_KEYS, newId, type Database, type Queryable } from '../db/index.js';
 import { TarmacError } from '../errors/index.js';
 import type { CLASSIFICATIONS } from '../policies/index.js';
 import * as repo from './identity.repository.js';
-import { generateKey, newId, parseKey, secretMatches } from './keys.js';
+import { generateKey, parseKey, secretMatches } from './keys.js';
 import { PrincipalCache } from './principal-cache.js';
 
 export interface Team {
@@ -54,12 +55,6 @@ export interface ApiKey {
   lastUsedAt: string | null;
   createdAt: string;
   createdBy: string | null;
-}
-
-/** A caller of a service method: who, and in which request. */
-export interface Caller {
-  principal: Principal;
-  requestId?: string | null;
 }
 
 export interface CreateKeyInput {

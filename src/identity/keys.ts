@@ -1,21 +1,10 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomId } from '../db/index.js';
 
 /** Every Tarmac API key starts with this, so secret scanners and people recognise it. */
 export const KEY_PREFIX = 'tmk_';
-const ID_ALPHABET = 'abcdefghijkmnpqrstuvwxyz23456789';
+// A key's public id: as long as an object id's random part.
 const ID_LENGTH = 12;
-
-function randomId(length: number): string {
-  const bytes = randomBytes(length);
-  let out = '';
-  for (const b of bytes) out += ID_ALPHABET[b % ID_ALPHABET.length];
-  return out;
-}
-
-/** A new object id such as `team_k3x9…`. */
-export function newId(prefix: string): string {
-  return `${prefix}_${randomId(ID_LENGTH)}`;
-}
 
 export function hashSecret(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');

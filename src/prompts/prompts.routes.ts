@@ -1,8 +1,7 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { principalOf, routeAuth, type ZodTypeProvider } from '../access/index.js';
+import { callerOf, routeAuth, type ZodTypeProvider } from '../access/index.js';
 import { LabelName, ModelParams, PromptContent, PromptMessage, PromptName, VariableSpec } from './prompts.schema.js';
-import type { Caller } from '../identity/index.js';
 import type { PromptService, VersionSelector } from './prompts.service.js';
 
 const Summary = z.object({
@@ -51,7 +50,6 @@ const RenderBody = z
   })
   .refine((b) => !(b.version !== undefined && b.label !== undefined), { message: 'give version or label, not both', path: ['label'] });
 
-const caller = (request: FastifyRequest): Caller => ({ principal: principalOf(request), requestId: request.id });
 const selector = (b: { version?: number | undefined; label?: string | undefined }): VersionSelector =>
   b.version !== undefined ? { version: b.version } : { label: b.label ?? 'production' };
 
@@ -63,7 +61,7 @@ export function registerPromptRoutes(app: FastifyInstance, prompts: PromptServic
   const tags = ['prompts'];
 
   r.get('/api/v1/prompts', { config: read, schema: { summary: 'Prompts of your teams (admins: all).', tags, response: { 200: z.object({ prompts: z.array(Summary) }) } } }, async (request) => ({
-    prompts: await prompts.list(caller(request)),
+    prompts: await prompts.list(callerOf(request)),
   }));
 
   r.post(
@@ -71,14 +69,14 @@ export function registerPromptRoutes(app: FastifyInstance, prompts: PromptServic
     { config: write, schema: { summary: 'Create a prompt with its first version (team builders; labelling production needs an owner).', tags, body: CreateBody, response: { 201: Version } } },
     async (request, reply) => {
       const { name, team, description, note, labels, ...content } = request.body;
-      return reply.code(201).send(await prompts.create(caller(request), { name, team, description, note, labels, content }));
+      return reply.code(201).send(await prompts.create(callerOf(request), { name, team, description, note, labels, content }));
     },
   );
 
   r.get(
     '/api/v1/prompts/:prompt',
     { config: read, schema: { summary: 'A prompt with its labels and every version.', tags, params: Params, response: { 200: Summary.extend({ versions: z.array(Version) }) } } },
-    async (request) => prompts.get(caller(request), request.params.prompt),
+    async (request) => prompts.get(callerOf(request), request.params.prompt),
   );
 
   r.post(
@@ -95,14 +93,14 @@ export function registerPromptRoutes(app: FastifyInstance, prompts: PromptServic
     },
     async (request) => {
       const { note, labels, ...content } = request.body;
-      return prompts.addVersion(caller(request), request.params.prompt, { content, note, labels });
+      return prompts.addVersion(callerOf(request), request.params.prompt, { content, note, labels });
     },
   );
 
   r.get(
     '/api/v1/prompts/:prompt/versions/:version',
     { config: read, schema: { summary: 'One version of a prompt.', tags, params: VersionParams, response: { 200: Version } } },
-    async (request) => prompts.getVersion(caller(request), request.params.prompt, { version: request.params.version }),
+    async (request) => prompts.getVersion(callerOf(request), request.params.prompt, { version: request.params.version }),
   );
 
   r.get(
@@ -125,7 +123,7 @@ export function registerPromptRoutes(app: FastifyInstance, prompts: PromptServic
         },
       },
     },
-    async (request) => prompts.diff(caller(request), request.params.prompt, request.query.from, request.query.to),
+    async (request) => prompts.diff(callerOf(request), request.params.prompt, request.query.from, request.query.to),
   );
 
   r.put(
@@ -140,13 +138,13 @@ export function registerPromptRoutes(app: FastifyInstance, prompts: PromptServic
         response: { 200: Summary },
       },
     },
-    async (request) => prompts.moveLabel(caller(request), request.params.prompt, request.params.label, request.body.version),
+    async (request) => prompts.moveLabel(callerOf(request), request.params.prompt, request.params.label, request.body.version),
   );
 
   r.delete(
     '/api/v1/prompts/:prompt/labels/:label',
     { config: write, schema: { summary: 'Remove a label.', tags, params: LabelParams, response: { 200: Summary } } },
-    async (request) => prompts.removeLabel(caller(request), request.params.prompt, request.params.label),
+    async (request) => prompts.removeLabel(callerOf(request), request.params.prompt, request.params.label),
   );
 
   r.post(
@@ -161,6 +159,6 @@ export function registerPromptRoutes(app: FastifyInstance, prompts: PromptServic
         response: { 200: z.object({ prompt: z.string(), version: z.number(), messages: z.array(PromptMessage), model: ModelParams }) },
       },
     },
-    async (request) => prompts.render(caller(request), request.params.prompt, selector(request.body), request.body.variables),
+    async (request) => prompts.render(callerOf(request), request.params.prompt, selector(request.body), request.body.variables),
   );
 }

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { createTwoFilesPatch } from 'diff';
-import { hasTeamRole, requireTeamRole, roleIn, type AuditContext, type Principal } from '../access/index.js';
+import { type AuditContext, type Caller, hasTeamRole, type Principal, requireTeamRole, roleIn } from '../access/index.js';
 import { canonicalJson, type AuditLog, type RecordAudit } from '../audit/index.js';
-import { ReadCache, type Database, type Queryable } from '../db/index.js';
+import { type Database, newId, type Queryable, ReadCache } from '../db/index.js';
 import { TarmacError } from '../errors/index.js';
-import { findTeam, newId, type Caller } from '../identity/index.js';
+import { findTeam } from '../identity/index.js';
 import * as repo from './prompts.repository.js';
 import { PRODUCTION_LABEL, type ModelParams, type PromptContent, type PromptMessage } from './prompts.schema.js';
 import { checkTemplates, renderMessages } from './template.js';

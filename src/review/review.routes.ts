@@ -1,7 +1,6 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { principalOf, routeAuth, type ZodTypeProvider } from '../access/index.js';
-import type { Caller } from '../identity/index.js';
+import { callerOf, routeAuth, type ZodTypeProvider } from '../access/index.js';
 import type { ReviewService } from './review.service.js';
 
 const Task = z.object({
@@ -29,7 +28,6 @@ const DecisionBody = z.discriminatedUnion('action', [
   z.strictObject({ action: z.literal('edit'), answer: z.string().min(1).max(20_000).describe('The answer to deliver instead') }),
   z.strictObject({ action: z.literal('reject'), reason: z.string().min(1).max(2000).describe('Why, recorded on the run and in the audit log') }),
 ]);
-const caller = (request: FastifyRequest): Caller => ({ principal: principalOf(request), requestId: request.id });
 
 /** `/api/v1/reviews…`: the review queue. The run under review is read with `GET /api/v1/runs/:id`. */
 export function registerReviewRoutes(app: FastifyInstance, review: ReviewService): void {
@@ -50,10 +48,10 @@ export function registerReviewRoutes(app: FastifyInstance, review: ReviewService
         response: { 200: z.object({ tasks: z.array(Task) }) },
       },
     },
-    async (request) => ({ tasks: await review.list(caller(request), { status: request.query.status, mine: request.query.mine === 'true', limit: request.query.limit }) }),
+    async (request) => ({ tasks: await review.list(callerOf(request), { status: request.query.status, mine: request.query.mine === 'true', limit: request.query.limit }) }),
   );
   r.get('/api/v1/reviews/:id', { config: routeAuth({ scope: 'read' }), schema: { summary: 'One review task.', tags, params: Params, response: { 200: Task } } }, async (request) =>
-    review.get(caller(request), request.params.id),
+    review.get(callerOf(request), request.params.id),
   );
   r.post(
     '/api/v1/reviews/:id/decision',
@@ -67,7 +65,7 @@ export function registerReviewRoutes(app: FastifyInstance, review: ReviewService
         response: { 200: Task },
       },
     },
-    async (request) => review.decide(caller(request), request.params.id, request.body),
+    async (request) => review.decide(callerOf(request), request.params.id, request.body),
   );
   r.post(
     '/api/v1/reviews/:id/assign',
@@ -81,6 +79,6 @@ export function registerReviewRoutes(app: FastifyInstance, review: ReviewService
         response: { 200: Task },
       },
     },
-    async (request) => review.assign(caller(request), request.params.id, request.body.user),
+    async (request) => review.assign(callerOf(request), request.params.id, request.body.user),
   );
 }

@@ -1,8 +1,8 @@
-import { canReview, hasTeamRole, requireScope, type AuditContext, type Principal } from '../access/index.js';
+import { type AuditContext, type Caller, canReview, hasTeamRole, type Principal, requireScope } from '../access/index.js';
 import type { AuditLog, RecordAudit } from '../audit/index.js';
-import type { Database, Queryable } from '../db/index.js';
+import { type Database, newId, type Queryable } from '../db/index.js';
 import { TarmacError } from '../errors/index.js';
-import { findUser, newId, type Caller } from '../identity/index.js';
+import { findUser } from '../identity/index.js';
 import { z } from 'zod';
 import * as repo from './review.repository.js';
 

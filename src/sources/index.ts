@@ -17,5 +17,5 @@ export { missingSources, recordVersions, type RecordVersion, type SourceRow, typ
 export { dueSources, isValidCron } from './schedule.js';
 export { registerSourceRoutes } from './sources.routes.js';
 export { SourceSpec, type SourceSpecInput } from './sources.schema.js';
-export { declareSource, freshnessOf, sourceDiff, SourceService, sourceView, type Caller, type Entity, type EntityField, type PushedDocument, type Source, type SourceStatus } from './sources.service.js';
+export { declareSource, freshnessOf, sourceDiff, SourceService, sourceView, type Entity, type EntityField, type PushedDocument, type Source, type SourceStatus } from './sources.service.js';
 export { emptyCounts, type SyncCounts, type SyncResult } from './sync.service.js';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { hasTeamRole, requireAdmin, requireScope, requireTeamRole, type AuditContext, type Principal } from '../access/index.js';
+import { hasTeamRole, requireAdmin, requireScope, requireTeamRole, type AuditContext, type Caller } from '../access/index.js';
 import { canonicalJson, type AuditLog, type RecordAudit } from '../audit/index.js';
 import { LOCK_KEYS, ReadCache, type Database, type Queryable } from '../db/index.js';
 import { parseInput, TarmacError } from '../errors/index.js';
@@ -11,11 +11,6 @@ import type { DocumentFormat } from './parse.js';
 import * as repo from './sources.repository.js';
 import { durationSeconds, SourceSpec, type SourceSpecInput } from './sources.schema.js';
 import { DocumentWriter, type SyncCounts, type SyncResult } from './sync.service.js';
-
-export interface Caller {
-  principal: Principal;
-  requestId?: string | null;
-}
 
 /** A source as the API shows it. */
 export interface Source {

@@ -14,4 +14,3 @@ export { registerUseCaseRoutes } from './usecases.routes.js';
 export { RunService, type Citation, type Decision, type Delivery, type RunInput, type RunRecord, type RunResult, type RunStatus, type RunStreamSink } from './runs.service.js';
 export { registerRunRoutes } from './runs.routes.js';
 export { Reason, REASON_CODES, type ReasonCode } from './reasons.js';
-export { injectionMarkers } from './injection.js';

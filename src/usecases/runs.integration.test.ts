@@ -119,6 +119,9 @@ describe(`governed runs (${BACKEND})`, () => {
     await s.usecases.declare({ principal: s.admin }, { name: 'uw-broken', team: 'underwriting', owner: 'owner@x.io', riskTier: 'low', prompt: 'uw-answer', route: 'nowhere/model' });
     const err = await s.runs.run({ principal: analyst }, 'uw-broken', { input: 'What is the maximum roof age?' }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'model_not_found' });
+    // The error the run converted is kept as its cause, and not sent to the client.
+    expect((err as Error).cause).toMatchObject({ code: 'model_not_found', details: expect.not.objectContaining({ runId: expect.anything() }) });
+    expect(JSON.stringify(err)).not.toContain('cause');
     const runId = (err as { details: { runId: string } }).details.runId;
     expect(await s.runs.get({ principal: analyst }, runId)).toMatchObject({ status: 'failed', decision: null, error: expect.stringContaining('model_not_found') });
   });

@@ -1,8 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { principalOf, routeAuth, type ZodTypeProvider } from '../access/index.js';
+import { callerOf, routeAuth, type ZodTypeProvider } from '../access/index.js';
 import { isTarmacError, TarmacError } from '../errors/index.js';
-import type { Caller } from '../identity/index.js';
 import { RunReview } from '../review/index.js';
 import { Reason } from './reasons.js';
 import type { RunInput, RunService } from './runs.service.js';
@@ -66,7 +65,6 @@ const RunBody = z.strictObject({
   stream: z.boolean().optional().describe('Answer as Server-Sent Events: run, context, delta, then decision or error'),
 });
 const RunParams = z.strictObject({ id: z.string().min(1).max(100) });
-const caller = (request: FastifyRequest): Caller => ({ principal: principalOf(request), requestId: request.id });
 
 /** The error body of an `error` event: the API's error shape; anything unexpected is an internal error. */
 function errorEvent(err: unknown): { error: { code: string; message: string; details?: unknown } } {
@@ -95,7 +93,7 @@ async function streamRun(runs: RunService, request: FastifyRequest, reply: Fasti
     if (!raw.destroyed) raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   };
   try {
-    const result = await runs.run(caller(request), useCase, input, { signal: controller.signal, event: send });
+    const result = await runs.run(callerOf(request), useCase, input, { signal: controller.signal, event: send });
     send('decision', result);
     raw.end();
   } catch (err) {
@@ -127,7 +125,7 @@ export function registerRunRoutes(app: FastifyInstance, runs: RunService): void 
     async (request, reply) => {
       const { stream, ...input } = request.body;
       if (stream === true) return streamRun(runs, request, reply, request.params.usecase, input);
-      const result = await runs.run(caller(request), request.params.usecase, input);
+      const result = await runs.run(callerOf(request), request.params.usecase, input);
       return reply.code(result.decision === 'held_for_review' ? 202 : 200).send(result);
     },
   );
@@ -154,14 +152,14 @@ export function registerRunRoutes(app: FastifyInstance, runs: RunService): void 
     async (request) => {
       const q = request.query;
       const date = (v: string | undefined) => (v ? new Date(v) : undefined);
-      return { runs: await runs.list(caller(request), { useCase: q.useCase, decision: q.decision, user: q.user, since: date(q.since), until: date(q.until), before: date(q.before), limit: q.limit }) };
+      return { runs: await runs.list(callerOf(request), { useCase: q.useCase, decision: q.decision, user: q.user, since: date(q.since), until: date(q.until), before: date(q.before), limit: q.limit }) };
     },
   );
 
   r.get(
     '/api/v1/runs/:id',
     { config: routeAuth({ scope: 'read' }), schema: { summary: 'One run with spans, context manifest, scores, decision, feedback and outcome.', tags, params: RunParams, response: { 200: RunRecord } } },
-    async (request) => runs.get(caller(request), request.params.id),
+    async (request) => runs.get(callerOf(request), request.params.id),
   );
 
   r.post(
@@ -178,7 +176,7 @@ export function registerRunRoutes(app: FastifyInstance, runs: RunService): void 
         response: { 200: RunRecord },
       },
     },
-    async (request) => runs.feedback(caller(request), request.params.id, request.body),
+    async (request) => runs.feedback(callerOf(request), request.params.id, request.body),
   );
 
   r.post(
@@ -193,6 +191,6 @@ export function registerRunRoutes(app: FastifyInstance, runs: RunService): void 
         response: { 200: RunRecord },
       },
     },
-    async (request) => runs.outcome(caller(request), request.params.id, request.body),
+    async (request) => runs.outcome(callerOf(request), request.params.id, request.body),
   );
 }

@@ -1,17 +1,15 @@
 import { performance } from 'node:perf_hooks';
-import { canReview, hasScope, hasTeamRole, systemActor, type Principal } from '../access/index.js';
+import { type Caller, canReview, hasScope, hasTeamRole, type Principal, systemActor } from '../access/index.js';
 import type { AuditLog } from '../audit/index.js';
-import type { Database, Queryable } from '../db/index.js';
+import { type Database, newId, type Queryable } from '../db/index.js';
 import { isTarmacError, TarmacError } from '../errors/index.js';
-import { checkGroundedness, checkRelevance, detectPii, type ContextPassage, type GroundednessResult, type RelevanceResult } from '../guard/index.js';
-import { emailsNamed, findUser, membershipsOfUser, newId, type Caller } from '../identity/index.js';
+import { checkGroundedness, checkRelevance, detectPii, injectionMarkers, judgeMessages, parseJudgeVerdict, type ContextPassage, type GroundednessResult, type RelevanceResult } from '../guard/index.js';
+import { emailsNamed, findUser, membershipsOfUser } from '../identity/index.js';
 import type { GatewayCaller, GatewayService } from '../models/index.js';
 import { highestClassification, type Classification } from '../policies/index.js';
 import type { PromptService } from '../prompts/index.js';
 import type { ContextManifest, RetrievalService } from '../retrieval/index.js';
 import type { ReviewService, RunPort, RunReview, RunVerdict } from '../review/index.js';
-import { injectionMarkers } from './injection.js';
-import { judgeMessages, parseJudgeVerdict } from './judge.js';
 import { reason, type Reason } from './reasons.js';
 import * as repo from './runs.repository.js';
 import type { UseCase, UseCaseService } from './usecases.service.js';
@@ -385,7 +383,7 @@ export class RunService implements RunPort {
       // Only the model call and the steps after authorisation reach here: the run is recorded as failed.
       const message = isTarmacError(err) ? `${err.code}: ${err.message}` : (err as Error).message;
       const failed = await this.record(base, spans, started, { status: 'failed', decision: null, reasons: [], manifest, prompt, useCase, error: message });
-      if (isTarmacError(err)) throw new TarmacError(err.code, err.message, { ...(typeof err.details === 'object' && err.details ? err.details : {}), runId: failed.runId });
+      if (isTarmacError(err)) throw new TarmacError(err.code, err.message, { ...(typeof err.details === 'object' && err.details ? err.details : {}), runId: failed.runId }, { cause: err });
       throw err;
     }
   }

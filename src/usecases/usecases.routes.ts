@@ -1,7 +1,6 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { principalOf, routeAuth, type ZodTypeProvider } from '../access/index.js';
-import type { Caller } from '../identity/index.js';
+import { callerOf, routeAuth, type ZodTypeProvider } from '../access/index.js';
 import { Cohort, KillCriterion, Kpi, RiskPosture, STAGES, UseCaseSpec } from './usecases.schema.js';
 import type { UseCaseService } from './usecases.service.js';
 
@@ -28,7 +27,6 @@ const UseCase = z.object({
 
 const Params = z.strictObject({ usecase: z.string().min(1).max(100) });
 const Reason = z.strictObject({ reason: z.string().min(1).max(1000).describe('Why: recorded in the audit log') });
-const caller = (request: FastifyRequest): Caller => ({ principal: principalOf(request), requestId: request.id });
 
 /** `/api/v1/usecases…`: the use-case registry, stages and the stop button. */
 export function registerUseCaseRoutes(app: FastifyInstance, usecases: UseCaseService): void {
@@ -38,7 +36,7 @@ export function registerUseCaseRoutes(app: FastifyInstance, usecases: UseCaseSer
   const tags = ['usecases'];
 
   r.get('/api/v1/usecases', { config: read, schema: { summary: 'Use cases of your teams (admins: all).', tags, response: { 200: z.object({ usecases: z.array(UseCase) }) } } }, async (request) => ({
-    usecases: await usecases.list(caller(request)),
+    usecases: await usecases.list(callerOf(request)),
   }));
 
   r.post(
@@ -47,11 +45,11 @@ export function registerUseCaseRoutes(app: FastifyInstance, usecases: UseCaseSer
       config: write,
       schema: { summary: 'Create or update a use case from its full declaration (team builders; owner and stage changes need a team owner).', tags, body: UseCaseSpec, response: { 200: UseCase } },
     },
-    async (request) => usecases.declare(caller(request), request.body),
+    async (request) => usecases.declare(callerOf(request), request.body),
   );
 
   r.get('/api/v1/usecases/:usecase', { config: read, schema: { summary: 'One use case.', tags, params: Params, response: { 200: UseCase } } }, async (request) =>
-    usecases.get(caller(request), request.params.usecase),
+    usecases.get(callerOf(request), request.params.usecase),
   );
 
   r.post(
@@ -66,19 +64,19 @@ export function registerUseCaseRoutes(app: FastifyInstance, usecases: UseCaseSer
         response: { 200: UseCase },
       },
     },
-    async (request) => usecases.setStage(caller(request), request.params.usecase, request.body.stage, request.body.reason),
+    async (request) => usecases.setStage(callerOf(request), request.params.usecase, request.body.stage, request.body.reason),
   );
 
   r.post(
     '/api/v1/usecases/:usecase/pause',
     { config: write, schema: { summary: 'The stop button: runs answer 503 use_case_paused at once (team builders and owners).', tags, params: Params, body: Reason, response: { 200: UseCase } } },
-    async (request) => usecases.pause(caller(request), request.params.usecase, request.body.reason),
+    async (request) => usecases.pause(callerOf(request), request.params.usecase, request.body.reason),
   );
 
   r.post(
     '/api/v1/usecases/:usecase/resume',
     { config: write, schema: { summary: 'Resume a paused use case at its previous stage (team owners).', tags, params: Params, body: Reason, response: { 200: UseCase } } },
-    async (request) => usecases.resume(caller(request), request.params.usecase, request.body.reason),
+    async (request) => usecases.resume(callerOf(request), request.params.usecase, request.body.reason),
   );
 }
 

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { hasTeamRole, requireScope, requireTeamRole, roleIn, type AuditContext, type Principal } from '../access/index.js';
+import { type AuditContext, type Caller, hasTeamRole, type Principal, requireScope, requireTeamRole, roleIn } from '../access/index.js';
 import { canonicalJson, type AuditLog, type RecordAudit } from '../audit/index.js';
-import { ReadCache, type Database, type Queryable } from '../db/index.js';
+import { type Database, newId, type Queryable, ReadCache } from '../db/index.js';
 import { parseInput, TarmacError } from '../errors/index.js';
-import { findTeam, findUser, membersOfTeam, newId, type Caller } from '../identity/index.js';
+import { findTeam, findUser, membersOfTeam } from '../identity/index.js';
 import { missingSources } from '../sources/index.js';
 import * as repo from './usecases.repository.js';
 import { contextSourceRefs, RiskPosture, UseCaseSpec, type Stage } from './usecases.schema.js';
