@@ -18,7 +18,7 @@ export interface GatewayTrace {
   key_id: string | null;
   team_id: string | null;
   use_case: string | null;
-  endpoint: 'chat' | 'embeddings';
+  endpoint: 'chat' | 'embeddings' | 'models';
   route: string | null;
   requested_model: string | null;
   provider: string | null;
@@ -26,7 +26,8 @@ export interface GatewayTrace {
   attempts: Attempt[];
   fallbacks: number;
   stream: boolean;
-  status: 'ok' | 'error' | 'cancelled';
+  /** `refused`: turned away at authentication (a bad, revoked or under-scoped key); never spend. */
+  status: 'ok' | 'error' | 'cancelled' | 'refused';
   http_status: number;
   error_code: string | null;
   classification: string | null;
