@@ -469,7 +469,7 @@ describe('refused keys', () => {
     const stored = JSON.stringify(rows);
     for (const c of cases) expect(stored).not.toContain(c.token.slice(-20));
     const spend = await server.app.inject({ method: 'GET', url: '/api/v1/spend?groupBy=key', headers: { authorization: `Bearer ${server.adminToken}` } });
-    const keys = (spend.json() as { rows: { key: string | null }[] }).rows.map((r) => r.key);
+    const keys = spend.json<{ rows: { key: string | null }[] }>().rows.map((r) => r.key);
     expect(keys).not.toContain(revoked.key.id);
     expect(keys).not.toContain(readOnly.key.id);
   });

@@ -103,7 +103,7 @@ function unsupportedParameter(body: ChatBody): string | null {
   if (Array.isArray(body.functions) && body.functions.length > 0) return 'functions';
   if (inUse(body.function_call)) return 'function_call';
   const format = (body.response_format as { type?: unknown } | null | undefined)?.type;
-  if (format !== undefined && format !== 'text') return `response_format ${String(format)}`;
+  if (format !== undefined && format !== 'text') return `response_format ${JSON.stringify(format)}`;
   if (typeof body.n === 'number' && body.n > 1) return 'n > 1';
   return null;
 }
