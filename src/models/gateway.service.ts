@@ -542,13 +542,13 @@ export class GatewayService {
       trace.model = target.model;
       trace.first_token_ms = Math.round((performance.now() - started) * 1000) / 1000;
       // One restorer per streamed text: each choice's content and each of its tool calls' arguments.
-      const restorer = (key: string): StreamRestorer => {
-        let r = restorers.get(key);
-        if (!r && pii) restorers.set(key, (r = pii.streamRestorer()));
-        return r as StreamRestorer;
-      };
       const restore = (chunk: ChatChunk): ChatChunk => {
         if (!pii?.restores) return chunk;
+        const restorer = (key: string): StreamRestorer => {
+          let r = restorers.get(key);
+          if (!r) restorers.set(key, (r = pii.streamRestorer()));
+          return r;
+        };
         for (const choice of chunk.choices) {
           const delta = choice.delta as Record<string, unknown> | undefined;
           const index = typeof choice.index === 'number' ? choice.index : 0;
