@@ -10,6 +10,12 @@ describe('detectPii', () => {
     expect(types('IBAN DE89 3704 0044 0532 0130 00 ok')).toEqual(['IBAN:DE89 3704 0044 0532 0130 00']);
     expect(types('SSN 123-45-6789.')).toEqual(['SSN:123-45-6789']);
     expect(types('from 192.168.10.4 and 2001:db8::1')).toEqual(['IP:192.168.10.4', 'IP:2001:db8::1']);
+    expect(types('record: 203.0.113.42. Then 2001:db8::8a2e:370:7334: approved; (fe80::1), 10.0.0.1: ok')).toEqual([
+      'IP:203.0.113.42',
+      'IP:2001:db8::8a2e:370:7334',
+      'IP:fe80::1',
+      'IP:10.0.0.1',
+    ]);
     expect(types('call +44 20 7946 0958 or (555) 123-4567')).toEqual(['PHONE:+44 20 7946 0958', 'PHONE:(555) 123-4567']);
     expect(types('Dr Jane Roe met us; my name is John Smith.')).toEqual(['PERSON:Jane Roe', 'PERSON:John Smith']);
   });
@@ -18,6 +24,7 @@ describe('detectPii', () => {
     expect(types('Card 4111 1111 1111 1112')).toEqual([]);
     expect(types('IBAN DE89 3704 0044 0532 0130 01')).toEqual([]);
     expect(types('version 1.2.3.4.5, 999.1.1.1, at 10:30:00, in 2026, 12345 units')).toEqual([]);
+    expect(types('build 1.2.3.4.5. and 10:30:00: done')).toEqual([]);
     expect(types('SSN 000-12-3456').filter((t) => t.startsWith('SSN'))).toEqual([]);
   });
 });

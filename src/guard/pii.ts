@@ -53,8 +53,9 @@ const DETECTORS: Detector[] = [
   { type: 'IBAN', pattern: /\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b/g, valid: ibanValid },
   { type: 'CARD', pattern: /(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])/g, valid: (v) => luhn(v.replace(/[ -]/g, '')) },
   { type: 'SSN', pattern: /(?<![\d-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d-])/g, needs: '-' },
-  { type: 'IP', pattern: /(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?![\d.])/g, valid: isIPv4, needs: '.' },
-  { type: 'IP', pattern: /(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])/g, valid: isIPv6, needs: ':' },
+  // A dot or colon that ends a sentence or a label ("at 203.0.113.42.", "2001:db8::1: ok") is not part of the address.
+  { type: 'IP', pattern: /(?<!\d\.?)\d{1,3}(?:\.\d{1,3}){3}(?!\.?\d)/g, valid: isIPv4, needs: '.' },
+  { type: 'IP', pattern: /(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?<=[0-9A-Fa-f]|::)(?!:?\w)/g, valid: isIPv6, needs: ':' },
   {
     type: 'PHONE',
     pattern: /(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]?\d{2,4}){1,4}(?!\w)/g,

@@ -283,14 +283,15 @@ export class IdentityService {
     if (!parsed) throw new TarmacError('unauthorized', 'the API key is malformed (Tarmac keys start with tmk_)');
     const row = await repo.findKey(this.db, parsed.id);
     if (!row || !secretMatches(parsed.secret, row.secret_hash)) throw new TarmacError('unauthorized', 'the API key is not valid');
-    if (row.revoked_at) throw new TarmacError('unauthorized', 'the API key was revoked');
-    if (row.expires_at && row.expires_at.getTime() <= Date.now()) throw new TarmacError('unauthorized', 'the API key has expired');
+    // Past the secret check the key is known to be this one: its id (never its secret) says which was refused.
+    if (row.revoked_at) throw new TarmacError('unauthorized', 'the API key was revoked', { keyId: row.id });
+    if (row.expires_at && row.expires_at.getTime() <= Date.now()) throw new TarmacError('unauthorized', 'the API key has expired', { keyId: row.id });
     const scopes = row.scopes.filter((s): s is Scope => (SCOPES as readonly string[]).includes(s));
     let isAdmin = false;
     let roles: Record<string, TeamRole> = {};
     if (row.user_id) {
       const user = await repo.findUser(this.db, row.user_id);
-      if (!user || user.disabled) throw new TarmacError('unauthorized', 'the user of this API key is disabled');
+      if (!user || user.disabled) throw new TarmacError('unauthorized', 'the user of this API key is disabled', { keyId: row.id });
       isAdmin = user.is_admin && scopes.includes('admin');
       for (const m of await repo.membershipsOfUser(this.db, user.id)) roles[m.team_id] = m.role;
     } else if (row.team_id && row.team_role) {

@@ -24,6 +24,7 @@ policies:
     pii:
       default: allow
       byClassification:
+        public: redact
         confidential: pseudonymise
 gateway:
   providers:
@@ -50,6 +51,9 @@ gateway:
     - { name: echo, targets: [{ provider: stub, model: echo }] }
     - { name: mixed, targets: [{ provider: stub, model: ok }, { provider: local, model: extractive }] }
     - { name: tools, targets: [{ provider: stub, model: tools }] }
+    - { name: tools-echo, targets: [{ provider: stub, model: tools-echo }] }
+    - { name: extractive-first, targets: [{ provider: local, model: extractive }, { provider: backup, model: ok }] }
+    - { name: flaky-once, retries: 1, backoffMs: 1, targets: [{ provider: stub, model: flaky-1 }, { provider: backup, model: ok }] }
     - { name: unpriced, targets: [{ provider: stub, model: no-usage }] }
     - { name: cached, cacheTtlSeconds: 60, targets: [{ provider: stub, model: ok }] }
     - { name: gpt-4o-mini, targets: [{ provider: stub, model: gpt-4o-mini }] }
@@ -382,5 +386,124 @@ describe('tarmac spend', () => {
     out.length = 0;
     expect(await runCli(['spend', '--group-by', 'colour'], io, env)).toBe(1);
     expect(out.join('\n')).toContain('validation_failed');
+  });
+});
+
+describe('personal data in addresses and tool calls', () => {
+  const post = (body: Record<string, unknown>, classification: string) =>
+    fetch(`${url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${server.adminToken}`, 'content-type': 'application/json', 'x-tarmac-classification': classification },
+      body: JSON.stringify(body),
+    });
+
+  it('redacts IP addresses followed by punctuation before they leave', async () => {
+    const res = await post({ model: 'echo', messages: [{ role: 'user', content: 'record: 203.0.113.42. Then 2001:db8::8a2e:370:7334: approved' }] }, 'public');
+    expect(res.status).toBe(200);
+    expect(stub.requests.at(-1)?.body.messages?.at(-1)?.content).toBe('record: <IP>. Then <IP>: approved');
+  });
+
+  it('restores pseudonyms in tool-call arguments, also streamed with a placeholder split across chunks', async () => {
+    const text = 'Write to jane.roe@example.com about 203.0.113.42.';
+    const confidential = new OpenAI({ baseURL: `${url}/v1`, apiKey: server.adminToken, maxRetries: 0, defaultHeaders: { 'x-tarmac-classification': 'confidential' } });
+    const plain = await confidential.chat.completions.create({ model: 'tools-echo', messages: [{ role: 'user', content: text }] });
+    expect(stub.requests.at(-1)?.body.messages?.at(-1)?.content).toBe('Write to <EMAIL_1> about <IP_1>.');
+    const call = plain.choices[0]?.message.tool_calls?.[0];
+    expect(call?.type === 'function' ? JSON.parse(call.function.arguments) : null).toEqual({ note: text });
+    const stream = await confidential.chat.completions.create({ model: 'tools-echo', messages: [{ role: 'user', content: text }], stream: true });
+    let args = '';
+    let pieces = 0;
+    for await (const chunk of stream) {
+      for (const c of chunk.choices[0]?.delta.tool_calls ?? []) {
+        args += c.function?.arguments ?? '';
+        pieces++;
+      }
+    }
+    expect(pieces).toBeGreaterThan(3);
+    expect(JSON.parse(args)).toEqual({ note: text });
+  });
+});
+
+describe('what local/extractive cannot do', () => {
+  const ask = (extra: Record<string, unknown>, model = 'local/extractive') =>
+    client.chat.completions.create({
+      model,
+      messages: [
+        { role: 'system', content: 'Claims close in 30 days.' },
+        { role: 'user', content: 'When do claims close?' },
+      ],
+      ...extra,
+    } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+  const tools = [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: {} } } }];
+
+  it('refuses embeddings with 400 model_capability_unsupported, which clients do not retry', async () => {
+    const err = await client.embeddings.create({ model: 'local/extractive', input: 'a' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(err).toMatchObject({ status: 400, code: 'model_capability_unsupported' });
+    expect((err as Error).message).toContain('embeddings');
+  });
+
+  it('refuses tools, tool_choice, a JSON response_format and n > 1, naming the parameter', async () => {
+    for (const [extra, param] of [
+      [{ tools }, 'tools'],
+      [{ tool_choice: 'required' }, 'tool_choice'],
+      [{ response_format: { type: 'json_object' } }, 'response_format'],
+      [{ response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object' } } } }, 'response_format'],
+      [{ n: 2 }, 'n > 1'],
+      [{ tools, stream: true }, 'tools'],
+    ] as const) {
+      const err = await ask(extra).catch((e: unknown) => e);
+      expect(err, param).toBeInstanceOf(OpenAI.BadRequestError);
+      expect(err).toMatchObject({ status: 400, code: 'model_capability_unsupported' });
+      expect((err as Error).message).toContain(param);
+    }
+    const text = await ask({ response_format: { type: 'text' }, n: 1, tool_choice: 'none' });
+    expect(text.choices[0]?.message.content).toContain('30 days');
+  });
+
+  it('falls back to a target that can, when the route has one', async () => {
+    const { data, response } = await ask({ tools }, 'extractive-first').withResponse();
+    expect(data.choices[0]?.message.content).toBe('Hello from the stub upstream.');
+    const [trace] = await traces('id = $1', [response.headers.get('x-tarmac-run-id')]);
+    expect(trace).toMatchObject({ provider: 'backup', fallbacks: 1 });
+  });
+});
+
+describe('fallbacks in traces', () => {
+  it('counts the targets abandoned, not a target that answered on its retry', async () => {
+    const { response } = await client.chat.completions.create({ model: 'flaky-once', messages: [{ role: 'user', content: 'Hi' }] }).withResponse();
+    const [trace] = await traces('id = $1', [response.headers.get('x-tarmac-run-id')]);
+    expect(trace).toMatchObject({ provider: 'stub', model: 'flaky-1', fallbacks: 0 });
+    expect((trace?.attempts as { outcome: string }[]).map((a) => a.outcome)).toEqual(['error', 'ok']);
+  });
+});
+
+describe('refused keys', () => {
+  it('records requests refused for a bad, revoked or under-scoped key, without the key, and not as spend', async () => {
+    const revoked = await server.identity.createKey({ principal: server.admin }, { name: 'revoked app', scopes: ['read', 'write'] });
+    await server.identity.revokeKey({ principal: server.admin }, revoked.key.id);
+    const readOnly = await server.identity.createKey({ principal: server.admin }, { name: 'read-only app', scopes: ['read'] });
+    const unknown = `tmk_${'z'.repeat(12)}_${'A'.repeat(43)}`;
+    const cases = [
+      { token: 'sk-not-tarmac', id: 'refused-malformed', status: 401, keyId: null },
+      { token: unknown, id: 'refused-unknown', status: 401, keyId: null },
+      { token: revoked.token, id: 'refused-revoked', status: 401, keyId: revoked.key.id },
+      { token: readOnly.token, id: 'refused-scope', status: 403, keyId: readOnly.key.id },
+    ];
+    for (const c of cases) {
+      const keyClient = new OpenAI({ baseURL: `${url}/v1`, apiKey: c.token, maxRetries: 0, defaultHeaders: { 'x-request-id': c.id } });
+      const err = await keyClient.chat.completions.create({ model: 'main', messages: [{ role: 'user', content: 'Hi' }] }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ status: c.status });
+    }
+    const rows = await traces("request_id like 'refused-%'");
+    expect(rows.map((r) => [r.request_id, r.status, r.http_status, r.error_code, r.key_id, r.endpoint])).toEqual(
+      cases.map((c) => [c.id, 'refused', c.status, c.status === 401 ? 'unauthorized' : 'forbidden', c.keyId, 'chat']),
+    );
+    const stored = JSON.stringify(rows);
+    for (const c of cases) expect(stored).not.toContain(c.token.slice(-20));
+    const spend = await server.app.inject({ method: 'GET', url: '/api/v1/spend?groupBy=key', headers: { authorization: `Bearer ${server.adminToken}` } });
+    const keys = spend.json<{ rows: { key: string | null }[] }>().rows.map((r) => r.key);
+    expect(keys).not.toContain(revoked.key.id);
+    expect(keys).not.toContain(readOnly.key.id);
   });
 });

@@ -1,8 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { principalOf, routeAuth, type ZodTypeProvider } from '../access/index.js';
+import { hasScope, principalOf, routeAuth, type Scope, type ZodTypeProvider } from '../access/index.js';
 import { isTarmacError, TarmacError } from '../errors/index.js';
 import type { GatewayCaller, GatewayService } from './gateway.service.js';
+import type { GatewayTrace } from './traces.js';
 import type { ChatBody, ChatChunk } from './providers/provider.js';
 import { spend, SPEND_GROUPS } from './spend.js';
 import { readTrace, TraceView } from './trace-view.js';
@@ -123,6 +124,26 @@ async function streamResponse(gateway: GatewayService, request: FastifyRequest, 
 }
 
 /**
+ * Route options of a `/v1` endpoint: its scope, and a trace for each request refused at authentication (a bad,
+ * revoked or expired key: 401; a key without the scope: 403). Refusals after authentication are traced by the
+ * gateway itself.
+ */
+function v1Route(gateway: GatewayService, scope: Scope, endpoint: GatewayTrace['endpoint']) {
+  return {
+    config: routeAuth({ scope }),
+    onError: async (request: FastifyRequest, reply: FastifyReply, err: Error) => {
+      if (!isTarmacError(err) || (err.code !== 'unauthorized' && err.code !== 'forbidden')) return;
+      const principal = request.principal;
+      if (principal && hasScope(principal, scope)) return;
+      const keyId = principal?.keyId ?? (err.details as { keyId?: unknown } | undefined)?.keyId;
+      await gateway
+        .refused({ requestId: request.id, keyId: typeof keyId === 'string' ? keyId : null, endpoint, httpStatus: err.status, code: err.code, totalMs: reply.elapsedTime })
+        .catch((e: unknown) => request.log.error({ err: e }, 'could not record a refused request'));
+    },
+  };
+}
+
+/**
  * The OpenAI-compatible endpoints (`/v1/chat/completions`, `/v1/embeddings`, `/v1/models`),
  * `GET /api/v1/spend` and `GET /api/v1/gateway/traces/:id`.
  */
@@ -130,7 +151,7 @@ export function registerGatewayRoutes(app: FastifyInstance, gateway: GatewayServ
   const r = app.withTypeProvider<ZodTypeProvider>();
   r.post(
     '/v1/chat/completions',
-    { config: routeAuth({ scope: 'write' }), schema: { summary: 'OpenAI-compatible chat completion (with stream: true for SSE).', tags: ['gateway'], body: ChatCompletionBody } },
+    { ...v1Route(gateway, 'write', 'chat'), schema: { summary: 'OpenAI-compatible chat completion (with stream: true for SSE).', tags: ['gateway'], body: ChatCompletionBody } },
     async (request, reply) => {
       const body = request.body as ChatBody;
       if (body.stream === true) return streamResponse(gateway, request, reply, body);
@@ -148,7 +169,7 @@ export function registerGatewayRoutes(app: FastifyInstance, gateway: GatewayServ
   );
   r.post(
     '/v1/embeddings',
-    { config: routeAuth({ scope: 'write' }), schema: { summary: 'OpenAI-compatible embeddings.', tags: ['gateway'], body: EmbeddingsBody } },
+    { ...v1Route(gateway, 'write', 'embeddings'), schema: { summary: 'OpenAI-compatible embeddings.', tags: ['gateway'], body: EmbeddingsBody } },
     async (request, reply) => {
       const { caller: c } = caller(request, reply);
       try {
@@ -161,7 +182,7 @@ export function registerGatewayRoutes(app: FastifyInstance, gateway: GatewayServ
       }
     },
   );
-  r.get('/v1/models', { config: routeAuth({ scope: 'read' }), schema: { summary: 'Models and routes the gateway serves.', tags: ['gateway'] } }, async () =>
+  r.get('/v1/models', { ...v1Route(gateway, 'read', 'models'), schema: { summary: 'Models and routes the gateway serves.', tags: ['gateway'] } }, async () =>
     gateway.models(),
   );
   r.get(

@@ -3,7 +3,7 @@ import type { AuditContext, Principal } from '../access/index.js';
 import type { AuditLog } from '../audit/index.js';
 import type { Database } from '../db/index.js';
 import { isTarmacError, TarmacError } from '../errors/index.js';
-import { Pseudonymiser } from '../guard/index.js';
+import { Pseudonymiser, type StreamRestorer } from '../guard/index.js';
 import { CLASSIFICATIONS, egressAllows, piiActionFor, type Classification, type PiiAction } from '../policies/index.js';
 import { CircuitBreakers } from './breaker.js';
 import { BudgetLedger, type Limit, type Reservation } from './budgets.js';
@@ -14,6 +14,12 @@ import { callWithFallback, ClientGone, orderTargets, type FallbackOptions } from
 import { boundMessageTokens, boundTextTokens, countTextTokens, estimateMessageTokens, messageText } from './tokens.js';
 import { pruneGatewayTraces, type TraceRetentionResult } from './retention.js';
 import { TraceWriter, type GatewayTrace } from './traces.js';
+
+/** A tool call's piece in a streamed delta. */
+interface StreamedToolCall {
+  index?: number;
+  function?: { arguments?: unknown };
+}
 
 /** Who calls the gateway and with which request headers. */
 export interface GatewayCaller {
@@ -242,12 +248,12 @@ export class GatewayService {
     return piiActionFor((await this.gateway()).policy, classification);
   }
 
-  private newTrace(caller: GatewayCaller, endpoint: GatewayTrace['endpoint'], model: unknown, stream: boolean): GatewayTrace {
+  private newTrace(caller: { requestId: string; keyId: string | null; useCase?: string | undefined }, endpoint: GatewayTrace['endpoint'], model: unknown, stream: boolean): GatewayTrace {
     return {
       id: newRunId(),
       at: new Date().toISOString(),
       request_id: caller.requestId,
-      key_id: caller.principal.keyId,
+      key_id: caller.keyId,
       team_id: null,
       use_case: caller.useCase ?? null,
       endpoint,
@@ -276,7 +282,10 @@ export class GatewayService {
 
   private async finish(trace: GatewayTrace, started: number, err: unknown): Promise<void> {
     trace.total_ms = Math.round((performance.now() - started) * 1000) / 1000;
-    trace.fallbacks = new Set(trace.attempts.filter((a) => a.outcome !== 'ok').map((a) => `${a.provider}/${a.model}`)).size;
+    // Targets abandoned: a target that failed and then answered on its retry was not fallen back from.
+    const target = (a: GatewayTrace['attempts'][number]) => `${a.provider}/${a.model}`;
+    const answered = new Set(trace.attempts.filter((a) => a.outcome === 'ok').map(target));
+    trace.fallbacks = new Set(trace.attempts.map(target).filter((t) => !answered.has(t))).size;
     if (err) {
       trace.status = err instanceof ClientGone ? 'cancelled' : 'error';
       const error = isTarmacError(err) ? err : null;
@@ -286,7 +295,19 @@ export class GatewayService {
     await this.traces.record(trace);
   }
 
-  /** Steps shared by chat and embeddings: route, classification, team, PII, limits and the reservation. */
+  /**
+   * Records a request refused at authentication (401, 403), so that abuse shows in the traces: the key's id
+   * only when the key was recognised, never the key itself. Written like every trace, off the request path.
+   */
+  async refused(request: { requestId: string; keyId: string | null; endpoint: GatewayTrace['endpoint']; httpStatus: number; code: string; totalMs: number }): Promise<void> {
+    const trace = this.newTrace(request, request.endpoint, null, false);
+    trace.status = 'refused';
+    trace.http_status = request.httpStatus;
+    trace.error_code = request.code;
+    trace.total_ms = Math.round(request.totalMs * 1000) / 1000;
+    await this.traces.record(trace);
+  }
+
   /** How a request that passed admission walks its route: targets in order, retries, breakers, egress. */
   private fallbackOptions(admitted: Awaited<ReturnType<GatewayService['admit']>>, caller: GatewayCaller, trace: GatewayTrace): FallbackOptions {
     const route = admitted.resolved.route;
@@ -303,6 +324,7 @@ export class GatewayService {
     };
   }
 
+  /** Steps shared by chat and embeddings: route, classification, team, limits and the reservation. */
   private async admit(caller: GatewayCaller, trace: GatewayTrace, model: string, inputTokens: number, requestedOutput: number | null) {
     const g = await this.gateway();
     const maxOutput = requestedOutput ?? g.config.reserveOutputTokens ?? 1024;
@@ -397,7 +419,7 @@ export class GatewayService {
   /** `POST /v1/chat/completions` without streaming. */
   async chat(caller: GatewayCaller, body: ChatBody): Promise<ChatResult> {
     const started = performance.now();
-    const trace = this.newTrace(caller, 'chat', body.model, false);
+    const trace = this.newTrace({ ...caller, keyId: caller.principal.keyId }, 'chat', body.model, false);
     return this.traced(trace, started, async (hold) => {
       const inputTokens = boundMessageTokens(body.messages);
       const admitted = await this.admit(caller, trace, body.model, inputTokens, this.maxOutput(body));
@@ -479,7 +501,7 @@ export class GatewayService {
    * later `next()`, and the route ends the stream with an error event.
    */
   chatStream(caller: GatewayCaller, body: ChatBody): ChatStream {
-    const trace = this.newTrace(caller, 'chat', body.model, true);
+    const trace = this.newTrace({ ...caller, keyId: caller.principal.keyId }, 'chat', body.model, true);
     const options = body.stream_options as { include_usage?: unknown } | undefined;
     return {
       runId: trace.id,
@@ -505,7 +527,8 @@ export class GatewayService {
       const pii = this.pii(g, admitted.classification);
       messages = this.prepareMessages(body.messages, pii);
       if (pii) trace.pii_types = [...pii.types];
-      const restorers = new Map<number, ReturnType<Pseudonymiser['streamRestorer']>>();
+      const restorers = new Map<string, StreamRestorer>();
+      const toolCalls = new Map<string, number>();
       const { value, target, control } = await callWithFallback(
         this.fallbackOptions(admitted, caller, trace),
         async (provider, t, c) => {
@@ -519,15 +542,40 @@ export class GatewayService {
       trace.provider = target.provider;
       trace.model = target.model;
       trace.first_token_ms = Math.round((performance.now() - started) * 1000) / 1000;
+      // One restorer per streamed text: each choice's content and each of its tool calls' arguments.
       const restore = (chunk: ChatChunk): ChatChunk => {
         if (!pii?.restores) return chunk;
+        const restorer = (key: string): StreamRestorer => {
+          let r = restorers.get(key);
+          if (!r) restorers.set(key, (r = pii.streamRestorer()));
+          return r;
+        };
         for (const choice of chunk.choices) {
           const delta = choice.delta as Record<string, unknown> | undefined;
           const index = typeof choice.index === 'number' ? choice.index : 0;
-          let r = restorers.get(index);
-          if (!r) restorers.set(index, (r = pii.streamRestorer()));
-          if (delta && typeof delta.content === 'string') delta.content = r.push(delta.content);
-          if (choice.finish_reason && delta) delta.content = `${typeof delta.content === 'string' ? delta.content : ''}${r.flush()}`;
+          const content = restorer(`${index}`);
+          if (delta && typeof delta.content === 'string') delta.content = content.push(delta.content);
+          const calls = delta && Array.isArray(delta.tool_calls) ? (delta.tool_calls as StreamedToolCall[]) : [];
+          for (const call of calls) {
+            if (typeof call.function?.arguments !== 'string') continue;
+            const key = `${index}:${call.index ?? 0}`;
+            toolCalls.set(key, call.index ?? 0);
+            call.function.arguments = restorer(key).push(call.function.arguments);
+          }
+          if (choice.finish_reason && delta) {
+            delta.content = `${typeof delta.content === 'string' ? delta.content : ''}${content.flush()}`;
+            // What the restorers still hold of each tool call's arguments goes out with the choice's last chunk.
+            const out = [...calls];
+            for (const [key, i] of toolCalls) {
+              if (!key.startsWith(`${index}:`)) continue;
+              const held = restorer(key).flush();
+              const call = calls.find((c) => (c.index ?? 0) === i);
+              if (held === '') continue;
+              if (call?.function && typeof call.function.arguments === 'string') call.function.arguments += held;
+              else out.push({ index: i, function: { arguments: held } });
+            }
+            if (out.length > calls.length) delta.tool_calls = out;
+          }
         }
         return chunk;
       };
@@ -573,7 +621,7 @@ export class GatewayService {
   /** `POST /v1/embeddings`. */
   async embeddings(caller: GatewayCaller, body: Record<string, unknown> & { model: string; input: unknown }): Promise<ChatResult> {
     const started = performance.now();
-    const trace = this.newTrace(caller, 'embeddings', body.model, false);
+    const trace = this.newTrace({ ...caller, keyId: caller.principal.keyId }, 'embeddings', body.model, false);
     return this.traced(trace, started, async (hold) => {
       const inputs = Array.isArray(body.input) ? body.input : [body.input];
       const text = inputs.filter((i): i is string => typeof i === 'string').join('\n');

@@ -111,6 +111,7 @@ function finalError(last: ProviderError | null, attempts: Attempt[], classificat
     }
     return new TarmacError('upstream_error', 'every target of the route is unavailable (circuit breaker open)', details);
   }
+  if (last.kind === 'capability') return new TarmacError('model_capability_unsupported', last.message, details);
   if (last.kind === 'timeout') return new TarmacError('upstream_timeout', last.message, details);
   if (last.kind === 'http' && last.status !== null && last.status < 500 && last.status !== 429 && last.status !== 408) {
     return new TarmacError('upstream_rejected', last.message, { ...details, status: last.status, upstream: last.upstream ?? null });
@@ -121,7 +122,8 @@ function finalError(last: ProviderError | null, attempts: Attempt[], classificat
 /**
  * Calls the targets in order until one answers: skips targets the egress policy forbids or whose circuit is
  * open, retries 429, 5xx, timeouts and broken connections with exponential backoff (honouring Retry-After),
- * then falls back to the next target. A provider's refusal of the request itself (4xx) ends the search.
+ * then falls back to the next target, as it does from a target that cannot do what is asked (`capability`). A
+ * provider's refusal of the request itself (4xx) ends the search.
  *
  * @example
  * const { value } = await callWithFallback(options, (provider, target, control) => provider.chat(body, { signal: control.signal }));
@@ -155,7 +157,8 @@ export async function callWithFallback<T>(
         control.done(true);
         if (options.client.aborted) throw new ClientGone();
         const error = toProviderError(err, control, target.provider);
-        last = error;
+        // A target that cannot serve the request does not hide why an earlier one that could failed.
+        if (error.kind !== 'capability' || !last) last = error;
         options.breakers.record(key, !error.retryable);
         options.attempts.push({
           provider: target.provider,
@@ -166,7 +169,7 @@ export async function callWithFallback<T>(
           ms: Math.round(performance.now() - started),
         });
         if (!error.retryable) {
-          if (error.kind === 'unsupported') break;
+          if (error.kind === 'unsupported' || error.kind === 'capability') break;
           throw finalError(error, options.attempts, options.classification);
         }
         if (attempt === options.retries) break;

@@ -72,7 +72,7 @@ export async function spend(db: Database, principal: Principal, query: SpendQuer
        coalesce(sum(g.input_tokens), 0) as input_tokens, coalesce(sum(g.output_tokens), 0) as output_tokens,
        coalesce(sum(g.cost_usd), 0) as cost_usd, coalesce(sum(g.cost_usd) filter (where g.cost_estimated), 0) as estimated_usd
      from gateway_traces g
-     where g.at >= $1 and g.at < $2${visible}
+     where g.at >= $1 and g.at < $2 and g.status <> 'refused'${visible}
      ${groupBy}
      order by cost_usd desc, requests desc`,
     params,

@@ -3,7 +3,7 @@ import { teamsWithRole, type Principal } from '../access/index.js';
 import type { Database } from '../db/index.js';
 import { TarmacError } from '../errors/index.js';
 import { findTeam } from '../identity/index.js';
-import type { GatewayTrace } from './traces.js';
+import { TRACE_ENDPOINTS, TRACE_STATUSES, type GatewayTrace } from './traces.js';
 
 /** One gateway trace as the API shows it. */
 export const TraceView = z.object({
@@ -15,7 +15,7 @@ export const TraceView = z.object({
   /** The team's name. */
   team: z.string().nullable(),
   useCase: z.string().nullable(),
-  endpoint: z.enum(['chat', 'embeddings']),
+  endpoint: z.enum(TRACE_ENDPOINTS),
   route: z.string().nullable(),
   requestedModel: z.string().nullable(),
   provider: z.string().nullable(),
@@ -32,7 +32,7 @@ export const TraceView = z.object({
   ),
   fallbacks: z.number(),
   stream: z.boolean(),
-  status: z.enum(['ok', 'error', 'cancelled']),
+  status: z.enum(TRACE_STATUSES),
   httpStatus: z.number(),
   errorCode: z.string().nullable(),
   classification: z.string().nullable(),

@@ -10,6 +10,11 @@ export interface Attempt {
   ms?: number;
 }
 
+/** The endpoints a gateway trace records. */
+export const TRACE_ENDPOINTS = ['chat', 'embeddings', 'models'] as const;
+/** How a traced request ended; `refused`: turned away at authentication (a bad, revoked or under-scoped key), never spend. */
+export const TRACE_STATUSES = ['ok', 'error', 'cancelled', 'refused'] as const;
+
 /** What the gateway records for every request, successful or not. */
 export interface GatewayTrace {
   id: string;
@@ -18,7 +23,7 @@ export interface GatewayTrace {
   key_id: string | null;
   team_id: string | null;
   use_case: string | null;
-  endpoint: 'chat' | 'embeddings';
+  endpoint: (typeof TRACE_ENDPOINTS)[number];
   route: string | null;
   requested_model: string | null;
   provider: string | null;
@@ -26,7 +31,7 @@ export interface GatewayTrace {
   attempts: Attempt[];
   fallbacks: number;
   stream: boolean;
-  status: 'ok' | 'error' | 'cancelled';
+  status: (typeof TRACE_STATUSES)[number];
   http_status: number;
   error_code: string | null;
   classification: string | null;

@@ -4,6 +4,7 @@
 //   | flaky-N (the first N requests of that model fail with 503, then it answers)
 //   | judge-S (answers a groundedness verdict {"score": S, "unsupported": []})
 //   | quote (answers with the first sentence of the first numbered context passage, whatever was asked)
+//   | tools-echo (a tool call whose arguments hold the last user message; streamed four characters a chunk)
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -68,8 +69,8 @@ export async function startStubOpenAi(): Promise<StubOpenAi> {
     }
     const verdict = /^judge-(\d+(?:\.\d+)?)$/.exec(model);
     const content = model === 'echo' ? lastUser(body) : model === 'quote' ? firstPassageSentence(body) : verdict ? JSON.stringify({ score: Number(verdict[1]), unsupported: [] }) : 'Hello from the stub upstream.';
-    const toolCalls =
-      model === 'tools' ? [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: JSON.stringify({ city: 'Paris' }) } }] : undefined;
+    const toolArguments = model === 'tools' ? JSON.stringify({ city: 'Paris' }) : model === 'tools-echo' ? JSON.stringify({ note: lastUser(body) }) : null;
+    const toolCalls = toolArguments !== null ? [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: toolArguments } }] : undefined;
     const base = { id: 'chatcmpl-stub', created: 1_700_000_000, model };
     if (body.stream !== true) {
       return json(200, {
@@ -83,6 +84,13 @@ export async function startStubOpenAi(): Promise<StubOpenAi> {
     const send = (chunk: unknown) => res.write(`data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', ...(chunk as object) })}\n\n`);
     const pieces = content.match(/\S+\s*|\s+/g) ?? [];
     send({ choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] });
+    if (model === 'tools-echo' && toolArguments !== null) {
+      send({ choices: [{ index: 0, delta: { tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '' } }] }, finish_reason: null }] });
+      for (const piece of toolArguments.match(/[^]{1,4}/g) ?? []) send({ choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: piece } }] }, finish_reason: null }] });
+      send({ choices: [{ index: 0, delta: {}, finish_reason: 'tool_calls' }] });
+      if ((body.stream_options as { include_usage?: boolean } | undefined)?.include_usage) send({ choices: [], usage: USAGE });
+      return res.end('data: [DONE]\n\n');
+    }
     for (const [i, piece] of pieces.entries()) {
       if (model === 'midstream-fail' && i === 2) {
         // Let the first chunks reach the client before the connection breaks.

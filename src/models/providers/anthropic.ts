@@ -192,6 +192,6 @@ export class AnthropicProvider implements Provider {
   }
 
   embeddings(body: Record<string, unknown> & { model: string }): Promise<Record<string, unknown>> {
-    return Promise.reject(new ProviderError(`${this.name}: Anthropic offers no embeddings (${body.model})`, 'unsupported', 400));
+    return Promise.reject(new ProviderError(`${this.name}: Anthropic offers no embeddings (${body.model})`, 'capability', 400));
   }
 }

@@ -200,6 +200,6 @@ export class BedrockProvider implements Provider {
   }
 
   embeddings(body: Record<string, unknown> & { model: string }): Promise<Record<string, unknown>> {
-    return Promise.reject(new ProviderError(`${this.name}: embeddings through the bedrock provider are not supported (${body.model})`, 'unsupported', 400));
+    return Promise.reject(new ProviderError(`${this.name}: embeddings through the bedrock provider are not supported (${body.model})`, 'capability', 400));
   }
 }

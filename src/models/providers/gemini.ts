@@ -200,6 +200,6 @@ export class GeminiProvider implements Provider {
   }
 
   embeddings(body: Record<string, unknown> & { model: string }): Promise<Record<string, unknown>> {
-    return Promise.reject(new ProviderError(`${this.name}: embeddings through the gemini provider are not supported (${body.model})`, 'unsupported', 400));
+    return Promise.reject(new ProviderError(`${this.name}: embeddings through the gemini provider are not supported (${body.model})`, 'capability', 400));
   }
 }

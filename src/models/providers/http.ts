@@ -13,19 +13,43 @@ export interface Answer {
 const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 1024 });
 const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 1024 });
 
+// How a kept-alive connection the upstream closed shows when a request is written to it.
+const STALE_CONNECTION = new Set(['ECONNRESET', 'EPIPE']);
+
+/** A request that failed on a reused connection before any byte of an answer: the upstream never took it. */
+class StaleConnection extends Error {
+  constructor(readonly original: Error) {
+    super(original.message);
+  }
+}
+
 /**
- * POSTs `body` and resolves when the response headers arrive (node:http is lighter per call than fetch).
+ * POSTs `body` and resolves when the response headers arrive (node:http is lighter per call than fetch). A
+ * kept-alive connection that the upstream closed (reset before any answer byte) is retried once on a new one.
  *
  * @example
  * const answer = await send('http://127.0.0.1:8000/v1/chat/completions', { 'content-type': 'application/json' }, '{}', signal);
  */
-export function send(url: string, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<Answer> {
+export async function send(url: string, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<Answer> {
   const target = new URL(url);
+  const https = target.protocol === 'https:';
+  try {
+    return await post(target, https ? httpsAgent : httpAgent, headers, body, signal);
+  } catch (err) {
+    if (!(err instanceof StaleConnection)) throw err;
+    // A connection of its own (no pool), so the retry cannot meet another closed one.
+    return post(target, false, headers, body, signal).catch((retryErr: unknown) => {
+      throw retryErr instanceof StaleConnection ? retryErr.original : retryErr;
+    });
+  }
+}
+
+function post(target: URL, agent: HttpAgent | false, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<Answer> {
   const https = target.protocol === 'https:';
   return new Promise((resolve, reject) => {
     const req = (https ? httpsRequest : httpRequest)(
       target,
-      { method: 'POST', agent: https ? httpsAgent : httpAgent, signal, headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } },
+      { method: 'POST', agent, signal, headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } },
       (res: IncomingMessage) => {
         resolve({
           status: res.statusCode ?? 0,
@@ -43,7 +67,10 @@ export function send(url: string, headers: Record<string, string>, body: string,
         });
       },
     );
-    req.on('error', reject);
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      // Only an error before the response counts: once it resolved, failures surface while reading the body.
+      reject(req.reusedSocket && !signal.aborted && STALE_CONNECTION.has(err.code ?? '') ? new StaleConnection(err) : err);
+    });
     req.end(body);
   });
 }

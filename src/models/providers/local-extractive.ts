@@ -104,6 +104,20 @@ export function extractiveAnswer(messages: ChatBody['messages']): string {
 }
 
 
+const inUse = (v: unknown) => v !== undefined && v !== null && v !== 'none' && v !== 'auto';
+
+/** The first request parameter extractive answers cannot honour (it would be ignored), if any. */
+function unsupportedParameter(body: ChatBody): string | null {
+  if (Array.isArray(body.tools) && body.tools.length > 0) return 'tools';
+  if (inUse(body.tool_choice)) return 'tool_choice';
+  if (Array.isArray(body.functions) && body.functions.length > 0) return 'functions';
+  if (inUse(body.function_call)) return 'function_call';
+  const format = (body.response_format as { type?: unknown } | null | undefined)?.type;
+  if (format !== undefined && format !== 'text') return `response_format ${JSON.stringify(format)}`;
+  if (typeof body.n === 'number' && body.n > 1) return 'n > 1';
+  return null;
+}
+
 /**
  * The built-in offline model `local/extractive`: it generates nothing; it quotes the sentences of the system
  * and earlier messages best supported by the last user question, and says so. Usage is counted with gpt-tokenizer.
@@ -117,6 +131,8 @@ export class LocalProvider implements Provider {
 
   private answer(body: ChatBody): { id: string; created: number; text: string; usage: ChatCompletion['usage'] } {
     if (body.model !== 'extractive') throw new ProviderError(`local: no model ${body.model} (the local provider offers extractive)`, 'unsupported', 404);
+    const param = unsupportedParameter(body);
+    if (param) throw new ProviderError(`local: extractive does not support ${param}: it quotes text and calls no tools`, 'capability', 400);
     const text = extractiveAnswer(body.messages);
     const prompt = estimateMessageTokens(body.messages);
     const completion = countTextTokens(text);
@@ -154,6 +170,6 @@ export class LocalProvider implements Provider {
   }
 
   embeddings(body: Record<string, unknown> & { model: string }): Promise<Record<string, unknown>> {
-    return Promise.reject(new ProviderError(`local: ${body.model} does not produce embeddings`, 'unsupported', 400));
+    return Promise.reject(new ProviderError(`local: ${body.model} does not produce embeddings`, 'capability', 400));
   }
 }

@@ -45,7 +45,8 @@ export interface Provider {
 export class ProviderError extends Error {
   constructor(
     message: string,
-    readonly kind: 'http' | 'timeout' | 'network' | 'malformed' | 'unsupported',
+    /** `capability`: the model cannot do what the request asks (embeddings, tools …); another target may. */
+    readonly kind: 'http' | 'timeout' | 'network' | 'malformed' | 'unsupported' | 'capability',
     /** Upstream HTTP status, when there was one. */
     readonly status: number | null = null,
     /** From Retry-After, in milliseconds. */
@@ -60,7 +61,7 @@ export class ProviderError extends Error {
   /** 429, 5xx, timeouts, broken connections and malformed answers may succeed on another attempt. */
   get retryable(): boolean {
     if (this.kind === 'http') return this.status === 429 || (this.status ?? 0) >= 500;
-    return this.kind !== 'unsupported';
+    return this.kind !== 'unsupported' && this.kind !== 'capability';
   }
 }
 
