@@ -34,7 +34,7 @@ gateway:
     await declareRunFixture(s, { docs: [{ id: 'incidents.md', text: RECORD }], useCase: { name: 'incidents-offline', posture: { deliverThreshold: 0 } } });
     await s.usecases.declare(
       { principal: s.admin },
-      { name: 'incidents', team: 'underwriting', owner: 'owner@x.io', riskTier: 'medium', prompt: 'uw-answer', route: 'answer', posture: { deliverThreshold: 0, judge: { model: 'judge' } } },
+      { name: 'incidents', team: 'underwriting', owner: 'owner@x.io', riskTier: 'medium', prompt: 'uw-answer', route: 'answer', posture: { deliverThreshold: 0, relevanceThreshold: 0, judge: { model: 'judge' } } },
     );
   });
   afterAll(async () => {

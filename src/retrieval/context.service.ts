@@ -43,6 +43,7 @@ export type ContextRecipeInput = z.input<typeof ContextRecipe>;
 
 /** One chunk in a manifest. */
 export interface ManifestChunk {
+  /** Its passage number in the context (records come first: the first chunk is not always 1). */
   ref: number;
   chunkId: number;
   documentId: string;
@@ -80,9 +81,34 @@ export interface ContextManifest {
   warnings: string[];
 }
 
+/**
+ * One numbered passage of an assembled context, as data: a looked-up record or a retrieved chunk. Its `id` is
+ * its number (`"1"`), the `[1]` the model sees and cites; `text` is what the passage says, without its label.
+ */
+export interface ContextPassage {
+  id: string;
+  kind: 'record' | 'chunk';
+  /** The line above the text in the prompt: `[1] kb/roofs.md v2 § Roof age`, `[2] record customer (c1)`. */
+  label: string;
+  text: string;
+  source: string;
+  /** The chunk's document, or the record's entity key. */
+  documentId: string;
+  title: string;
+  /** Null for a record. */
+  chunkId: number | null;
+}
+
 export interface AssembledContext {
+  /** The passages, rendered for the prompt by {@link renderContext}. */
   context: string;
+  passages: ContextPassage[];
   manifest: ContextManifest;
+}
+
+/** The context text a prompt gets: each passage under its label, one blank line between passages. */
+export function renderContext(passages: readonly ContextPassage[]): string {
+  return passages.map((p) => `${p.label}\n${p.text}`).join('\n\n');
 }
 
 function contains(metadata: Record<string, unknown>, wanted: Record<string, unknown>): boolean {
@@ -139,7 +165,7 @@ export class ContextAssembler {
     };
 
     const lookups: ContextManifest['lookups'] = [];
-    const lines: string[] = [];
+    const passages: ContextPassage[] = [];
     let used = 0;
     for (const lookup of recipe.lookups) {
       const key = fillKey(lookup.key, request.inputs ?? {});
@@ -157,12 +183,11 @@ export class ContextAssembler {
       }
       for (const s of entity.sources.filter((x) => x.stale)) fallback(recipe.fallback.staleSource, 'stale_source', `source ${s.name} is past its freshness SLA (lag ${s.lagSeconds ?? 'never synced'} s)`, 'source_stale');
       lookups.push({ name: lookup.name, key, found: entity.found, fields, sources: entity.sources.map((s) => ({ name: s.name, stale: s.stale, lagSeconds: s.lagSeconds })) });
-      const text = `Record ${lookup.name} (${key}):\n${Object.entries(fields)
-        .filter(([, f]) => f)
-        .map(([name, f]) => `- ${name}: ${typeof f!.value === 'string' ? f!.value : JSON.stringify(f!.value)} [${f!.source}]`)
-        .join('\n')}`;
-      used += countTokens(text);
-      lines.push(text);
+      const present = Object.entries(fields).filter((e): e is [string, EntityField] => e[1] !== null);
+      const text = present.map(([name, f]) => `- ${name}: ${typeof f.value === 'string' ? f.value : JSON.stringify(f.value)} [${f.source}]`).join('\n');
+      const label = `[${passages.length + 1}] record ${lookup.name} (${key})`;
+      used += countTokens(`${label}\n${text}`);
+      passages.push({ id: String(passages.length + 1), kind: 'record', label, text, source: present[0]?.[1].source ?? '', documentId: key, title: `${lookup.name} (${key})`, chunkId: null });
     }
 
     const { results: hits, warnings: searchWarnings } = await this.retrieval.retrieve(identity, { query: request.query, k: recipe.k, sources: recipe.sources, metadata: recipe.metadata });
@@ -195,10 +220,10 @@ export class ContextAssembler {
     };
     for (const h of hits) {
       if (!keep(h)) continue;
-      const label = `[${chunks.length + 1}] ${h.source}/${h.documentId} v${h.version}${h.sectionPath.length > 0 ? ` § ${h.sectionPath.join(' > ')}` : ''}\n`;
-      const text = label + h.text;
+      const ref = passages.length + 1;
+      const label = `[${ref}] ${h.source}/${h.documentId} v${h.version}${h.sectionPath.length > 0 ? ` § ${h.sectionPath.join(' > ')}` : ''}`;
       // The chunk's own count was taken at indexing: only its label line is counted now.
-      const tokens = labelTokens(label, countTokens) + h.tokenCount;
+      const tokens = labelTokens(`${label}\n`, countTokens) + h.tokenCount;
       if (used + tokens > recipe.tokenBudget) {
         rules.push({ rule: 'token_budget', detail: `${h.source}/${h.documentId} (${tokens} tokens) does not fit the budget of ${recipe.tokenBudget}`, chunkId: h.chunkId });
         continue;
@@ -208,9 +233,9 @@ export class ContextAssembler {
         fallback(recipe.fallback.staleSource, 'stale_source', `source ${h.source} is past its freshness SLA`, 'source_stale');
       }
       used += tokens;
-      lines.push(text);
+      passages.push({ id: String(ref), kind: 'chunk', label, text: h.text, source: h.source, documentId: h.documentId, title: h.title, chunkId: h.chunkId });
       chunks.push({
-        ref: chunks.length + 1,
+        ref,
         chunkId: h.chunkId,
         documentId: h.documentId,
         version: h.version,
@@ -227,7 +252,8 @@ export class ContextAssembler {
     }
     if (chunks.length === 0 && recipe.lookups.length === 0) fallback(recipe.fallback.noResults, 'no_results', `nothing the caller may read matches "${request.query}"`, 'not_found');
     return {
-      context: lines.join('\n\n'),
+      context: renderContext(passages),
+      passages,
       manifest: { query: request.query, as: identity.label, assembledAt: new Date().toISOString(), tokenBudget: recipe.tokenBudget, tokensUsed: used, chunks, lookups, rules, flagged, warnings },
     };
   }

@@ -7,7 +7,15 @@ import { Reason } from './reasons.js';
 import type { RunInput, RunService } from './runs.service.js';
 
 const Decision = z.enum(['delivered', 'flagged', 'held_for_review', 'blocked']);
-const Citation = z.object({ ref: z.number(), chunkId: z.number(), documentId: z.string(), title: z.string(), source: z.string(), quote: z.string() });
+const Citation = z.object({
+  ref: z.number(),
+  kind: z.enum(['chunk', 'record']).describe('A retrieved chunk, or a looked-up record'),
+  chunkId: z.number().nullable().describe('Null for a record'),
+  documentId: z.string().describe("The chunk's document, or the record's entity key"),
+  title: z.string(),
+  source: z.string(),
+  quote: z.string(),
+});
 const RunResult = z.object({
   runId: z.string(),
   useCase: z.string(),

@@ -3,12 +3,12 @@ import { type Caller, canReview, hasScope, hasTeamRole, type Principal, systemAc
 import type { AuditLog } from '../audit/index.js';
 import { type Database, newId, type Queryable } from '../db/index.js';
 import { isTarmacError, TarmacError } from '../errors/index.js';
-import { checkGroundedness, checkRelevance, detectPii, injectionMarkers, judgeMessages, parseJudgeVerdict, type ContextPassage, type GroundednessResult, type RelevanceResult } from '../guard/index.js';
+import { checkGroundedness, checkRelevance, detectPii, injectionMarkers, judgeMessages, parseJudgeVerdict, type GroundednessResult, type RelevanceResult } from '../guard/index.js';
 import { emailsNamed, findUser, membershipsOfUser } from '../identity/index.js';
 import type { GatewayCaller, GatewayService } from '../models/index.js';
 import { highestClassification, type Classification } from '../policies/index.js';
 import type { PromptService } from '../prompts/index.js';
-import type { ContextManifest, RetrievalService } from '../retrieval/index.js';
+import type { ContextManifest, ContextPassage as AssembledPassage, RetrievalService } from '../retrieval/index.js';
 import type { ReviewService, RunPort, RunReview, RunVerdict } from '../review/index.js';
 import { reason, type Reason } from './reasons.js';
 import * as repo from './runs.repository.js';
@@ -82,7 +82,9 @@ class RunCancelled extends Error {
 
 export interface Citation {
   ref: number;
-  chunkId: number;
+  /** A retrieved chunk, or a looked-up record (then `documentId` is its entity key and `chunkId` null). */
+  kind: 'chunk' | 'record';
+  chunkId: number | null;
   documentId: string;
   title: string;
   source: string;
@@ -165,14 +167,6 @@ function claimText(answer: string): string {
   return quotes.length > 0 ? quotes.join('\n') : answer.replace(EXTRACTIVE_LABEL, '');
 }
 
-/** Splits an assembled context into its numbered passages (`[1] …`), the units claims are checked against. */
-function passagesOf(context: string): ContextPassage[] {
-  return context
-    .split(/\n\n(?=\[\d+\] )/)
-    .map((block) => /^\[(\d+)\] [^\n]*\n([\s\S]*)$/.exec(block.trim()))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => ({ id: m[1] ?? '', text: m[2] ?? '' }));
-}
 
 type ChatRequest = Parameters<GatewayService['chat']>[1];
 
@@ -320,7 +314,7 @@ export class RunService implements RunPort {
       span('model');
       const { answer } = reply;
 
-      const passages = passagesOf(assembled.context);
+      const { passages } = assembled;
       const claims = claimText(answer);
       const g = checkGroundedness(claims, passages);
       const relevance = checkRelevance(input.input, claims, passages, supportingPassages(g));
@@ -473,7 +467,7 @@ export class RunService implements RunPort {
       relevance?: RelevanceResult;
       judge?: JudgeRecord | null;
       scored?: { score: number; by: 'offline' | 'judge' };
-      passages?: ContextPassage[];
+      passages?: AssembledPassage[];
       model?: string | null;
       gatewayRunId?: string;
       costUsd?: number;
@@ -483,10 +477,10 @@ export class RunService implements RunPort {
   ): Promise<RunResult> {
     const citations: Citation[] = [];
     for (const claim of r.groundedness?.claims ?? []) {
-      const ref = Number(claim.support?.passageId);
-      const chunk = r.manifest?.chunks.find((c) => c.ref === ref);
-      if (!claim.supported || !chunk || citations.some((c) => c.ref === ref)) continue;
-      citations.push({ ref, chunkId: chunk.chunkId, documentId: chunk.documentId, title: chunk.title, source: chunk.source, quote: (claim.support?.text ?? '').slice(0, 400) });
+      const passage = r.passages?.find((p) => p.id === claim.support?.passageId);
+      const ref = Number(passage?.id);
+      if (!claim.supported || !passage || citations.some((c) => c.ref === ref)) continue;
+      citations.push({ ref, kind: passage.kind, chunkId: passage.chunkId, documentId: passage.documentId, title: passage.title, source: passage.source, quote: (claim.support?.text ?? '').slice(0, 400) });
     }
     const latencyMs = Math.round(performance.now() - started);
     spans.push({ name: 'total', ms: latencyMs });
@@ -573,7 +567,8 @@ export class RunService implements RunPort {
       decision: row.decision,
       reasons: row.reasons,
       answer: visible ? row.answer : null,
-      citations: row.citations as Citation[],
+      // Runs recorded before records could be cited hold only chunk citations.
+      citations: (row.citations as Citation[]).map((c) => ({ ...c, kind: c.kind ?? 'chunk' })),
       // Unsupported claims quote the answer: withheld with it.
       groundedness: g
         ? {
