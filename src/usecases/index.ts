@@ -11,6 +11,6 @@ export { ACTIVE_STAGES, Cohort, contextSourceRefs, KillCriterion, Kpi, RiskPostu
 export { changedFields, checkContextSources, inPercentCohort, UseCaseService, UseCaseWriter, type EndUser, type UseCase } from './usecases.service.js';
 export { findUseCase, type UseCaseRow } from './usecases.repository.js';
 export { registerUseCaseRoutes } from './usecases.routes.js';
-export { RunService, type Citation, type Decision, type Delivery, type RunInput, type RunRecord, type RunResult, type RunStatus, type RunStreamSink } from './runs.service.js';
+export { decide, RunService, type Citation, type Decision, type DecisionInput, type Delivery, type RunInput, type RunRecord, type RunResult, type RunState, type RunStatus, type RunStreamSink, type ToolCall, type ToolExecutor } from './runs.service.js';
 export { registerRunRoutes } from './runs.routes.js';
 export { Reason, REASON_CODES, type ReasonCode } from './reasons.js';

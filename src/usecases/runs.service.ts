@@ -8,7 +8,7 @@ import { emailsNamed, findUser, membershipsOfUser } from '../identity/index.js';
 import type { GatewayCaller, GatewayService } from '../models/index.js';
 import { highestClassification, type Classification } from '../policies/index.js';
 import type { PromptService } from '../prompts/index.js';
-import type { ContextManifest, ContextPassage as AssembledPassage, RetrievalService } from '../retrieval/index.js';
+import type { AssembledContext, ContextManifest, ContextPassage as AssembledPassage, RetrievalService, SearchIdentity } from '../retrieval/index.js';
 import type { ReviewService, RunPort, RunReview, RunVerdict } from '../review/index.js';
 import { reason, type Reason } from './reasons.js';
 import * as repo from './runs.repository.js';
@@ -33,6 +33,8 @@ export interface RunStreamSink {
 /** What the model call produced. */
 interface ModelReply {
   answer: string;
+  /** Tool calls the model asked for (OpenAI wire format); empty when it answered. */
+  toolCalls: ToolCall[];
   model: string | null;
   gatewayRunId: string;
   costUsd: number;
@@ -65,6 +67,86 @@ function supportingPassages(g: GroundednessResult): string[] {
   return g.claims.flatMap((c) => (c.supported && c.support ? [c.support.passageId] : []));
 }
 
+/** A tool call a model asked for, as the OpenAI wire format carries it. */
+export interface ToolCall {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+}
+
+/** Runs the tool calls of a model step and answers them as `tool` messages (what agent actions plug in). */
+export interface ToolExecutor {
+  execute(state: Readonly<RunState>, calls: ToolCall[]): Promise<{ role: 'tool'; tool_call_id: string; content: string }[]>;
+}
+
+// Model calls one run may make while it answers tool calls: enough for a few tools, and a bound on a loop.
+const MAX_MODEL_STEPS = 5;
+
+/** What the steps of one governed run share, filled in as they go. */
+export interface RunState {
+  readonly caller: Caller;
+  readonly input: RunInput;
+  readonly useCase: UseCase;
+  /** Who retrieval reads as: the end user, resolved once. */
+  readonly identity: SearchIdentity;
+  readonly base: Pick<repo.RunRow, 'id' | 'use_case_id' | 'team_id' | 'user_id' | 'key_id' | 'request_id' | 'input' | 'variables' | 'route'>;
+  readonly started: number;
+  readonly spans: { name: string; ms: number }[];
+  readonly span: (name: string) => void;
+  /** False when evaluating: no run record, no review task. */
+  readonly record: boolean;
+  readonly sink?: RunStreamSink;
+  assembled: AssembledContext | null;
+  reasons: Reason[];
+  prompt: { prompt: string; version: number } | null;
+  rendered: Awaited<ReturnType<PromptService['renderForRun']>> | null;
+  classification: Classification;
+  delivery: Delivery;
+  reply: ModelReply | null;
+  groundedness: GroundednessResult | null;
+  relevance: RelevanceResult | null;
+  judge: JudgeRecord | null;
+  scored: { score: number; by: 'offline' | 'judge' } | null;
+  piiTypes: string[];
+  allowsPii: () => Promise<boolean>;
+}
+
+/** What the decision is made from: the output guard's findings and the context's flags. */
+export interface DecisionInput {
+  reasons: Reason[];
+  piiInAnswer: boolean;
+  piiTypes: string[];
+  scored: { score: number; by: 'offline' | 'judge' };
+  relevance: RelevanceResult;
+  manifest: ContextManifest;
+  judge: JudgeRecord | null;
+  judgeHolds: boolean;
+  /** A uniform draw in [0, 1), for the review sample. */
+  draw: () => number;
+}
+
+/**
+ * The decision of a run, a pure function of what the guards found and the posture: personal data where the
+ * policy forbids it blocks; a score under a threshold, a flagged context or a judge that failed (when the
+ * posture holds on failure) holds or flags; otherwise delivered, a sample of those marked for review.
+ */
+export function decide(posture: UseCase['posture'], d: DecisionInput): { decision: Decision; reasons: Reason[] } {
+  const reasons = [...d.reasons];
+  if (d.piiInAnswer) return { decision: 'blocked', reasons: [...reasons, reason('pii_in_answer', `pii_in_answer: ${d.piiTypes.join(', ')}`)] };
+  const threshold = posture.deliverThreshold;
+  if (d.scored.score < threshold) reasons.push(reason('groundedness_below_threshold', `groundedness ${d.scored.score.toFixed(2)} below ${threshold}${d.scored.by === 'judge' ? ' (judge)' : ''}`));
+  const relevant = posture.relevanceThreshold;
+  if (d.relevance.score < relevant) {
+    const missing = d.relevance.missing.length > 0 ? ` (not addressed: ${d.relevance.missing.join(', ')})` : '';
+    reasons.push(reason('answer_not_relevant', `answer_not_relevant: relevance ${d.relevance.score.toFixed(2)} below ${relevant}${missing}`));
+  }
+  if (d.manifest.flagged) reasons.push(...d.manifest.rules.filter((r) => r.action === 'proceed_flagged').map((r) => reason('context_flagged', `context_flagged: ${r.detail}`)));
+  if (d.judgeHolds) reasons.push(reason('judge_failed', `judge_failed: ${d.judge?.error}`));
+  if (reasons.length > 0) return { decision: d.judgeHolds ? 'held_for_review' : posture.belowThreshold, reasons };
+  if (d.draw() < posture.reviewSampleRate) return { decision: 'delivered', reasons: [reason('sampled_for_review', 'sampled_for_review')] };
+  return { decision: 'delivered', reasons };
+}
+
 /** The score the posture holds against its threshold; a failed judge leaves the offline score. */
 function decidingScore(offline: number, judge: JudgeRecord | null, decides: 'judge' | 'offline' | 'lowest'): { score: number; by: 'offline' | 'judge' } {
   const judged = judge?.score ?? null;
@@ -75,7 +157,7 @@ function decidingScore(offline: number, judge: JudgeRecord | null, decides: 'jud
 
 /** The client of a streaming run went away: what the model call had used by then. */
 class RunCancelled extends Error {
-  constructor(readonly spent: Omit<ModelReply, 'answer'>) {
+  constructor(readonly spent: Omit<ModelReply, 'answer' | 'toolCalls'>) {
     super('the client disconnected');
   }
 }
@@ -205,6 +287,8 @@ export class RunService implements RunPort {
       retrieval: RetrievalService;
       gateway: GatewayService;
       random?: () => number;
+      /** What answers a model's tool calls; without it a run ends at the first reply. */
+      tools?: ToolExecutor;
     },
   ) {
     this.writer = repo.runWriter(db);
@@ -233,6 +317,52 @@ export class RunService implements RunPort {
    * only when nothing can withhold it ({@link RunService.delivery}), otherwise never before the decision.
    */
   async run(caller: Caller, useCaseRef: string, input: RunInput, sink?: RunStreamSink): Promise<RunResult> {
+    return this.execute(caller, useCaseRef, input, { record: true, ...(sink ? { sink } : {}) });
+  }
+
+  /**
+   * The governed run's steps without the production record: no run row, no review task (the model call is
+   * still traced and budgeted by the gateway). What evaluation runs to score a use case as its users get it.
+   */
+  async evaluate(caller: Caller, useCaseRef: string, input: RunInput): Promise<RunResult> {
+    return this.execute(caller, useCaseRef, input, { record: false });
+  }
+
+  /** The steps of the governed run, in order, over one state; see docs/architecture.md. */
+  private async execute(caller: Caller, useCaseRef: string, input: RunInput, options: { record: boolean; sink?: RunStreamSink }): Promise<RunResult> {
+    const state = await this.begin(caller, useCaseRef, input, options);
+    try {
+      await this.assembleStep(state);
+      this.inputGuardStep(state);
+      await this.promptStep(state);
+      await this.deliveryStep(state);
+      if (state.reasons.some((r) => r.code === 'prompt_injection')) return await this.finish(state, { status: 'completed', decision: 'blocked' });
+      await this.modelStep(state);
+      await this.outputGuardStep(state);
+      const decided = decide(state.useCase.posture, {
+        reasons: state.reasons,
+        piiInAnswer: state.piiTypes.length > 0 && !(await state.allowsPii()),
+        piiTypes: state.piiTypes,
+        scored: state.scored!,
+        relevance: state.relevance!,
+        manifest: state.assembled!.manifest,
+        judge: state.judge,
+        judgeHolds: state.judge?.error != null && state.useCase.posture.judge?.onFailure === 'hold',
+        draw: this.deps.random ?? Math.random,
+      });
+      state.reasons = decided.reasons;
+      state.span('decide');
+      const result = await this.finish(state, { status: 'completed', decision: decided.decision });
+      // Text that could have been withheld is sent whole, and only once the decision released it.
+      if (state.sink && state.delivery !== 'progressive' && result.answer !== null) state.sink.event('delta', { text: result.answer });
+      return result;
+    } catch (err) {
+      return this.failStep(state, err);
+    }
+  }
+
+  /** Resolve the use case and the end user once (their access and identity for retrieval), then authorise. */
+  private async begin(caller: Caller, useCaseRef: string, input: RunInput, options: { record: boolean; sink?: RunStreamSink }): Promise<RunState> {
     const started = performance.now();
     const spans: { name: string; ms: number }[] = [];
     let mark = started;
@@ -241,12 +371,11 @@ export class RunService implements RunPort {
       spans.push({ name, ms: Math.round((now - mark) * 1000) / 1000 });
       mark = now;
     };
-
     const useCase = await this.deps.usecases.forRun(useCaseRef);
     const user = await this.endUser(caller.principal, input.as);
-    await this.deps.usecases.authorizeRun(useCase, user);
+    const identity = await this.deps.retrieval.identityOf(caller.principal, user.actingFor);
+    await this.deps.usecases.authorizeRun(useCase, { ...user, email: identity.label.startsWith('user:') ? identity.label.slice(5) : undefined });
     span('authorize');
-
     const base = {
       id: newId('run'),
       use_case_id: useCase.id,
@@ -258,128 +387,161 @@ export class RunService implements RunPort {
       variables: input.variables ?? {},
       route: useCase.route,
     };
-    sink?.event('run', { runId: base.id, useCase: useCase.name });
-    let manifest: ContextManifest | null = null;
-    let prompt: { prompt: string; version: number } | null = null;
-    try {
-      const assembled = await this.deps.retrieval.assemble(caller.principal, useCase.context, {
-        query: input.input,
-        inputs: input.variables ?? {},
-        ...(user.actingFor ? { as: user.actingFor } : {}),
-      });
-      manifest = assembled.manifest;
-      span('context');
+    options.sink?.event('run', { runId: base.id, useCase: useCase.name });
+    let piiAllowed: boolean | undefined;
+    const state: RunState = {
+      caller, input, useCase, identity, base, started, spans, span, record: options.record,
+      ...(options.sink ? { sink: options.sink } : {}),
+      assembled: null, reasons: [], prompt: null, rendered: null, classification: 'internal', delivery: 'after_decision',
+      reply: null, groundedness: null, relevance: null, judge: null, scored: null, piiTypes: [],
+      allowsPii: async () => (piiAllowed ??= await this.piiAllowed(state.classification)),
+    };
+    return state;
+  }
 
-      const reasons: Reason[] = [];
-      const injected = [...injectionMarkers(assembled.context), ...injectionMarkers(input.input)];
-      if (injected.length > 0) reasons.push(reason('prompt_injection', `prompt_injection: ${[...new Set(injected)].join('; ')}`));
+  /** Context, retrieved as the end user; the call's classification is the most sensitive chunk's. */
+  private async assembleStep(state: RunState): Promise<void> {
+    state.assembled = await this.deps.retrieval.assembler.assemble(state.identity, state.useCase.context, { query: state.input.input, inputs: state.input.variables ?? {} });
+    const { chunks } = state.assembled.manifest;
+    // The gateway's default for unclassified text when no chunk says otherwise.
+    state.classification = chunks.length > 0 ? highestClassification(chunks.map((c) => c.classification)) : 'internal';
+    state.span('context');
+  }
 
-      const rendered = await this.deps.prompts.renderForRun(useCase.prompt, useCase.promptLabel, {
-        ...(input.variables ?? {}),
-        context: assembled.context,
-        question: input.input,
-      });
-      prompt = { prompt: rendered.prompt, version: rendered.version };
-      span('prompt');
+  /** Injection markers in the retrieved context or the question block the run before any model call. */
+  private inputGuardStep(state: RunState): void {
+    const injected = [...injectionMarkers(state.assembled!.context), ...injectionMarkers(state.input.input)];
+    if (injected.length > 0) state.reasons.push(reason('prompt_injection', `prompt_injection: ${[...new Set(injected)].join('; ')}`));
+  }
 
-      // The call's classification: the most sensitive chunk's, or the gateway's default for unclassified text.
-      const classification: Classification = manifest.chunks.length > 0 ? highestClassification(manifest.chunks.map((c) => c.classification)) : 'internal';
-      let piiAllowed: boolean | undefined;
-      const allowsPii = async () => (piiAllowed ??= await this.piiAllowed(classification));
-      const delivery = sink ? this.delivery(useCase, await allowsPii()) : 'after_decision';
-      sink?.event('context', contextEvent(manifest, delivery));
-      if (injected.length > 0) {
-        return this.record(base, spans, started, { status: 'completed', decision: 'blocked', reasons, manifest, prompt, useCase });
-      }
-      const { model: params } = rendered;
-      const gatewayCaller = {
-        principal: caller.principal,
-        requestId: caller.requestId ?? base.id,
-        classification,
-        useCase: useCase.name,
-        signal: sink?.signal ?? new AbortController().signal,
-      };
-      const request = {
-        model: params.route ?? useCase.route,
-        messages: rendered.messages,
-        ...(params.temperature !== undefined ? { temperature: params.temperature } : {}),
-        ...(params.topP !== undefined ? { top_p: params.topP } : {}),
-        ...(params.maxTokens !== undefined ? { max_tokens: params.maxTokens } : {}),
-        ...(params.stop ? { stop: params.stop } : {}),
-        ...(params.seed !== undefined ? { seed: params.seed } : {}),
-      };
-      const reply = sink
-        ? await this.streamModel(gatewayCaller, request, sink, delivery === 'progressive')
-        : await this.callModel(gatewayCaller, request);
-      span('model');
-      const { answer } = reply;
+  /** The prompt version the use case's label points at, with the context and the question. */
+  private async promptStep(state: RunState): Promise<void> {
+    const rendered = await this.deps.prompts.renderForRun(state.useCase.prompt, state.useCase.promptLabel, {
+      ...(state.input.variables ?? {}),
+      context: state.assembled!.context,
+      question: state.input.input,
+    });
+    state.rendered = rendered;
+    state.prompt = { prompt: rendered.prompt, version: rendered.version };
+    state.span('prompt');
+  }
 
-      const { passages } = assembled;
-      const claims = claimText(answer);
-      const g = checkGroundedness(claims, passages);
-      const relevance = checkRelevance(input.input, claims, passages, supportingPassages(g));
-      const piiTypes = [...new Set(detectPii(answer).map((m) => m.type))];
-      span('guard');
-      const judgeConfig = useCase.posture.judge;
-      let judge: JudgeRecord | null = null;
-      if (judgeConfig) {
-        judge = await this.judge(gatewayCaller, judgeConfig.model, g, assembled.context);
-        span('judge');
-      }
-      const scored = decidingScore(g.score, judge, judgeConfig?.decides ?? 'offline');
+  /** A streaming run learns how its answer will come, with the context it was given. */
+  private async deliveryStep(state: RunState): Promise<void> {
+    if (!state.sink) return;
+    state.delivery = this.delivery(state.useCase, await state.allowsPii());
+    state.sink.event('context', contextEvent(state.assembled!.manifest, state.delivery));
+  }
 
-      let decision: Decision = 'delivered';
-      if (piiTypes.length > 0 && !(await allowsPii())) {
-        reasons.push(reason('pii_in_answer', `pii_in_answer: ${piiTypes.join(', ')}`));
-        decision = 'blocked';
-      } else {
-        const threshold = useCase.posture.deliverThreshold;
-        if (scored.score < threshold) reasons.push(reason('groundedness_below_threshold', `groundedness ${scored.score.toFixed(2)} below ${threshold}${scored.by === 'judge' ? ' (judge)' : ''}`));
-        const relevant = useCase.posture.relevanceThreshold;
-        if (relevance.score < relevant) {
-          reasons.push(reason('answer_not_relevant', `answer_not_relevant: relevance ${relevance.score.toFixed(2)} below ${relevant}${relevance.missing.length > 0 ? ` (not addressed: ${relevance.missing.join(', ')})` : ''}`));
-        }
-        if (manifest.flagged) reasons.push(...manifest.rules.filter((r) => r.action === 'proceed_flagged').map((r) => reason('context_flagged', `context_flagged: ${r.detail}`)));
-        const judgeHolds = judge?.error != null && judgeConfig?.onFailure === 'hold';
-        if (judgeHolds) reasons.push(reason('judge_failed', `judge_failed: ${judge?.error}`));
-        if (reasons.length > 0) decision = judgeHolds ? 'held_for_review' : useCase.posture.belowThreshold;
-        else if ((this.deps.random ?? Math.random)() < useCase.posture.reviewSampleRate) reasons.push(reason('sampled_for_review', 'sampled_for_review'));
+  /** The model call through the gateway (egress, PII, budgets, traces); tool calls loop within a step limit. */
+  private async modelStep(state: RunState): Promise<void> {
+    const { model: params, messages } = state.rendered!;
+    const request = {
+      model: params.route ?? state.useCase.route,
+      messages,
+      ...(params.temperature !== undefined ? { temperature: params.temperature } : {}),
+      ...(params.topP !== undefined ? { top_p: params.topP } : {}),
+      ...(params.maxTokens !== undefined ? { max_tokens: params.maxTokens } : {}),
+      ...(params.stop ? { stop: params.stop } : {}),
+      ...(params.seed !== undefined ? { seed: params.seed } : {}),
+    };
+    const caller = this.gatewayCaller(state);
+    if (state.sink) state.reply = await this.streamModel(caller, request, state.sink, state.delivery === 'progressive');
+    else {
+      let reply = await this.callModel(caller, request);
+      const tools = this.deps.tools;
+      const spent = { costUsd: reply.costUsd, input: reply.tokens.input, output: reply.tokens.output };
+      let conversation: ChatRequest['messages'] = [...request.messages];
+      for (let step = 1; tools && reply.toolCalls.length > 0 && step < MAX_MODEL_STEPS; step++) {
+        conversation = [...conversation, { role: 'assistant', content: reply.answer || null, tool_calls: reply.toolCalls }, ...(await tools.execute(state, reply.toolCalls))];
+        reply = await this.callModel(caller, { ...request, messages: conversation });
+        spent.costUsd += reply.costUsd;
+        spent.input += reply.tokens.input;
+        spent.output += reply.tokens.output;
       }
-      span('decide');
-      const result = await this.record(base, spans, started, {
-        status: 'completed',
-        decision,
-        reasons,
-        manifest,
-        prompt,
-        useCase,
-        groundedness: g,
-        relevance,
-        judge,
-        scored,
-        passages,
-        ...reply,
-        costUsd: reply.costUsd + (judge?.costUsd ?? 0),
-      });
-      // Text that could have been withheld is sent whole, and only once the decision released it.
-      if (sink && delivery !== 'progressive' && result.answer !== null) sink.event('delta', { text: result.answer });
-      return result;
-    } catch (err) {
-      if (err instanceof RunCancelled) {
-        const cancelled = await this.record(base, spans, started, { status: 'cancelled', decision: null, reasons: [], manifest, prompt, useCase, error: 'run_cancelled: the client disconnected', ...err.spent });
-        throw new TarmacError('run_cancelled', 'the client disconnected before the run ended', { runId: cancelled.runId });
-      }
-      // The egress policy refusing the context's classification to every provider of the route is a policy
-      // violation, not a failure: the run is blocked, with the reason, and no model saw the context.
-      if (isTarmacError(err) && err.code === 'egress_denied') {
-        return this.record(base, spans, started, { status: 'completed', decision: 'blocked', reasons: [reason('egress_denied', `egress_denied: ${err.message}`)], manifest, prompt, useCase });
-      }
-      // Only the model call and the steps after authorisation reach here: the run is recorded as failed.
-      const message = isTarmacError(err) ? `${err.code}: ${err.message}` : (err as Error).message;
-      const failed = await this.record(base, spans, started, { status: 'failed', decision: null, reasons: [], manifest, prompt, useCase, error: message });
-      if (isTarmacError(err)) throw new TarmacError(err.code, err.message, { ...(typeof err.details === 'object' && err.details ? err.details : {}), runId: failed.runId }, { cause: err });
-      throw err;
+      state.reply = { ...reply, costUsd: spent.costUsd, tokens: { input: spent.input, output: spent.output } };
     }
+    state.span('model');
+  }
+
+  /** Groundedness and relevance of the answer against its passages, personal data in it, and the judge. */
+  private async outputGuardStep(state: RunState): Promise<void> {
+    const { passages } = state.assembled!;
+    const claims = claimText(state.reply!.answer);
+    const g = checkGroundedness(claims, passages);
+    state.groundedness = g;
+    state.relevance = checkRelevance(state.input.input, claims, passages, supportingPassages(g));
+    state.piiTypes = [...new Set(detectPii(state.reply!.answer).map((m) => m.type))];
+    state.span('guard');
+    const judgeConfig = state.useCase.posture.judge;
+    if (judgeConfig) {
+      state.judge = await this.judge(this.gatewayCaller(state), judgeConfig.model, g, state.assembled!.context);
+      state.span('judge');
+    }
+    state.scored = decidingScore(g.score, state.judge, judgeConfig?.decides ?? 'offline');
+  }
+
+  /** What the gateway is told about a run's model calls. */
+  private gatewayCaller(state: RunState): GatewayCaller {
+    return {
+      principal: state.caller.principal,
+      requestId: state.caller.requestId ?? state.base.id,
+      classification: state.classification,
+      useCase: state.useCase.name,
+      signal: state.sink?.signal ?? new AbortController().signal,
+    };
+  }
+
+  /** The run's end: recorded (and a review task opened when it needs one), or only its result when evaluating. */
+  private async finish(state: RunState, outcome: { status: RunStatus; decision: Decision | null; error?: string; spent?: Omit<ModelReply, 'answer' | 'toolCalls'> }): Promise<RunResult> {
+    const reply = state.reply;
+    return this.record(state.base, state.spans, state.started, state.record, {
+      status: outcome.status,
+      decision: outcome.decision,
+      reasons: state.reasons,
+      manifest: state.assembled?.manifest ?? null,
+      prompt: state.prompt,
+      useCase: state.useCase,
+      ...(state.groundedness ? { groundedness: state.groundedness } : {}),
+      ...(state.relevance ? { relevance: state.relevance } : {}),
+      ...(state.scored ? { scored: state.scored } : {}),
+      ...(state.groundedness ? { judge: state.judge } : {}),
+      ...(state.assembled && state.groundedness ? { passages: state.assembled.passages } : {}),
+      ...(reply ? { answer: reply.answer, model: reply.model, gatewayRunId: reply.gatewayRunId, tokens: reply.tokens, costUsd: reply.costUsd + (state.judge?.costUsd ?? 0) } : {}),
+      ...(outcome.spent ?? {}),
+      ...(outcome.error !== undefined ? { error: outcome.error } : {}),
+    });
+  }
+
+  /** A step that threw: cancelled, blocked by egress, or failed, each recorded with what was known by then. */
+  private async failStep(state: RunState, err: unknown): Promise<RunResult> {
+    state.reply = null;
+    if (err instanceof RunCancelled) {
+      state.reasons = [];
+      const cancelled = await this.finish(state, { status: 'cancelled', decision: null, error: 'run_cancelled: the client disconnected', spent: err.spent });
+      throw new TarmacError('run_cancelled', 'the client disconnected before the run ended', { runId: cancelled.runId }, { cause: err });
+    }
+    this.clearChecks(state);
+    // The egress policy refusing the context's classification to every provider of the route is a policy
+    // violation, not a failure: the run is blocked, with the reason, and no model saw the context.
+    if (isTarmacError(err) && err.code === 'egress_denied') {
+      state.reasons = [reason('egress_denied', `egress_denied: ${err.message}`)];
+      return this.finish(state, { status: 'completed', decision: 'blocked' });
+    }
+    // Only the model call and the steps after authorisation reach here: the run is recorded as failed.
+    state.reasons = [];
+    const message = isTarmacError(err) ? `${err.code}: ${err.message}` : (err as Error).message;
+    const failed = await this.finish(state, { status: 'failed', decision: null, error: message });
+    if (isTarmacError(err)) throw new TarmacError(err.code, err.message, { ...(typeof err.details === 'object' && err.details ? err.details : {}), runId: failed.runId }, { cause: err });
+    throw err;
+  }
+
+  /** A run that did not reach its decision records no scores. */
+  private clearChecks(state: RunState): void {
+    state.groundedness = null;
+    state.relevance = null;
+    state.scored = null;
+    state.judge = null;
   }
 
   /**
@@ -412,9 +574,10 @@ export class RunService implements RunPort {
 
   private async callModel(caller: GatewayCaller, request: ChatRequest): Promise<ModelReply> {
     const completion = await this.deps.gateway.chat(caller, request);
-    const body = completion.body as { model?: string; choices?: { message?: { content?: string | null } }[]; usage?: { prompt_tokens?: number; completion_tokens?: number } };
+    const body = completion.body as { model?: string; choices?: { message?: { content?: string | null; tool_calls?: ToolCall[] } }[]; usage?: { prompt_tokens?: number; completion_tokens?: number } };
     return {
       answer: body.choices?.[0]?.message?.content ?? '',
+      toolCalls: body.choices?.[0]?.message?.tool_calls ?? [],
       model: body.model ?? null,
       gatewayRunId: completion.runId,
       costUsd: completion.costUsd,
@@ -443,7 +606,7 @@ export class RunService implements RunPort {
     const spent = session.spent();
     const reply = { model: model ?? spent.model, gatewayRunId: session.runId, costUsd: spent.costUsd, tokens: spent.tokens };
     if (sink.signal.aborted) throw new RunCancelled(reply);
-    return { answer, ...reply };
+    return { answer, toolCalls: [], ...reply };
   }
 
   /** Whether personal data may be in answers of this classification: the gateway's policy decides, as it does for the call. */
@@ -452,9 +615,10 @@ export class RunService implements RunPort {
   }
 
   private async record(
-    base: Pick<repo.RunRow, 'id' | 'use_case_id' | 'team_id' | 'user_id' | 'key_id' | 'request_id' | 'input' | 'variables' | 'route'>,
+    base: RunState['base'],
     spans: { name: string; ms: number }[],
     started: number,
+    persist: boolean,
     r: {
       status: RunStatus;
       decision: Decision | null;
@@ -519,6 +683,8 @@ export class RunService implements RunPort {
       latency_ms: latencyMs,
       error: r.error ?? null,
     };
+    // An evaluation sees the result as a caller would, and writes nothing.
+    if (!persist) return this.result(row, r.useCase.name, false);
     // One statement is atomic by itself: only a run that opens a review task needs a transaction. Concurrent
     // runs share the statement; each is answered once its own record is committed.
     if (!review) {

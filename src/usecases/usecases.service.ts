@@ -36,6 +36,8 @@ export interface EndUser {
   teamIds: string[];
   /** A platform admin running for themselves: passes the rollout cohort (not a pause). */
   admin?: boolean;
+  /** Known already (the run resolved it): saves reading the user for a cohort of emails. */
+  email?: string | undefined;
 }
 
 async function view(q: Queryable, row: repo.UseCaseRow): Promise<UseCase> {
@@ -295,7 +297,7 @@ export class UseCaseService {
     if (useCase.stage === 'retired') throw new TarmacError('use_case_retired', `use case ${useCase.name} is retired`);
     if (useCase.stage === 'production' || user.admin) return;
     if (user.teamIds.includes(useCase.teamId)) return;
-    const email = (await findUser(this.db, user.userId))?.email;
+    const email = user.email ?? (await findUser(this.db, user.userId))?.email;
     if (email && useCase.cohort.users.map((u) => u.toLowerCase()).includes(email)) return;
     for (const name of useCase.cohort.teams) {
       const team = await findTeam(this.db, name);
