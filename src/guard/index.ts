@@ -10,4 +10,4 @@
  */
 export { checkGroundedness, DEFAULT_CLAIM_THRESHOLD, type ClaimCheck, type ContextPassage, type GroundednessResult, type SupportSpan } from './groundedness.js';
 export { detectPii, PII_TYPES, Pseudonymiser, StreamRestorer, type PiiMatch, type PiiType } from './pii.js';
-export { contentTerms, numbers, sentences } from './text.js';
+export { boundedTokenizer, contentTerms, numbers, sentences, TOKEN_PIECE_CHARS } from './text.js';

@@ -30,6 +30,8 @@ interface Unit {
 }
 
 const SENTENCE = /[^.!?\n]+(?:[.!?]+|\n|$)\s*/g;
+// Sentences shorter than this join the next one in a piece: counting the tokens of each of thousands of `a.` would cost more than the text is long.
+const MIN_PIECE_CHARS = 24;
 
 /** Cuts a text longer than `max` tokens into pieces: sentences, and token windows for longer sentences. */
 function split(tok: Tokenizer, text: string, start: number, max: number, overlap: number): { text: string; start: number; end: number }[] {
@@ -39,31 +41,47 @@ function split(tok: Tokenizer, text: string, start: number, max: number, overlap
   const push = () => {
     if (current.trim()) out.push({ text: current.trim(), start: currentStart, end: currentStart + current.trimEnd().length });
   };
-  for (const m of text.matchAll(SENTENCE)) {
-    const sentence = m[0];
-    const at = start + (m.index ?? 0);
-    if (tok.countTokens(sentence) > max) {
+  const piece = (from: number, to: number) => {
+    const sentence = text.slice(from, to);
+    const at = start + from;
+    // A piece of at most max / 3 characters holds at most max tokens (a token holds a byte or more, a character at most 3).
+    if (3 * sentence.length > max && tok.withinLimit(sentence, max) === false) {
       push();
       current = '';
       const tokens = tok.encode(sentence);
       const step = Math.max(1, max - overlap);
       let offset = 0;
+      let last = 0;
       for (let i = 0; i < tokens.length; i += step) {
-        const piece = tok.decode(tokens.slice(i, i + max));
-        const found = sentence.indexOf(piece.trim(), Math.max(0, offset - piece.length));
-        const pStart = found >= 0 ? found : offset;
-        out.push({ text: piece.trim(), start: at + pStart, end: at + pStart + piece.trim().length });
+        const window = tok.decode(tokens.slice(i, i + max)).trim();
+        // Looked for only where it can start (after the last window's start, within its length): a search to the end for a window that decoding changed (a character cut in two) would make the cut quadratic.
+        const from = Math.max(0, offset - window.length);
+        const found = sentence.slice(from, offset + last + window.length + 16).indexOf(window);
+        const pStart = found >= 0 ? from + found : offset;
+        out.push({ text: window, start: at + pStart, end: at + pStart + window.length });
         offset = pStart + 1;
+        last = window.length;
         if (i + max >= tokens.length) break;
       }
       currentStart = at + sentence.length;
-      continue;
+      return;
     }
     // One sentence per piece: the packing in chunkDocument fills chunks and carries the overlap.
     push();
     current = sentence;
     currentStart = at;
+  };
+  let from = -1;
+  let to = 0;
+  for (const m of text.matchAll(SENTENCE)) {
+    if (from < 0) from = m.index;
+    to = m.index + m[0].length;
+    if (to - from >= MIN_PIECE_CHARS) {
+      piece(from, to);
+      from = -1;
+    }
   }
+  if (from >= 0) piece(from, to);
   push();
   return out;
 }
@@ -82,11 +100,12 @@ function unitsOf(tok: Tokenizer, blocks: Block[], options: ChunkOptions): Unit[]
       stack.push({ level, text: block.text.replace(/^#+\s*/, '') });
     }
     const section = stack.map((s) => s.text);
-    const tokens = tok.countTokens(block.text);
     const header = block.kind === 'table_row' ? block.header : undefined;
     const budget = options.maxTokens - (header ? tok.countTokens(header) : 0);
     const base = { section, heading: block.kind === 'heading', ...(header ? { header } : {}) };
-    if (tokens <= budget) {
+    // Counted only up to the budget: a block over it is cut, and counting all of a long one would be wasted.
+    const tokens = tok.withinLimit(block.text, Math.max(0, budget));
+    if (tokens !== false) {
       units.push({ ...base, text: block.text, start, end: start + block.text.length, tokens });
       continue;
     }
