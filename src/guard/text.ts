@@ -99,14 +99,18 @@ export function contentWords(text: string): { term: string; word: string }[] {
 /**
  * Longest run of whitespace, or of other characters, that the tokenizer reads in one piece. Byte-pair merging
  * costs time quadratic in the length of a piece, so a longer run is read in pieces of this length; texts
- * without such a run (any prose) are read whole, as the encoding defines.
+ * without such a run (any prose) are read as the encoding defines.
  */
 export const TOKEN_PIECE_CHARS = 256;
+// Past this length a piece ends before the next space that follows a visible character: the encoding's
+// pre-tokenizer always starts a new piece there, so the cut changes no token and bounds each call's work.
+const PIECE_SOFT_CHARS = 2048;
 
 /**
- * The pieces of a text the tokenizer reads one by one: the text itself, unless it holds a run longer than
- * {@link TOKEN_PIECE_CHARS} (`'a'.repeat(10_000)`, a base64 blob), which is cut every that many characters
- * (never inside a surrogate pair). Token counts and encodings are the sums of the pieces'.
+ * The pieces of a text the tokenizer reads one by one: pieces of about 2 KB, cut before a space that follows a
+ * visible character (where no token spans), and a run longer than {@link TOKEN_PIECE_CHARS} without such a
+ * place (`'a'.repeat(10_000)`, a base64 blob) cut every that many characters (never inside a surrogate pair).
+ * Token counts and encodings are the sums of the pieces'.
  *
  * @example
  * tokenPieces('a'.repeat(600)).map((p) => p.length); // [256, 256, 88]
@@ -123,6 +127,10 @@ export function tokenPieces(text: string): string[] {
     if (s !== space) {
       space = s;
       run = i;
+      if (c === 32 && i - from >= PIECE_SOFT_CHARS) {
+        out.push(text.slice(from, i));
+        from = i;
+      }
     } else if (i - run >= TOKEN_PIECE_CHARS && (c < 0xdc00 || c > 0xdfff)) {
       out.push(text.slice(from, i));
       from = i;
@@ -170,6 +178,7 @@ export const boundedTokenizer = {
   decode(tokens: number[]): string {
     return loadTokenizer().decode(tokens);
   },
+  pieces: tokenPieces,
 };
 
 const LOG_VOCABULARY = Math.log(200_000);

@@ -29,30 +29,53 @@ interface Unit {
   heading: boolean;
 }
 
+// Chunking a long document gives way to other requests this often (it runs on the main thread).
+const SLICE_MS = 10;
+
+/** Slices of work between which the event loop serves other requests. */
+class Slices {
+  private until = performance.now() + SLICE_MS;
+
+  /** Whether this slice has run out. */
+  due(): boolean {
+    return performance.now() >= this.until;
+  }
+
+  async yield(): Promise<void> {
+    await new Promise((resolve) => setImmediate(resolve));
+    this.until = performance.now() + SLICE_MS;
+  }
+}
+
 const SENTENCE = /[^.!?\n]+(?:[.!?]+|\n|$)\s*/g;
 // Sentences shorter than this join the next one in a piece: counting the tokens of each of thousands of `a.` would cost more than the text is long.
 const MIN_PIECE_CHARS = 24;
 
 /** Cuts a text longer than `max` tokens into pieces: sentences, and token windows for longer sentences. */
-function split(tok: Tokenizer, text: string, start: number, max: number, overlap: number): { text: string; start: number; end: number }[] {
+async function split(tok: Tokenizer, slices: Slices, text: string, start: number, max: number, overlap: number): Promise<{ text: string; start: number; end: number }[]> {
   const out: { text: string; start: number; end: number }[] = [];
   let current = '';
   let currentStart = start;
   const push = () => {
     if (current.trim()) out.push({ text: current.trim(), start: currentStart, end: currentStart + current.trimEnd().length });
   };
-  const piece = (from: number, to: number) => {
+  const piece = async (from: number, to: number) => {
     const sentence = text.slice(from, to);
     const at = start + from;
     // A piece of at most max / 3 characters holds at most max tokens (a token holds a byte or more, a character at most 3).
     if (3 * sentence.length > max && tok.withinLimit(sentence, max) === false) {
       push();
       current = '';
-      const tokens = tok.encode(sentence);
+      const tokens: number[] = [];
+      for (const part of tok.pieces(sentence)) {
+        if (slices.due()) await slices.yield();
+        for (const t of tok.encode(part)) tokens.push(t);
+      }
       const step = Math.max(1, max - overlap);
       let offset = 0;
       let last = 0;
       for (let i = 0; i < tokens.length; i += step) {
+        if (slices.due()) await slices.yield();
         const window = tok.decode(tokens.slice(i, i + max)).trim();
         // Looked for only where it can start (after the last window's start, within its length): a search to the end for a window that decoding changed (a character cut in two) would make the cut quadratic.
         const from = Math.max(0, offset - window.length);
@@ -77,20 +100,22 @@ function split(tok: Tokenizer, text: string, start: number, max: number, overlap
     if (from < 0) from = m.index;
     to = m.index + m[0].length;
     if (to - from >= MIN_PIECE_CHARS) {
-      piece(from, to);
+      if (slices.due()) await slices.yield();
+      await piece(from, to);
       from = -1;
     }
   }
-  if (from >= 0) piece(from, to);
+  if (from >= 0) await piece(from, to);
   push();
   return out;
 }
 
-function unitsOf(tok: Tokenizer, blocks: Block[], options: ChunkOptions): Unit[] {
+async function unitsOf(tok: Tokenizer, slices: Slices, blocks: Block[], options: ChunkOptions): Promise<Unit[]> {
   const units: Unit[] = [];
   const stack: { level: number; text: string }[] = [];
   let offset = 0;
   for (const block of blocks) {
+    if (slices.due()) await slices.yield();
     const start = offset;
     // parse.ts joins blocks with a blank line.
     offset += block.text.length + 2;
@@ -109,7 +134,8 @@ function unitsOf(tok: Tokenizer, blocks: Block[], options: ChunkOptions): Unit[]
       units.push({ ...base, text: block.text, start, end: start + block.text.length, tokens });
       continue;
     }
-    for (const piece of split(tok, block.text, start, Math.max(8, budget), options.overlapTokens)) {
+    for (const piece of await split(tok, slices, block.text, start, Math.max(8, budget), options.overlapTokens)) {
+      if (slices.due()) await slices.yield();
       units.push({ ...base, ...piece, tokens: tok.countTokens(piece.text), heading: false });
     }
   }
@@ -119,14 +145,16 @@ function unitsOf(tok: Tokenizer, blocks: Block[], options: ChunkOptions): Unit[]
 /**
  * Cuts a parsed document into token-bounded chunks that follow its structure: a heading starts a new chunk,
  * blocks (paragraphs, list items, table rows) are packed whole up to `maxTokens`, a table row carries its
- * header, and each chunk repeats up to `overlapTokens` of whole blocks from the end of the previous one.
+ * header, and each chunk repeats up to `overlapTokens` of whole blocks from the end of the previous one. A long
+ * document is cut in slices of about 10 ms, between which the event loop serves other requests.
  *
  * @example
- * const chunks = chunkDocument(parsed, { maxTokens: 400, overlapTokens: 50 }, await loadTokenizer());
+ * const chunks = await chunkDocument(parsed, { maxTokens: 400, overlapTokens: 50 }, await loadTokenizer());
  * chunks[0] // { ordinal: 0, text: '# Claims…', sectionPath: ['Claims'], start: 0, end: 812, tokenCount: 180 }
  */
-export function chunkDocument(doc: ParsedDocument, options: ChunkOptions, tok: Tokenizer): Chunk[] {
-  const units = unitsOf(tok, doc.blocks, options);
+export async function chunkDocument(doc: ParsedDocument, options: ChunkOptions, tok: Tokenizer): Promise<Chunk[]> {
+  const slices = new Slices();
+  const units = await unitsOf(tok, slices, doc.blocks, options);
   const chunks: Chunk[] = [];
   let current: Unit[] = [];
   let tokens = 0;
@@ -150,6 +178,7 @@ export function chunkDocument(doc: ParsedDocument, options: ChunkOptions, tok: T
     });
   };
   for (const unit of units) {
+    if (slices.due()) await slices.yield();
     if (unit.heading && current.some((u) => !u.heading)) {
       emit();
       current = [];

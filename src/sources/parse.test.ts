@@ -79,7 +79,7 @@ describe('chunking', () => {
   it('keeps chunks within the token bound, with overlap, section paths and offsets into the text', async () => {
     const md = `# Claims\n\n${long}\n\n## Deadlines\n\nFile within thirty days.\n\n- first item\n- second item`;
     const doc = await parseDocument(Buffer.from(md), 'markdown');
-    const chunks = chunkDocument(doc, { maxTokens: 60, overlapTokens: 15 }, await loadTokenizer());
+    const chunks = await chunkDocument(doc, { maxTokens: 60, overlapTokens: 15 }, await loadTokenizer());
     expect(chunks.length).toBeGreaterThan(3);
     for (const c of chunks) {
       expect(c.tokenCount).toBeLessThanOrEqual(60);
@@ -98,7 +98,7 @@ describe('chunking', () => {
   it('repeats the header of a table in every chunk that holds its rows', async () => {
     const rows = Array.from({ length: 40 }, (_, i) => `| item ${i} | ${i * 10} EUR |`).join('\n');
     const doc = await parseDocument(Buffer.from(`| item | price |\n| --- | --- |\n${rows}`), 'markdown');
-    const chunks = chunkDocument(doc, { maxTokens: 50, overlapTokens: 0 }, await loadTokenizer());
+    const chunks = await chunkDocument(doc, { maxTokens: 50, overlapTokens: 0 }, await loadTokenizer());
     expect(chunks.length).toBeGreaterThan(2);
     for (const c of chunks) expect(c.text.startsWith('| item | price |')).toBe(true);
   });

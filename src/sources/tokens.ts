@@ -7,11 +7,13 @@ export interface Tokenizer {
   withinLimit(text: string, limit: number): number | false;
   encode(text: string): number[];
   decode(tokens: number[]): string;
+  /** Pieces of a text whose encodings, one after the other, are its encoding. */
+  pieces(text: string): string[];
 }
 
 /**
  * The tokenizer, loaded on first use: its tables take a moment to load, which commands that never chunk
- * should not pay. It reads a run longer than 256 characters in pieces, which keeps its cost linear.
+ * should not pay. It reads a text in pieces (a run longer than 256 characters among them), which keeps its cost linear.
  *
  * @example
  * const tokens = (await loadTokenizer()).countTokens('Claims must be filed within thirty days.');

@@ -105,9 +105,11 @@ export function extractiveAnswer(messages: ChatBody['messages']): string {
 export class LocalProvider implements Provider {
   readonly name = 'local';
 
-  private answer(body: ChatBody): { id: string; created: number; text: string; usage: ChatCompletion['usage'] } {
+  private async answer(body: ChatBody): Promise<{ id: string; created: number; text: string; usage: ChatCompletion['usage'] }> {
     if (body.model !== 'extractive') throw new ProviderError(`local: no model ${body.model} (the local provider offers extractive)`, 'unsupported', 404);
     const text = extractiveAnswer(body.messages);
+    // Reading and counting a long prompt are two long steps on the main thread: other requests are served between them.
+    await new Promise((resolve) => setImmediate(resolve));
     const prompt = estimateMessageTokens(body.messages);
     const completion = countTextTokens(text);
     return {
@@ -120,7 +122,7 @@ export class LocalProvider implements Provider {
 
   async chat(body: ChatBody, options: CallOptions): Promise<ChatCompletion> {
     options.signal.throwIfAborted();
-    const a = this.answer(body);
+    const a = await this.answer(body);
     return {
       id: a.id,
       object: 'chat.completion',
@@ -132,7 +134,7 @@ export class LocalProvider implements Provider {
   }
 
   async *chatStream(body: ChatBody, options: CallOptions): AsyncIterable<ChatChunk> {
-    const a = this.answer(body);
+    const a = await this.answer(body);
     const base = { id: a.id, object: 'chat.completion.chunk', created: a.created, model: body.model };
     yield { ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }] };
     for (const piece of a.text.match(/\S+\s*/g) ?? []) {
