@@ -72,19 +72,29 @@ async function split(tok: Tokenizer, slices: Slices, text: string, start: number
         for (const t of tok.encode(part)) tokens.push(t);
       }
       const step = Math.max(1, max - overlap);
+      // Where the window starts: the decoded length of the tokens before it, while decoding gives the text back.
+      let pos: number | null = 0;
       let offset = 0;
       let last = 0;
       for (let i = 0; i < tokens.length; i += step) {
         if (slices.due()) await slices.yield();
-        const window = tok.decode(tokens.slice(i, i + max)).trim();
-        // Looked for only where it can start (after the last window's start, within its length): a search to the end for a window that decoding changed (a character cut in two) would make the cut quadratic.
-        const from = Math.max(0, offset - window.length);
-        const found = sentence.slice(from, offset + last + window.length + 16).indexOf(window);
-        const pStart = found >= 0 ? from + found : offset;
+        const raw = tok.decode(tokens.slice(i, i + max));
+        const window = raw.trim();
+        let pStart: number;
+        if (pos !== null && sentence.startsWith(raw, pos)) pStart = pos + (raw.length - raw.trimStart().length);
+        else {
+          // Looked for only where it can be (from the last window's start to its end, plus its own length): a search
+          // to the end of the text for a window that decoding changed (a character cut in two) would be quadratic.
+          const near = Math.max(0, offset - raw.length);
+          const found = sentence.slice(near, offset + last + raw.length).indexOf(window);
+          pStart = found >= 0 ? near + found : offset;
+        }
         out.push({ text: window, start: at + pStart, end: at + pStart + window.length });
         offset = pStart + 1;
-        last = window.length;
+        last = raw.length;
         if (i + max >= tokens.length) break;
+        const stepped = tok.decode(tokens.slice(i, i + step));
+        pos = pos !== null && sentence.startsWith(stepped, pos) ? pos + stepped.length : null;
       }
       currentStart = at + sentence.length;
       return;

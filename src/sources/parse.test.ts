@@ -102,4 +102,18 @@ describe('chunking', () => {
     expect(chunks.length).toBeGreaterThan(2);
     for (const c of chunks) expect(c.text.startsWith('| item | price |')).toBe(true);
   });
+
+  it('cuts long unbroken runs into chunks within the bound whose text is their span of the document', async () => {
+    for (const text of ['a'.repeat(20_000), '😀'.repeat(5000), 'a.'.repeat(10_000), `${'-'.repeat(3000)} ${'x'.repeat(3000)}`]) {
+      const doc = await parseDocument(Buffer.from(text), 'text');
+      const chunks = await chunkDocument(doc, { maxTokens: 50, overlapTokens: 10 }, await loadTokenizer());
+      expect(chunks.length).toBeGreaterThan(3);
+      for (const c of chunks) {
+        expect(c.text).toBe(doc.text.slice(c.start, c.end));
+        expect(c.tokenCount).toBeLessThanOrEqual(50);
+      }
+      expect(chunks[0]?.start).toBe(0);
+      expect(chunks.at(-1)?.end).toBe(doc.text.length);
+    }
+  });
 });
