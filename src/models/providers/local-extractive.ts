@@ -21,6 +21,8 @@ const SENTENCE_END = /(?<=[.!?])\s+|\n+/;
 // Lines read lately, with their sentences' words: the context's chunks recur from request to request. Read-only.
 const recentLines = new Map<string, { sentence: string; found: ReadonlySet<string> }[]>();
 const RECENT_LINES = 4096;
+// Longer lines are not kept: context chunks are shorter, and a huge pasted line would keep a heap of sentences for every garbage collection to walk.
+const RECENT_LINE_CHARS = 16_384;
 
 /** A line's sentences that hold a content word, with their words. */
 function sentencesOf(line: string): { sentence: string; found: ReadonlySet<string> }[] {
@@ -32,6 +34,7 @@ function sentencesOf(line: string): { sentence: string; found: ReadonlySet<strin
       const found = words(sentence);
       if (found.length > 0) known.push({ sentence, found: new Set(found) });
     }
+    if (line.length > RECENT_LINE_CHARS) return known;
     if (recentLines.size >= RECENT_LINES) recentLines.delete(recentLines.keys().next().value as string);
     recentLines.set(line, known);
   }
