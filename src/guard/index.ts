@@ -11,6 +11,6 @@
 export { checkGroundedness, DEFAULT_CLAIM_THRESHOLD, type ClaimCheck, type ContextPassage, type GroundednessResult, type SupportSpan } from './groundedness.js';
 export { detectPii, PII_TYPES, Pseudonymiser, StreamRestorer, type PiiMatch, type PiiType } from './pii.js';
 export { checkRelevance, DEFAULT_RELEVANCE_THRESHOLD, type RelevanceResult } from './relevance.js';
-export { contentTerms, numbers, sentences } from './text.js';
+export { boundedTokenizer, contentTerms, numbers, sentences, TOKEN_PIECE_CHARS } from './text.js';
 export { injectionMarkers } from './injection.js';
 export { judgeMessages, parseJudgeVerdict, type JudgeVerdict } from './judge.js';

@@ -49,7 +49,8 @@ interface Detector {
 
 // Order matters: earlier detectors claim their spans first (an IBAN is not also read as a phone number).
 const DETECTORS: Detector[] = [
-  { type: 'EMAIL', pattern: /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g, needs: '@' },
+  // The local part is bounded (64 characters, as RFC 5321 does): unbounded, a long run without a domain is rescanned from each of its characters.
+  { type: 'EMAIL', pattern: /[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g, needs: '@' },
   { type: 'IBAN', pattern: /\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b/g, valid: ibanValid },
   { type: 'CARD', pattern: /(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])/g, valid: (v) => luhn(v.replace(/[ -]/g, '')) },
   { type: 'SSN', pattern: /(?<![\d-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d-])/g, needs: '-' },
@@ -76,21 +77,35 @@ const DETECTORS: Detector[] = [
  * detectPii('Mail jane@example.com'); // [{ type: 'EMAIL', start: 5, end: 21 }]
  */
 export function detectPii(text: string): PiiMatch[] {
-  const found: PiiMatch[] = [];
-  const taken = (start: number, end: number) => found.some((m) => start < m.end && end > m.start);
+  // Spans claimed by earlier detectors, in order: a detector's matches come in order too, so one pass finds overlaps.
+  let claimed: PiiMatch[] = [];
   for (const d of DETECTORS) {
     if (d.needs && !text.includes(d.needs)) continue;
     d.pattern.lastIndex = 0;
+    const added: PiiMatch[] = [];
+    let at = 0;
     for (const match of text.matchAll(d.pattern)) {
       const value = d.group ? match[d.group] : match[0];
       if (!value) continue;
       const start = (match.index ?? 0) + (d.group ? match[0].indexOf(value) : 0);
       const end = start + value.length;
       if (d.valid && !d.valid(value)) continue;
-      if (!taken(start, end)) found.push({ type: d.type, start, end });
+      while (at < claimed.length && claimed[at]!.end <= start) at++;
+      if (at < claimed.length && claimed[at]!.start < end) continue;
+      added.push({ type: d.type, start, end });
     }
+    if (added.length > 0) claimed = merge(claimed, added);
   }
-  return found.sort((a, b) => a.start - b.start);
+  return claimed;
+}
+
+/** Two lists of spans in order, as one. */
+function merge(a: PiiMatch[], b: PiiMatch[]): PiiMatch[] {
+  const out: PiiMatch[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) out.push(j >= b.length || (i < a.length && a[i]!.start <= b[j]!.start) ? a[i++]! : b[j++]!);
+  return out;
 }
 
 /**

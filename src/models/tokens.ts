@@ -1,14 +1,5 @@
-import { createRequire } from 'node:module';
-import type * as GptTokenizer from 'gpt-tokenizer';
+import { boundedTokenizer } from '../guard/index.js';
 import type { ChatMessage } from './providers/provider.js';
-
-type Tokenizer = typeof GptTokenizer;
-let tokenizer: Tokenizer | null = null;
-
-// Loaded on first use: its encodings take a third of a second, which every CLI command would pay otherwise.
-function loadTokenizer(): Tokenizer {
-  return (tokenizer ??= createRequire(import.meta.url)('gpt-tokenizer') as Tokenizer);
-}
 
 /** The text of a message's content: a string, or the text parts of a content array. */
 export function messageText(content: unknown): string {
@@ -32,10 +23,10 @@ const MEMO_ENTRIES = 4096;
 const PARAGRAPH_END = /\n(?=[^\s/])/g;
 
 function countParagraph(text: string): number {
-  if (text.length < MEMO_MIN_LENGTH) return loadTokenizer().countTokens(text);
+  if (text.length < MEMO_MIN_LENGTH) return boundedTokenizer.countTokens(text);
   const known = paragraphs.get(text);
   if (known !== undefined) return known;
-  const count = loadTokenizer().countTokens(text);
+  const count = boundedTokenizer.countTokens(text);
   if (paragraphs.size >= MEMO_ENTRIES) paragraphs.delete(paragraphs.keys().next().value as string);
   paragraphs.set(text, count);
   return count;

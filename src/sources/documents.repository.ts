@@ -51,6 +51,8 @@ async function removeChunks(q: Queryable, sourceId: string, docIds: string[]): P
   );
 }
 
+const CHUNK_BATCH_CHARS = 8192;
+
 /**
  * Writes prepared documents in one transaction: each document's old chunks go in the same transaction that
  * adds its new ones, so readers see either the old version or the new one, never neither.
@@ -101,28 +103,36 @@ export async function writeDocuments(tx: Queryable, sourceId: string, runId: str
           metadata: d.metadata,
         })),
   );
-  if (chunks.length === 0) return;
-  await tx.query(
-    `with x as (
-       select x.*, setweight(to_tsvector('english', x.title), 'A') || to_tsvector('english', x.text) as tsv
-       from jsonb_to_recordset($2::jsonb) as x(doc_id text, ordinal int, text text, title text, section_path text[], start_offset int, end_offset int, token_count int, allowed text[], metadata jsonb)
-     ), ins as (
-       insert into chunks (source_id, doc_id, doc_version, ordinal, text, section_path, start_offset, end_offset, token_count, allowed, metadata, text_hash, tsv, tsv_length)
-       select $1, x.doc_id, d.version, x.ordinal, x.text, x.section_path, x.start_offset, x.end_offset, x.token_count, x.allowed, x.metadata,
-              md5(trim(regexp_replace(lower(x.text), '[^[:alnum:]]+', ' ', 'g'))), x.tsv,
-              coalesce((select sum(coalesce(array_length(u.positions, 1), 1)) from unnest(x.tsv) u), 0)
-       from x join documents d on d.source_id = $1 and d.doc_id = x.doc_id
-       returning tsv, tsv_length
-     ), terms as (
-       select u.lexeme, count(*)::int as n from ins, unnest(ins.tsv) u group by u.lexeme order by u.lexeme
-     ), inc as (
-       insert into term_stats (lexeme, df) select lexeme, n from terms
-       on conflict (lexeme) do update set df = term_stats.df + excluded.df returning 1
-     )
-     update corpus_stats set chunks = chunks + t.c, total_length = total_length + t.l
-     from (select count(*)::bigint as c, coalesce(sum(tsv_length), 0)::bigint as l from ins) t, (select count(*) from inc) i where id = 1`,
-    [sourceId, JSON.stringify(chunks)],
-  );
+  // In batches of about 8 KB of text, with a turn of the event loop between them: the embedded database
+  // indexes on the main thread, and one statement for a whole large document would hold it for seconds.
+  for (let i = 0; i < chunks.length; ) {
+    let size = 0;
+    let j = i;
+    while (j < chunks.length && (j === i || size + chunks[j]!.text.length <= CHUNK_BATCH_CHARS)) size += chunks[j++]!.text.length;
+    if (i > 0) await new Promise((resolve) => setImmediate(resolve));
+    await tx.query(
+      `with x as (
+         select x.*, setweight(to_tsvector('english', x.title), 'A') || to_tsvector('english', x.text) as tsv
+         from jsonb_to_recordset($2::jsonb) as x(doc_id text, ordinal int, text text, title text, section_path text[], start_offset int, end_offset int, token_count int, allowed text[], metadata jsonb)
+       ), ins as (
+         insert into chunks (source_id, doc_id, doc_version, ordinal, text, section_path, start_offset, end_offset, token_count, allowed, metadata, text_hash, tsv, tsv_length)
+         select $1, x.doc_id, d.version, x.ordinal, x.text, x.section_path, x.start_offset, x.end_offset, x.token_count, x.allowed, x.metadata,
+                md5(trim(regexp_replace(lower(x.text), '[^[:alnum:]]+', ' ', 'g'))), x.tsv,
+                coalesce((select sum(coalesce(array_length(u.positions, 1), 1)) from unnest(x.tsv) u), 0)
+         from x join documents d on d.source_id = $1 and d.doc_id = x.doc_id
+         returning tsv, tsv_length
+       ), terms as (
+         select u.lexeme, count(*)::int as n from ins, unnest(ins.tsv) u group by u.lexeme order by u.lexeme
+       ), inc as (
+         insert into term_stats (lexeme, df) select lexeme, n from terms
+         on conflict (lexeme) do update set df = term_stats.df + excluded.df returning 1
+       )
+       update corpus_stats set chunks = chunks + t.c, total_length = total_length + t.l
+       from (select count(*)::bigint as c, coalesce(sum(tsv_length), 0)::bigint as l from ins) t, (select count(*) from inc) i where id = 1`,
+      [sourceId, JSON.stringify(chunks.slice(i, j))],
+    );
+    i = j;
+  }
 }
 
 /** Marks documents as seen by a sync run without rewriting them (their content is unchanged). */

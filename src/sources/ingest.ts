@@ -132,14 +132,14 @@ export async function prepareDocument(source: SourceRow, doc: SourceDocument, ha
       if ('problems' in checked) return { ...base, status: 'quarantined', error: checked.problems.join('; ') };
       const text = recordText(checked.fields);
       const parsed = await parseDocument(Buffer.from(text || ' ', 'utf8'), 'text');
-      return { ...base, metadata: { ...base.metadata, fields: checked.fields }, status: 'indexed', error: null, chunks: chunkDocument(parsed, chunking, await loadTokenizer()) };
+      return { ...base, metadata: { ...base.metadata, fields: checked.fields }, status: 'indexed', error: null, chunks: await chunkDocument(parsed, chunking, await loadTokenizer()) };
     }
     const bytes = typeof doc.content === 'string' ? Buffer.from(doc.content, 'utf8') : (doc.content ?? new Uint8Array());
     if (bytes.length > maxBytes) throw new TarmacError('document_too_large', `the document has ${bytes.length} bytes; the limit is ${maxBytes}`);
     const format = doc.format ?? formatOf(doc.fileName, doc.mediaType);
     const parsed = await parseDocument(bytes, format);
     const title = doc.title ?? parsed.title ?? doc.fileName ?? '';
-    return { ...base, title, status: 'indexed', error: null, chunks: chunkDocument(parsed, chunking, await loadTokenizer()) };
+    return { ...base, title, status: 'indexed', error: null, chunks: await chunkDocument(parsed, chunking, await loadTokenizer()) };
   } catch (err) {
     if (!isTarmacError(err)) return { ...base, status: 'failed', error: `cannot parse: ${(err as Error).message}` };
     return { ...base, status: 'failed', error: `${err.code}: ${err.message}` };

@@ -79,7 +79,7 @@ describe('chunking', () => {
   it('keeps chunks within the token bound, with overlap, section paths and offsets into the text', async () => {
     const md = `# Claims\n\n${long}\n\n## Deadlines\n\nFile within thirty days.\n\n- first item\n- second item`;
     const doc = await parseDocument(Buffer.from(md), 'markdown');
-    const chunks = chunkDocument(doc, { maxTokens: 60, overlapTokens: 15 }, await loadTokenizer());
+    const chunks = await chunkDocument(doc, { maxTokens: 60, overlapTokens: 15 }, await loadTokenizer());
     expect(chunks.length).toBeGreaterThan(3);
     for (const c of chunks) {
       expect(c.tokenCount).toBeLessThanOrEqual(60);
@@ -98,8 +98,22 @@ describe('chunking', () => {
   it('repeats the header of a table in every chunk that holds its rows', async () => {
     const rows = Array.from({ length: 40 }, (_, i) => `| item ${i} | ${i * 10} EUR |`).join('\n');
     const doc = await parseDocument(Buffer.from(`| item | price |\n| --- | --- |\n${rows}`), 'markdown');
-    const chunks = chunkDocument(doc, { maxTokens: 50, overlapTokens: 0 }, await loadTokenizer());
+    const chunks = await chunkDocument(doc, { maxTokens: 50, overlapTokens: 0 }, await loadTokenizer());
     expect(chunks.length).toBeGreaterThan(2);
     for (const c of chunks) expect(c.text.startsWith('| item | price |')).toBe(true);
+  });
+
+  it('cuts long unbroken runs into chunks within the bound whose text is their span of the document', async () => {
+    for (const text of ['a'.repeat(20_000), '😀'.repeat(5000), 'a.'.repeat(10_000), `${'-'.repeat(3000)} ${'x'.repeat(3000)}`]) {
+      const doc = await parseDocument(Buffer.from(text), 'text');
+      const chunks = await chunkDocument(doc, { maxTokens: 50, overlapTokens: 10 }, await loadTokenizer());
+      expect(chunks.length).toBeGreaterThan(3);
+      for (const c of chunks) {
+        expect(c.text).toBe(doc.text.slice(c.start, c.end));
+        expect(c.tokenCount).toBeLessThanOrEqual(50);
+      }
+      expect(chunks[0]?.start).toBe(0);
+      expect(chunks.at(-1)?.end).toBe(doc.text.length);
+    }
   });
 });

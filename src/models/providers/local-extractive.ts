@@ -22,6 +22,8 @@ const SENTENCE_END = /(?<=[.!?])\s+|\n+/;
 // Lines read lately, with their sentences' words: the context's chunks recur from request to request. Read-only.
 const recentLines = new Map<string, { sentence: string; found: ReadonlySet<string> }[]>();
 const RECENT_LINES = 4096;
+// Longer lines are not kept: context chunks are shorter, and a huge pasted line would keep a heap of sentences for every garbage collection to walk.
+const RECENT_LINE_CHARS = 16_384;
 
 /** A line's sentences that hold a content word, with their words. */
 function sentencesOf(line: string): { sentence: string; found: ReadonlySet<string> }[] {
@@ -33,6 +35,7 @@ function sentencesOf(line: string): { sentence: string; found: ReadonlySet<strin
       const found = words(sentence);
       if (found.length > 0) known.push({ sentence, found: new Set(found) });
     }
+    if (line.length > RECENT_LINE_CHARS) return known;
     if (recentLines.size >= RECENT_LINES) recentLines.delete(recentLines.keys().next().value as string);
     recentLines.set(line, known);
   }
@@ -129,11 +132,13 @@ function unsupportedParameter(body: ChatBody): string | null {
 export class LocalProvider implements Provider {
   readonly name = 'local';
 
-  private answer(body: ChatBody): { id: string; created: number; text: string; usage: ChatCompletion['usage'] } {
+  private async answer(body: ChatBody): Promise<{ id: string; created: number; text: string; usage: ChatCompletion['usage'] }> {
     if (body.model !== 'extractive') throw new ProviderError(`local: no model ${body.model} (the local provider offers extractive)`, 'unsupported', 404);
     const param = unsupportedParameter(body);
     if (param) throw new ProviderError(`local: extractive does not support ${param}: it quotes text and calls no tools`, 'capability', 400);
     const text = extractiveAnswer(body.messages);
+    // Reading and counting a long prompt are two long steps on the main thread: other requests are served between them.
+    await new Promise((resolve) => setImmediate(resolve));
     const prompt = estimateMessageTokens(body.messages);
     const completion = countTextTokens(text);
     return {
@@ -146,7 +151,7 @@ export class LocalProvider implements Provider {
 
   async chat(body: ChatBody, options: CallOptions): Promise<ChatCompletion> {
     options.signal.throwIfAborted();
-    const a = this.answer(body);
+    const a = await this.answer(body);
     return {
       id: a.id,
       object: 'chat.completion',
@@ -158,7 +163,7 @@ export class LocalProvider implements Provider {
   }
 
   async *chatStream(body: ChatBody, options: CallOptions): AsyncIterable<ChatChunk> {
-    const a = this.answer(body);
+    const a = await this.answer(body);
     const base = { id: a.id, object: 'chat.completion.chunk', created: a.created, model: body.model };
     yield { ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }] };
     for (const piece of a.text.match(/\S+\s*/g) ?? []) {
