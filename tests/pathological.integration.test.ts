@@ -42,16 +42,21 @@ describe(`pathological input (${BACKEND})`, () => {
     await new Promise((r) => setTimeout(r, 1500));
 
     let done = false;
-    const delays: number[] = [];
-    const health = (async () => {
-      while (!done) {
+    const poll = async (delays: number[], until: () => boolean) => {
+      while (!until()) {
         const t = performance.now();
         const res = await fetch(`${url}/healthz`);
         await res.arrayBuffer();
         delays.push(performance.now() - t);
         await new Promise((r) => setTimeout(r, 5));
       }
-    })();
+    };
+    // What this machine's scheduling alone costs /healthz right now: the delay asserted is on top of it.
+    const idle: number[] = [];
+    const idleUntil = performance.now() + 2000;
+    await poll(idle, () => performance.now() > idleUntil);
+    const delays: number[] = [];
+    const health = poll(delays, () => done);
     const statuses = await Promise.all([
       post('/v1/chat/completions', {
         model: 'local/extractive',
@@ -67,6 +72,6 @@ describe(`pathological input (${BACKEND})`, () => {
     await health;
     for (const status of statuses) expect(status === 200 || (status >= 400 && status < 500), `status ${status}`).toBe(true);
     expect(delays.length).toBeGreaterThan(0);
-    expect(Math.max(...delays)).toBeLessThan(100);
+    expect(Math.max(...delays) - Math.max(...idle), `largest /healthz wait ${Math.max(...delays).toFixed(1)} ms, ${Math.max(...idle).toFixed(1)} ms at rest`).toBeLessThan(100);
   }, 300_000);
 });
