@@ -42,7 +42,10 @@ async function startStub(options: { closeIdleAfterMs: number; resetReused: boole
     if (before > 0) stub.reused++;
     req.resume();
     req.on('end', () => {
-      if (options.resetReused && before > 0) return socket.resetAndDestroy();
+      if (options.resetReused && before > 0) {
+        socket.resetAndDestroy();
+        return;
+      }
       stub.answered++;
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(COMPLETION) });
       res.end(COMPLETION);

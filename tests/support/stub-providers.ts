@@ -45,13 +45,14 @@ export function startStubAnthropic(): Promise<StubProvider> {
   return serve((_path, body, res) => {
     if (body.model === 'overloaded') {
       res.writeHead(529, { 'content-type': 'application/json' });
-      return res.end(JSON.stringify({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }));
+      res.end(JSON.stringify({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }));
+      return;
     }
     const tools = body.model === 'tools';
     const usage = { input_tokens: 12, output_tokens: 6, cache_read_input_tokens: 4 };
     if (body.stream !== true) {
       res.writeHead(200, { 'content-type': 'application/json' });
-      return res.end(
+      res.end(
         JSON.stringify({
           id: 'msg_1',
           type: 'message',
@@ -62,6 +63,7 @@ export function startStubAnthropic(): Promise<StubProvider> {
           usage,
         }),
       );
+      return;
     }
     sse(
       res,
@@ -93,14 +95,16 @@ export function startStubGemini(): Promise<StubProvider> {
     const model = /models\/([^:]+):/.exec(path)?.[1] ?? '';
     if (model === 'overloaded') {
       res.writeHead(503, { 'content-type': 'application/json' });
-      return res.end(JSON.stringify({ error: { code: 503, message: 'The model is overloaded.', status: 'UNAVAILABLE' } }));
+      res.end(JSON.stringify({ error: { code: 503, message: 'The model is overloaded.', status: 'UNAVAILABLE' } }));
+      return;
     }
     const tools = model === 'tools';
     const usageMetadata = { promptTokenCount: 9, candidatesTokenCount: 4, totalTokenCount: 13 };
     const parts = tools ? [{ functionCall: { name: 'get_weather', args: { city: 'Paris' } } }] : [{ text: 'Hello from Gemini.' }];
     if (!path.includes('streamGenerateContent')) {
       res.writeHead(200, { 'content-type': 'application/json' });
-      return res.end(JSON.stringify({ candidates: [{ index: 0, content: { role: 'model', parts }, finishReason: 'STOP' }], usageMetadata, modelVersion: model }));
+      res.end(JSON.stringify({ candidates: [{ index: 0, content: { role: 'model', parts }, finishReason: 'STOP' }], usageMetadata, modelVersion: model }));
+      return;
     }
     void body;
     sse(res, [
@@ -139,7 +143,8 @@ export function startStubBedrock(options: { sigv4?: SigV4Expectation } = {}): Pr
     const problem = options.sigv4 ? sigV4Problem(req.method, req.path, req.headers, req.raw, options.sigv4) : null;
     if (problem) {
       res.writeHead(403, { 'content-type': 'application/json', 'x-amzn-errortype': 'InvalidSignatureException' });
-      return res.end(JSON.stringify({ message: `The request signature we calculated does not match the signature you provided: ${problem}` }));
+      res.end(JSON.stringify({ message: `The request signature we calculated does not match the signature you provided: ${problem}` }));
+      return;
     }
     const model = decodeURIComponent(/\/model\/([^/]+)\//.exec(path)?.[1] ?? '');
     const tools = model.endsWith('tools');
@@ -147,11 +152,13 @@ export function startStubBedrock(options: { sigv4?: SigV4Expectation } = {}): Pr
     if (!path.endsWith('/converse-stream')) {
       if (model.endsWith('throttled')) {
         res.writeHead(429, { 'content-type': 'application/json' });
-        return res.end(JSON.stringify({ message: 'Too many requests' }));
+        res.end(JSON.stringify({ message: 'Too many requests' }));
+        return;
       }
       res.writeHead(200, { 'content-type': 'application/json' });
       const content = tools ? [{ toolUse: { toolUseId: 'tooluse_1', name: 'get_weather', input: { city: 'Paris' } } }] : [{ text: 'Hello from Bedrock.' }];
-      return res.end(JSON.stringify({ output: { message: { role: 'assistant', content } }, stopReason: tools ? 'tool_use' : 'end_turn', usage, metrics: { latencyMs: 5 } }));
+      res.end(JSON.stringify({ output: { message: { role: 'assistant', content } }, stopReason: tools ? 'tool_use' : 'end_turn', usage, metrics: { latencyMs: 5 } }));
+      return;
     }
     res.writeHead(200, { 'content-type': 'application/vnd.amazon.eventstream' });
     const event = (type: string, payload: unknown) => res.write(encodeEvent({ ':event-type': type, ':content-type': 'application/json', ':message-type': 'event' }, payload));
@@ -159,7 +166,8 @@ export function startStubBedrock(options: { sigv4?: SigV4Expectation } = {}): Pr
     event('contentBlockDelta', { contentBlockIndex: 0, delta: { text: 'Hello ' } });
     if (model.endsWith('throttled')) {
       res.write(encodeEvent({ ':exception-type': 'throttlingException', ':content-type': 'application/json', ':message-type': 'exception' }, { message: 'slow down' }));
-      return res.end();
+      res.end();
+      return;
     }
     event('contentBlockDelta', { contentBlockIndex: 0, delta: { text: 'from Bedrock.' } });
     event('contentBlockStop', { contentBlockIndex: 0 });
