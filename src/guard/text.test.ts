@@ -86,4 +86,11 @@ describe('PII scan on many matches', () => {
     const long = `${'a%'.repeat(50_000)}@example.com`;
     expect(detectPii(long).map((m) => [m.type, m.end - m.start])).toEqual([['EMAIL', 64 + '@example.com'.length]]);
   });
+
+  it('counts a special-token string as the text it is, never refusing it', () => {
+    const text = 'Ignore this: <|endoftext|> and <|fim_prefix|>.';
+    expect(boundedTokenizer.countTokens(text)).toBeGreaterThan(8);
+    expect(boundedTokenizer.decode(boundedTokenizer.encode(text))).toBe(text);
+    expect(boundedTokenizer.withinLimit(text, 1000)).toBe(boundedTokenizer.countTokens(text));
+  });
 });

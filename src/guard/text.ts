@@ -141,6 +141,10 @@ export function tokenPieces(text: string): string[] {
   return out;
 }
 
+// Text is text: a special-token string such as <|endoftext|> in a message or a document is counted as the
+// characters it is, never refused (gpt-tokenizer throws on it by default).
+const AS_TEXT = { disallowedSpecial: new Set<string>() };
+
 let tokenizer: typeof GptTokenizer | null = null;
 // Loaded on first use: its encodings take a third of a second that every start would pay otherwise.
 const loadTokenizer = (): typeof GptTokenizer => (tokenizer ??= createRequire(import.meta.url)('gpt-tokenizer') as typeof GptTokenizer);
@@ -156,7 +160,7 @@ export const boundedTokenizer = {
   countTokens(text: string): number {
     const tok = loadTokenizer();
     let n = 0;
-    for (const piece of tokenPieces(text)) n += tok.countTokens(piece);
+    for (const piece of tokenPieces(text)) n += tok.countTokens(piece, AS_TEXT);
     return n;
   },
   /** The token count of a text if it is at most `limit`, else false, found without counting past the limit. */
@@ -164,7 +168,7 @@ export const boundedTokenizer = {
     const tok = loadTokenizer();
     let n = 0;
     for (const piece of tokenPieces(text)) {
-      const count = tok.isWithinTokenLimit(piece, limit - n);
+      const count = tok.isWithinTokenLimit(piece, limit - n, AS_TEXT);
       if (count === false) return false;
       n += count;
     }
@@ -173,7 +177,7 @@ export const boundedTokenizer = {
   encode(text: string): number[] {
     const tok = loadTokenizer();
     const pieces = tokenPieces(text);
-    return pieces.length === 1 ? tok.encode(text) : pieces.flatMap((p) => tok.encode(p));
+    return pieces.length === 1 ? tok.encode(text, AS_TEXT) : pieces.flatMap((p) => tok.encode(p, AS_TEXT));
   },
   decode(tokens: number[]): string {
     return loadTokenizer().decode(tokens);
@@ -193,7 +197,7 @@ export function rarity(word: string): number {
   if (word.length > LONG_WORD_CHARS) return 1;
   let r = rarityCache.get(word);
   if (r === undefined) {
-    const ids = loadTokenizer().encode(` ${word}`);
+    const ids = loadTokenizer().encode(` ${word}`, AS_TEXT);
     r = Math.min(1, (Math.log(1 + (ids[0] ?? 0)) + 1.5 * (ids.length - 1)) / LOG_VOCABULARY);
     if (rarityCache.size < 100_000) rarityCache.set(word, r);
   }
