@@ -78,12 +78,25 @@ describe('TraceWriter', () => {
     cost_estimated: false,
   });
 
-  it('makes callers wait at the high-water mark instead of dropping, and writes everything on close', async () => {
-    const writer = new TraceWriter(s.db, { flushMs: 60_000, batchSize: 7, highWater: 20 });
-    for (let i = 0; i < 95; i++) await writer.record(trace(i));
-    await writer.close();
-    const { rows } = await s.db.query<{ n: number; types: string[] }>("select count(*)::int as n, min(pii_types::text) as types from gateway_traces where id like 'run_bp_%'");
-    expect(rows[0]?.n).toBe(95);
-    await expect(writer.record(trace(1000))).rejects.toThrow('closed');
+  it('answers each trace once it is committed, sharing statements, and a bad trace fails alone', async () => {
+    const statements: string[] = [];
+    const query = s.db.query.bind(s.db);
+    const spy = Object.assign(Object.create(s.db) as typeof s.db, {
+      query: ((sql: string, params?: unknown[]) => {
+        statements.push(sql);
+        return query(sql, params);
+      }) as typeof s.db.query,
+    });
+    const grouped = new TraceWriter(spy, { batchSize: 7 });
+    const bad = { ...trace(5), total_ms: 'not a number' as unknown as number };
+    const results = await Promise.allSettled(Array.from({ length: 30 }, (_, i) => (i === 5 ? grouped.record(bad) : grouped.record(trace(i)))));
+    expect(results.filter((r) => r.status === 'rejected')).toHaveLength(1);
+    expect(results[5]?.status).toBe('rejected');
+    const { rows } = await s.db.query<{ n: number }>("select count(*)::int as n from gateway_traces where id like 'run_bp_%'");
+    expect(rows[0]?.n).toBe(29);
+    // 30 concurrent traces in batches of at most 7, plus one retry per trace of the batch that failed.
+    expect(statements.length).toBeLessThan(30);
+    await grouped.close();
+    await expect(grouped.record(trace(1000))).rejects.toThrow('closed');
   });
 });

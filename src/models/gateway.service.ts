@@ -35,7 +35,6 @@ export interface GatewayOptions {
   env?: NodeJS.ProcessEnv;
   /** How long a loaded configuration is used before it is read again. */
   configTtlMs?: number;
-  traceFlushMs?: number;
   onError?: (err: unknown, what: string) => void;
 }
 
@@ -107,10 +106,9 @@ export class GatewayService {
     this.configTtlMs = options.configTtlMs ?? 2000;
     this.ledger = new BudgetLedger(db, { onError: (err) => options.onError?.(err, 'budget settlement failed; will retry') });
     this.traces = new TraceWriter(db, {
-      flushMs: options.traceFlushMs ?? 100,
       batchSize: 500,
-      highWater: 20_000,
-      onError: (err) => options.onError?.(err, 'trace write failed; will retry'),
+      alongside: this.ledger.alongside(),
+      onError: (err) => options.onError?.(err, 'trace write failed; retrying trace by trace'),
     });
   }
 
@@ -137,12 +135,12 @@ export class GatewayService {
     this.loaded = null;
   }
 
-  /** Writes pending settlements and traces; call before closing the database. */
+  /** Writes pending traces and settlements; call before closing the database. */
   async close(): Promise<void> {
     try {
-      await this.ledger.close();
-    } finally {
       await this.traces.close();
+    } finally {
+      await this.ledger.close();
     }
   }
 
@@ -157,8 +155,8 @@ export class GatewayService {
 
   /** Writes pending budget settlements and traces now (tests and reports that read them at once). */
   async flush(): Promise<void> {
-    await this.ledger.flush();
     await this.traces.flush();
+    await this.ledger.flush();
   }
 
   /** `GET /v1/models`: routes, declared provider models and the built-in model. */
