@@ -8,8 +8,13 @@ export interface JobsOptions {
   /** PostgreSQL URL; absent means pg-boss runs in-process on the embedded database. */
   url?: string | undefined;
   db: Database;
+  /** How often an idle worker looks for jobs it was not told about (scheduled ones, other processes' sends). */
+  pollSeconds?: number;
   onError?: (err: Error) => void;
 }
+
+/** Idle polling is the only work a quiet server does: every poll is a statement per queue. */
+const POLL_SECONDS = 10;
 
 /**
  * Background work on pg-boss, with typed queues. On PostgreSQL every process shares the queues; on the
@@ -21,7 +26,13 @@ export interface JobsOptions {
  * await jobs.send('audit-checkpoint', { reason: 'interval' });
  */
 export class JobRunner {
-  private constructor(private readonly boss: PgBoss) {}
+  /** Worker ids by queue, to wake them when this process sends a job. */
+  private readonly workers = new Map<QueueName, string[]>();
+
+  private constructor(
+    private readonly boss: PgBoss,
+    private readonly pollSeconds: number,
+  ) {}
 
   static async start(options: JobsOptions): Promise<JobRunner> {
     const db = options.db;
@@ -37,20 +48,31 @@ export class JobRunner {
     boss.on('error', (err: Error) => options.onError?.(err));
     await boss.start();
     for (const name of Object.keys(QUEUES)) await boss.createQueue(name);
-    return new JobRunner(boss);
+    return new JobRunner(boss, options.pollSeconds ?? POLL_SECONDS);
   }
 
-  /** Queues one job; `singletonKey` keeps at most one such job waiting. */
+  /** Queues one job and wakes this process's workers of the queue; `singletonKey` keeps at most one such job waiting. */
   async send<Q extends QueueName>(queue: Q, payload: QueuePayload<Q>, options: { singletonKey?: string } = {}): Promise<string | null> {
     const data = parseInput(QUEUES[queue] as ZodType<object>, payload, `${queue} payload`);
-    return this.boss.send(queue, data, options);
+    const id = await this.boss.send(queue, data, options);
+    for (const worker of this.workers.get(queue) ?? []) this.boss.notifyWorker(worker);
+    return id;
   }
 
-  /** Runs `handler` for each job of the queue; a throw marks the job failed and pg-boss retries it. */
+  /**
+   * Runs `handler` for each job of the queue; a throw marks the job failed and pg-boss retries it. After a job
+   * the worker looks again at once (more may wait); an empty queue is polled every `pollSeconds`.
+   */
   async work<Q extends QueueName>(queue: Q, handler: (payload: QueuePayload<Q>) => Promise<void>): Promise<void> {
-    await this.boss.work<object>(queue, { pollingIntervalSeconds: 1 }, async (jobs) => {
-      for (const job of jobs) await handler(parseInput(QUEUES[queue] as ZodType<object>, job.data, `${queue} payload`) as QueuePayload<Q>);
+    let self = '';
+    self = await this.boss.work<object>(queue, { pollingIntervalSeconds: this.pollSeconds }, async (jobs) => {
+      try {
+        for (const job of jobs) await handler(parseInput(QUEUES[queue] as ZodType<object>, job.data, `${queue} payload`) as QueuePayload<Q>);
+      } finally {
+        if (self) this.boss.notifyWorker(self);
+      }
     });
+    this.workers.set(queue, [...(this.workers.get(queue) ?? []), self]);
   }
 
   /** Runs the queue on a cron schedule (one schedule per queue across all processes). */
