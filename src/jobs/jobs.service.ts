@@ -32,23 +32,30 @@ export class JobRunner {
   private constructor(
     private readonly boss: PgBoss,
     private readonly pollSeconds: number,
+    /** pg-boss's statements on the embedded database; it does not await a job's completion before it stops. */
+    private readonly inFlight: Set<Promise<unknown>>,
   ) {}
 
   static async start(options: JobsOptions): Promise<JobRunner> {
     const db = options.db;
+    const inFlight = new Set<Promise<unknown>>();
     const boss = options.url
       ? new PgBoss({ connectionString: options.url, max: 3, application_name: 'tarmac-jobs' })
       : new PgBoss({
           db: {
-            // pg-boss sends its schema as one multi-statement script without parameters.
-            executeSql: async (text: string, values?: unknown[]) =>
-              values && values.length > 0 ? db.query(text, values) : db.exec(text),
+            executeSql: (text: string, values?: unknown[]) => {
+              // pg-boss sends its schema as one multi-statement script without parameters.
+              const done = values && values.length > 0 ? db.query(text, values) : db.exec(text);
+              inFlight.add(done);
+              void done.catch(() => undefined).finally(() => inFlight.delete(done));
+              return done;
+            },
           },
         });
     boss.on('error', (err: Error) => options.onError?.(err));
     await boss.start();
     for (const name of Object.keys(QUEUES)) await boss.createQueue(name);
-    return new JobRunner(boss, options.pollSeconds ?? POLL_SECONDS);
+    return new JobRunner(boss, options.pollSeconds ?? POLL_SECONDS, inFlight);
   }
 
   /** Queues one job and wakes this process's workers of the queue; `singletonKey` keeps at most one such job waiting. */
@@ -83,5 +90,7 @@ export class JobRunner {
   /** Stops taking jobs, lets running ones finish, and closes pg-boss's connections. */
   async stop(timeoutMs = 10_000): Promise<void> {
     await this.boss.stop({ graceful: true, wait: true, timeout: timeoutMs, close: true });
+    // A job's completion may still be on its way to the database, which closes next.
+    await Promise.allSettled([...this.inFlight]);
   }
 }

@@ -85,7 +85,7 @@ describe('TraceWriter', () => {
       query: ((sql: string, params?: unknown[]) => {
         statements.push(sql);
         return query(sql, params);
-      }) as typeof s.db.query,
+      }),
     });
     const grouped = new TraceWriter(spy, { batchSize: 7 });
     const bad = { ...trace(5), total_ms: 'not a number' as unknown as number };
