@@ -4,7 +4,7 @@
 // (and on a new folder, which is PGlite's own initdb, for the cold figure). Then the footprint at rest: CPU time per
 // second and RSS of a started server doing nothing, on PGlite (with what PGlite alone takes) and, with
 // BENCH_DATABASE_URL (or --postgres: a throwaway server from scripts/pg-temp.sh), on PostgreSQL.
-//   npm run bench -- startup [--runs 5] [--idle-seconds 10] [--no-build] [--postgres]
+//   npm run bench -- startup [--runs 5] [--idle-seconds 10] [--idle-only] [--no-build] [--postgres]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { request } from 'node:http';
@@ -125,8 +125,11 @@ interface IdleSample {
   rssMb: number;
 }
 
-/** Starts the server on `dataDir` (or `databaseUrl`), lets it settle, then samples its CPU time over IDLE_S seconds and its RSS. */
-async function idleOnce(dataDir: string, databaseUrl?: string): Promise<IdleSample> {
+/**
+ * Starts the server on `dataDir` (or `databaseUrl`), lets it settle, then samples its CPU time over IDLE_S seconds
+ * and its RSS (with `sample` false it only starts and stops, to create the folder).
+ */
+async function idleOnce(dataDir: string, databaseUrl?: string, sample = true): Promise<IdleSample> {
   const port = await freePort();
   const env: NodeJS.ProcessEnv = { ...process.env, TARMAC_DATA_DIR: dataDir, TARMAC_PORT: String(port), TARMAC_HOST: '127.0.0.1', TARMAC_SEED_DEMO: 'false' };
   delete env.TARMAC_CONFIG;
@@ -141,15 +144,20 @@ async function idleOnce(dataDir: string, databaseUrl?: string): Promise<IdleSamp
       if (child.exitCode !== null || performance.now() - started > READY_TIMEOUT_MS) throw new Error('the server did not become ready');
       await sleep(50);
     }
+    if (!sample) {
+      child.kill('SIGTERM');
+      await exited(child);
+      return { cpuMsPerS: 0, rssMb: 0 };
+    }
     await sleep(SETTLE_MS);
     const before = cpuMs(child.pid!);
     const from = performance.now();
     await sleep(IDLE_S * 1000);
     const used = cpuMs(child.pid!) - before;
-    const sample = { cpuMsPerS: used / ((performance.now() - from) / 1000), rssMb: rssMb(child.pid!) };
+    const figures = { cpuMsPerS: used / ((performance.now() - from) / 1000), rssMb: rssMb(child.pid!) };
     child.kill('SIGTERM');
     await exited(child);
-    return sample;
+    return figures;
   } finally {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGKILL');
@@ -218,7 +226,7 @@ const importApp: number[] = [];
 const pgliteOpen: number[] = [];
 const pgliteOpenCold: number[] = [];
 // One round first that is not recorded: it warms the OS file cache for node_modules and dist/.
-for (let iteration = 0; iteration <= RUNS; iteration++) {
+for (let iteration = 0; iteration <= (flag('idle-only') ? -1 : RUNS); iteration++) {
   const recorded = iteration > 0;
   const dataDir = path.join(root, `data-${iteration}`);
   const c = await serveOnce(dataDir);
@@ -249,7 +257,7 @@ for (let iteration = 0; iteration <= RUNS; iteration++) {
 const idlePglite: IdleSample[] = [];
 const pgliteAlone: number[] = [];
 const idleDir = path.join(root, 'idle');
-await serveOnce(idleDir);
+await idleOnce(idleDir, undefined, false);
 for (let i = 0; i < 3; i++) {
   idlePglite.push(await idleOnce(idleDir));
   const m = await nodeJson(pgliteRss(path.join(idleDir, 'pglite')));
