@@ -95,9 +95,16 @@ export class TraceWriter {
     if (this.closed) return Promise.reject(new Error('the trace writer is closed'));
     return new Promise((resolve, reject) => {
       this.queue.push({ trace, resolve, reject });
-      this.writing ??= this.drain().finally(() => {
-        this.writing = null;
-      });
+      this.kick();
+    });
+  }
+
+  private kick(): void {
+    if (this.writing) return;
+    this.writing = this.drain().finally(() => {
+      this.writing = null;
+      // A trace may have been queued after the last batch was taken but before this ran.
+      if (this.queue.length > 0) this.kick();
     });
   }
 
