@@ -4,7 +4,7 @@
 // (and on a new folder, which is PGlite's own initdb, for the cold figure). Then the footprint at rest: CPU time per
 // second and RSS of a started server doing nothing, on PGlite (with what PGlite alone takes) and, with
 // BENCH_DATABASE_URL (or --postgres: a throwaway server from scripts/pg-temp.sh), on PostgreSQL.
-//   npm run bench -- startup [--runs 5] [--idle-seconds 10] [--idle-only] [--no-build] [--postgres]
+//   npm run bench -- startup [--runs 5] [--idle-seconds 60] [--idle-runs 3] [--idle-only] [--no-build] [--postgres]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { request } from 'node:http';
@@ -16,7 +16,9 @@ import { emit, flag, freePort, intArg, median, progress, ROOT, round } from './s
 import { benchPostgres, createBenchDatabase } from './support/postgres.js';
 
 const RUNS = intArg('runs', 5);
-const IDLE_S = intArg('idle-seconds', 10);
+// A whole minute, so that the per-minute scheduled jobs weigh in every sample as they do over a day.
+const IDLE_S = intArg('idle-seconds', 60);
+const IDLE_RUNS = intArg('idle-runs', 3);
 // At rest means after start-up's aftermath (pg-boss's first checks, JIT, V8's garbage collections after the load).
 const SETTLE_MS = 30_000;
 const TARGET_IDLE_CPU_MS_PER_S = 5;
@@ -258,7 +260,7 @@ const idlePglite: IdleSample[] = [];
 const pgliteAlone: number[] = [];
 const idleDir = path.join(root, 'idle');
 await idleOnce(idleDir, undefined, false);
-for (let i = 0; i < 3; i++) {
+for (let i = 0; i < IDLE_RUNS; i++) {
   idlePglite.push(await idleOnce(idleDir));
   const m = await nodeJson(pgliteRss(path.join(idleDir, 'pglite')));
   pgliteAlone.push(m.after - m.before);
@@ -269,7 +271,7 @@ if (process.env.BENCH_DATABASE_URL || process.env.TARMAC_BENCH_DATABASE_URL || f
   const server = process.env.BENCH_DATABASE_URL ?? (await benchPostgres()).url;
   const database = await createBenchDatabase(server);
   try {
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < IDLE_RUNS; i++) {
       idlePostgres.push(await idleOnce(path.join(root, `idle-pg-${i}`), database.url));
       progress(`idle on PostgreSQL: ${round(idlePostgres[i]!.cpuMsPerS)} ms CPU/s, RSS ${round(idlePostgres[i]!.rssMb)} MB`);
     }
