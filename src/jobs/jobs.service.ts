@@ -8,13 +8,15 @@ export interface JobsOptions {
   /** PostgreSQL URL; absent means pg-boss runs in-process on the embedded database. */
   url?: string | undefined;
   db: Database;
-  /** How often an idle worker looks for jobs it was not told about (scheduled ones, other processes' sends). */
+  /** How often an idle worker looks for jobs it was not told about (default 10 s on PostgreSQL, 60 s embedded). */
   pollSeconds?: number;
   onError?: (err: Error) => void;
 }
 
-/** Idle polling is the only work a quiet server does: every poll is a statement per queue. */
-const POLL_SECONDS = 10;
+// Idle polling is the only work a quiet server does: every poll is a statement per queue. On PostgreSQL other
+// processes add jobs unannounced; the embedded database has one process, whose job inserts wake its workers.
+const POLL_SECONDS = { postgres: 10, embedded: 60 };
+const JOB_INSERT = /insert into \S+\.job\b/i;
 
 /**
  * Background work on pg-boss, with typed queues. On PostgreSQL every process shares the queues; on the
@@ -39,6 +41,7 @@ export class JobRunner {
   static async start(options: JobsOptions): Promise<JobRunner> {
     const db = options.db;
     const inFlight = new Set<Promise<unknown>>();
+    let runner: JobRunner | null = null;
     const boss = options.url
       ? new PgBoss({ connectionString: options.url, max: 3, application_name: 'tarmac-jobs' })
       : new PgBoss({
@@ -48,6 +51,8 @@ export class JobRunner {
               const done = values && values.length > 0 ? db.query(text, values) : db.exec(text);
               inFlight.add(done);
               void done.catch(() => undefined).finally(() => inFlight.delete(done));
+              // Scheduled jobs and retries are inserted by pg-boss itself: their workers look at once.
+              if (JOB_INSERT.test(text)) void done.then(() => runner?.wakeAll(), () => undefined);
               return done;
             },
           },
@@ -55,7 +60,8 @@ export class JobRunner {
     boss.on('error', (err: Error) => options.onError?.(err));
     await boss.start();
     for (const name of Object.keys(QUEUES)) await boss.createQueue(name);
-    return new JobRunner(boss, options.pollSeconds ?? POLL_SECONDS, inFlight);
+    runner = new JobRunner(boss, options.pollSeconds ?? (options.url ? POLL_SECONDS.postgres : POLL_SECONDS.embedded), inFlight);
+    return runner;
   }
 
   /** Queues one job and wakes this process's workers of the queue; `singletonKey` keeps at most one such job waiting. */
@@ -64,6 +70,10 @@ export class JobRunner {
     const id = await this.boss.send(queue, data, options);
     for (const worker of this.workers.get(queue) ?? []) this.boss.notifyWorker(worker);
     return id;
+  }
+
+  private wakeAll(): void {
+    for (const ids of this.workers.values()) for (const worker of ids) this.boss.notifyWorker(worker);
   }
 
   /**
