@@ -13,7 +13,7 @@ import type { ChatBody, ChatChunk, ChatCompletion, ChatMessage, Usage } from './
 import { callWithFallback, ClientGone, orderTargets, type FallbackOptions } from './router.js';
 import { boundMessageTokens, boundTextTokens, countTextTokens, estimateMessageTokens, messageText } from './tokens.js';
 import { pruneGatewayTraces, type TraceRetentionResult } from './retention.js';
-import { TraceWriter, type GatewayTrace } from './traces.js';
+import { TraceWriter, type GatewayTrace, type TraceJournal } from './traces.js';
 
 type Classification = (typeof CLASSIFICATIONS)[number];
 
@@ -35,6 +35,8 @@ export interface GatewayOptions {
   env?: NodeJS.ProcessEnv;
   /** How long a loaded configuration is used before it is read again. */
   configTtlMs?: number;
+  /** Where traces are durable before they are committed (the embedded database: see {@link TraceJournal}). */
+  traceJournal?: TraceJournal;
   onError?: (err: unknown, what: string) => void;
 }
 
@@ -108,6 +110,7 @@ export class GatewayService {
     this.traces = new TraceWriter(db, {
       batchSize: 500,
       alongside: this.ledger.alongside(),
+      journal: options.traceJournal,
       onError: (err) => options.onError?.(err, 'trace write failed; retrying trace by trace'),
     });
   }

@@ -22,4 +22,5 @@ export { OpenAiCompatibleProvider } from './providers/openai-compatible.js';
 export { ProviderError, type Provider } from './providers/provider.js';
 export { spend, SPEND_GROUPS, type SpendQuery, type SpendRow } from './spend.js';
 export type { GatewayTrace } from './traces.js';
+export { TraceJournal } from './traces.js';
 export type { TraceRetentionResult } from './retention.js';

@@ -1,3 +1,4 @@
+import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
 import type { Database } from '../db/index.js';
 
 /** One attempt of a request at one target. */
@@ -52,9 +53,57 @@ export interface Alongside {
   giveBack(taken: unknown[]): void;
 }
 
+/**
+ * A local append-only file of the traces not yet committed, beside the embedded database: a trace is appended
+ * (one JSON line, handed to the operating system) before its call is answered, and the file is emptied whenever
+ * every trace appended is committed. Opening it writes what a killed process left in it.
+ *
+ * @example
+ * const journal = await TraceJournal.open(db, path.join(dataDir, 'gateway-traces.journal'));
+ */
+export class TraceJournal {
+  private constructor(private readonly fd: number) {}
+
+  /** Inserts the traces left in `file` (those already stored are skipped), empties it and opens it for appending. */
+  static async open(db: Database, file: string): Promise<{ journal: TraceJournal; replayed: number }> {
+    let replayed = 0;
+    if (existsSync(file)) {
+      const traces: unknown[] = [];
+      for (const line of readFileSync(file, 'utf8').split('\n')) {
+        try {
+          if (line) traces.push(JSON.parse(line));
+        } catch {
+          // A line cut short by the kill: its call was never answered.
+        }
+      }
+      for (let i = 0; i < traces.length; i += 500) {
+        const { rowCount } = await db.query(`${INSERT} on conflict (id) do nothing`, [JSON.stringify(traces.slice(i, i + 500))]);
+        replayed += rowCount ?? 0;
+      }
+    }
+    const fd = openSync(file, 'a', 0o600);
+    ftruncateSync(fd, 0);
+    return { journal: new TraceJournal(fd), replayed };
+  }
+
+  append(trace: GatewayTrace): void {
+    writeSync(this.fd, `${JSON.stringify(trace)}\n`);
+  }
+
+  clear(): void {
+    ftruncateSync(this.fd, 0);
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
 export interface TraceWriterOptions {
   /** Traces per insert statement at most. */
   batchSize: number;
+  /** With a journal a trace is durable once appended to it, and {@link TraceWriter.record} resolves then. */
+  journal?: TraceJournal | undefined;
   /** Written in the same statement as each batch, so a trace never commits without it. */
   alongside?: Alongside;
   onError?: (err: unknown) => void;
@@ -71,8 +120,8 @@ const INSERT = 'insert into gateway_traces select * from jsonb_populate_recordse
 /**
  * Writes traces with group commit: a trace arriving while no insert is in flight is written at once; traces
  * arriving meanwhile wait for it and then go together in one multi-row insert. {@link record} resolves once
- * its trace is committed, so the gateway answers a call only after its trace is stored. A batch that fails is
- * retried trace by trace, so a bad trace fails alone.
+ * its trace is committed (or, with a journal, appended to it), so the gateway answers a call only after its
+ * trace is stored. A batch that fails is retried trace by trace, so a bad trace fails alone.
  *
  * @example
  * const writer = new TraceWriter(db, { batchSize: 500 });
@@ -83,6 +132,8 @@ export class TraceWriter {
   private queue: Waiting[] = [];
   private writing: Promise<void> | null = null;
   private closed = false;
+  /** A journaled trace the database refused: the journal keeps it for the next start. */
+  private kept = false;
   written = 0;
 
   constructor(
@@ -93,6 +144,13 @@ export class TraceWriter {
   /** Resolves once the trace is committed; rejects with the database's error for this trace alone. */
   record(trace: GatewayTrace): Promise<void> {
     if (this.closed) return Promise.reject(new Error('the trace writer is closed'));
+    const journal = this.options.journal;
+    if (journal) {
+      journal.append(trace);
+      this.queue.push({ trace, resolve: () => undefined, reject: () => (this.kept = true) });
+      this.kick();
+      return Promise.resolve();
+    }
     return new Promise((resolve, reject) => {
       this.queue.push({ trace, resolve, reject });
       this.kick();
@@ -105,6 +163,7 @@ export class TraceWriter {
       this.writing = null;
       // A trace may have been queued after the last batch was taken but before this ran.
       if (this.queue.length > 0) this.kick();
+      else if (!this.kept) this.options.journal?.clear();
     });
   }
 
@@ -145,5 +204,6 @@ export class TraceWriter {
   async close(): Promise<void> {
     this.closed = true;
     await this.flush();
+    this.options.journal?.close();
   }
 }
