@@ -1,18 +1,28 @@
 // Startup: time from spawning `node bin/tarmac.mjs serve` (embedded PGlite) to GET /readyz answering 200, cold (new
 // data folder: migrations, admin key, demo seed) and warm (same folder again), and the time SIGTERM takes to stop it.
 // Baselines measured in the same run: a bare `node -e 0`, importing the built app, and PGlite.create on the warm folder
-// (and on a new folder, which is PGlite's own initdb, for the cold figure).
-//   npm run bench -- startup [--runs 5] [--no-build]
+// (and on a new folder, which is PGlite's own initdb, for the cold figure). Then the footprint at rest: CPU time per
+// second and RSS of a started server doing nothing, on PGlite (with what PGlite alone takes) and, with
+// BENCH_DATABASE_URL (or --postgres: a throwaway server from scripts/pg-temp.sh), on PostgreSQL.
+//   npm run bench -- startup [--runs 5] [--idle-seconds 60] [--idle-runs 3] [--idle-only] [--no-build] [--postgres]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { emit, flag, freePort, intArg, median, progress, ROOT, round } from './support/common.js';
+import { benchPostgres, createBenchDatabase } from './support/postgres.js';
 
 const RUNS = intArg('runs', 5);
+// A whole minute, so that the per-minute scheduled jobs weigh in every sample as they do over a day.
+const IDLE_S = intArg('idle-seconds', 60);
+const IDLE_RUNS = intArg('idle-runs', 3);
+// At rest means after start-up's aftermath (pg-boss's first checks, JIT, V8's garbage collections after the load).
+const SETTLE_MS = 30_000;
+const TARGET_IDLE_CPU_MS_PER_S = 5;
+const TARGET_POSTGRES_RSS_MB = 150;
 const TARGET_WARM_MS = 1500;
 const READY_TIMEOUT_MS = 60_000;
 const POLL_MS = 10;
@@ -99,6 +109,83 @@ async function serveOnce(dataDir: string): Promise<ServeSample> {
   }
 }
 
+/** CPU time (user + system, every thread) a process has used, in ms, from /proc. */
+function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime are fields 14 and 15 of stat, in clock ticks (100 per second on Linux).
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
+function rssMb(pid: number): number {
+  const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  return Number(kb) / 1024;
+}
+
+interface IdleSample {
+  cpuMsPerS: number;
+  rssMb: number;
+}
+
+/**
+ * Starts the server on `dataDir` (or `databaseUrl`), lets it settle, then samples its CPU time over IDLE_S seconds
+ * and its RSS (with `sample` false it only starts and stops, to create the folder).
+ */
+async function idleOnce(dataDir: string, databaseUrl?: string, sample = true): Promise<IdleSample> {
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = { ...process.env, TARMAC_DATA_DIR: dataDir, TARMAC_PORT: String(port), TARMAC_HOST: '127.0.0.1', TARMAC_SEED_DEMO: 'false' };
+  delete env.TARMAC_CONFIG;
+  if (databaseUrl) env.TARMAC_DATABASE_URL = databaseUrl;
+  else delete env.TARMAC_DATABASE_URL;
+  const child = spawn(process.execPath, ['bin/tarmac.mjs', 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  try {
+    const started = performance.now();
+    while ((await getStatus(`http://127.0.0.1:${port}/readyz`)) !== 200) {
+      if (child.exitCode !== null || performance.now() - started > READY_TIMEOUT_MS) throw new Error('the server did not become ready');
+      await sleep(50);
+    }
+    if (!sample) {
+      child.kill('SIGTERM');
+      await exited(child);
+      return { cpuMsPerS: 0, rssMb: 0 };
+    }
+    await sleep(SETTLE_MS);
+    const before = cpuMs(child.pid!);
+    const from = performance.now();
+    await sleep(IDLE_S * 1000);
+    const used = cpuMs(child.pid!) - before;
+    const figures = { cpuMsPerS: used / ((performance.now() - from) / 1000), rssMb: rssMb(child.pid!) };
+    child.kill('SIGTERM');
+    await exited(child);
+    return figures;
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited(child);
+    }
+  }
+}
+
+/** A script that prints its RSS in MB before and after opening PGlite on `dir`. */
+function pgliteRss(dir: string): string {
+  const rss = 'process.memoryUsage().rss / 1048576';
+  return `const before = ${rss}; const { PGlite } = await import('@electric-sql/pglite');
+    const db = await PGlite.create(${JSON.stringify(dir)}); await db.query('select 1');
+    process.stdout.write(JSON.stringify({ before, after: ${rss} })); await db.close();`;
+}
+
+function nodeJson(script: string): Promise<{ before: number; after: number }> {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  return exited(child).then((code) => {
+    if (code !== 0) throw new Error(`node -e exited with ${code}`);
+    return JSON.parse(out) as { before: number; after: number };
+  });
+}
+
 /**
  * Runs `node -e script`; resolves with ms from spawn to the first line the child prints (its own "done" mark),
  * or to its exit when `mark` is false.
@@ -141,7 +228,7 @@ const importApp: number[] = [];
 const pgliteOpen: number[] = [];
 const pgliteOpenCold: number[] = [];
 // One round first that is not recorded: it warms the OS file cache for node_modules and dist/.
-for (let iteration = 0; iteration <= RUNS; iteration++) {
+for (let iteration = 0; iteration <= (flag('idle-only') ? -1 : RUNS); iteration++) {
   const recorded = iteration > 0;
   const dataDir = path.join(root, `data-${iteration}`);
   const c = await serveOnce(dataDir);
@@ -168,6 +255,40 @@ for (let iteration = 0; iteration <= RUNS; iteration++) {
   importApp.push(i);
 }
 
+// The footprint at rest: the server started on a warm folder (and on PostgreSQL when asked), doing nothing.
+const idlePglite: IdleSample[] = [];
+const pgliteAlone: number[] = [];
+const idleDir = path.join(root, 'idle');
+await idleOnce(idleDir, undefined, false);
+for (let i = 0; i < IDLE_RUNS; i++) {
+  idlePglite.push(await idleOnce(idleDir));
+  const m = await nodeJson(pgliteRss(path.join(idleDir, 'pglite')));
+  pgliteAlone.push(m.after - m.before);
+  progress(`idle on PGlite: ${round(idlePglite[i]!.cpuMsPerS)} ms CPU/s, RSS ${round(idlePglite[i]!.rssMb)} MB (PGlite alone adds ${round(pgliteAlone[i]!)} MB)`);
+}
+const idlePostgres: IdleSample[] = [];
+if (process.env.BENCH_DATABASE_URL || process.env.TARMAC_BENCH_DATABASE_URL || flag('postgres')) {
+  const server = process.env.BENCH_DATABASE_URL ?? (await benchPostgres()).url;
+  const database = await createBenchDatabase(server);
+  try {
+    for (let i = 0; i < IDLE_RUNS; i++) {
+      idlePostgres.push(await idleOnce(path.join(root, `idle-pg-${i}`), database.url));
+      progress(`idle on PostgreSQL: ${round(idlePostgres[i]!.cpuMsPerS)} ms CPU/s, RSS ${round(idlePostgres[i]!.rssMb)} MB`);
+    }
+  } finally {
+    await database.drop();
+  }
+}
+const idleFigures = (samples: IdleSample[]) =>
+  samples.length === 0
+    ? null
+    : {
+        cpu_ms_per_s_median: round(median(samples.map((x) => x.cpuMsPerS)), 1),
+        cpu_ms_per_s: samples.map((x) => round(x.cpuMsPerS, 1)),
+        rss_mb_median: round(median(samples.map((x) => x.rssMb)), 0),
+        rss_mb: samples.map((x) => round(x.rssMb, 0)),
+      };
+
 const r = (xs: number[]) => xs.map((x) => round(x, 0));
 emit({
   bench: 'startup',
@@ -185,6 +306,14 @@ emit({
   cold_over_pglite_create_new_dir: round(median(cold) / median(pgliteOpenCold), 2),
   baseline_node_ms_median: round(median(bareNode), 0),
   baseline_import_app_ms_median: round(median(importApp), 0),
+  idle_seconds: IDLE_S,
+  idle_pglite: idleFigures(idlePglite),
+  // What opening PGlite adds to a bare node process's RSS: the embedded database's share of idle_pglite.
+  idle_pglite_database_rss_mb_median: round(median(pgliteAlone), 0),
+  idle_pglite_rest_rss_mb_median: round(median(idlePglite.map((x) => x.rssMb)) - median(pgliteAlone), 0),
+  idle_postgres: idleFigures(idlePostgres),
+  target_idle_cpu_ms_per_s: TARGET_IDLE_CPU_MS_PER_S,
+  target_idle_postgres_rss_mb: TARGET_POSTGRES_RSS_MB,
   runs: RUNS,
   loadavg_1m_at_start: loadAtStart,
   node: process.version,

@@ -8,7 +8,7 @@ import type { Config } from '../config/index.js';
 import { TarmacError } from '../errors/index.js';
 import { migrate, openDatabase, type Database } from '../db/index.js';
 import { findInstallation, IdentityService } from '../identity/index.js';
-import { GatewayService } from '../models/index.js';
+import { GatewayService, TraceJournal } from '../models/index.js';
 import { PolicyService } from '../policies/index.js';
 import { PromptService } from '../prompts/index.js';
 import { ReviewService } from '../review/index.js';
@@ -199,7 +199,10 @@ export async function openServices(config: Config, options: { command: string; l
       const result = await workspace.applyAs({ actor: systemActor('config') }, text, config.configFile, { dryRun: false });
       if (result.changes.length > 0) logger.info({ file: config.configFile, diff: formatChanges(result.changes) }, 'configuration applied');
     }
-    gateway = new GatewayService(db, { onError: (err, what) => logger.error({ err }, what) });
+    // On the embedded database a trace is durable once in a local journal, so answers do not wait for commits.
+    const traces = config.databaseUrl ? null : await TraceJournal.open(db, path.join(config.dataDirAbsolute, 'gateway-traces.journal'));
+    if (traces && traces.replayed > 0) logger.info({ traces: traces.replayed }, 'gateway traces recovered from the journal');
+    gateway = new GatewayService(db, { onError: (err, what) => logger.error({ err }, what), ...(traces ? { traceJournal: traces.journal } : {}) });
     const review = new ReviewService(db, audit, { onError: (err, what) => logger.warn({ err }, what) });
     const runs = new RunService(db, { audit, review, usecases, prompts, retrieval, gateway });
     review.connect(runs);

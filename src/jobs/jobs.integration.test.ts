@@ -35,6 +35,46 @@ describe(`jobs on pg-boss (${BACKEND})`, () => {
     expect(await s.audit.verify()).toMatchObject({ ok: true, checkpoints: 2 });
   });
 
+  it('works jobs this process sends at once, however long the idle poll', async () => {
+    const quiet = await JobRunner.start({ db: s.db, url: s.url, pollSeconds: 3600 });
+    try {
+      const worked: string[] = [];
+      await quiet.work('source-sync', async ({ source }) => {
+        worked.push(source);
+      });
+      for (const source of ['a', 'b', 'c']) await quiet.send('source-sync', { source, reason: 'manual' }, { singletonKey: source });
+      await until(async () => worked.length === 3);
+      expect(worked.sort()).toEqual(['a', 'b', 'c']);
+    } finally {
+      await quiet.stop();
+    }
+  });
+
+  it.skipIf(BACKEND === 'postgres')('leaves the database alone while its queues are empty', async () => {
+    const statements: string[] = [];
+    const counted = Object.assign(Object.create(s.db) as typeof s.db, {
+      query: ((sql: string, params?: unknown[]) => {
+        statements.push(sql);
+        return s.db.query(sql, params);
+      }),
+      exec: ((sql: string) => {
+        statements.push(sql);
+        return s.db.exec(sql);
+      }),
+    });
+    const quiet = await JobRunner.start({ db: counted, url: s.url });
+    try {
+      for (const queue of ['source-sync', 'source-sync-tick', 'review-escalation'] as const) await quiet.work(queue, async () => undefined);
+      await new Promise((r) => setTimeout(r, 500));
+      const before = statements.length;
+      await new Promise((r) => setTimeout(r, 3000));
+      // Polling every second would be nine statements here; pg-boss's own cron checks may add one or two.
+      expect(statements.length - before).toBeLessThanOrEqual(3);
+    } finally {
+      await quiet.stop();
+    }
+  });
+
   it('rejects a payload that breaks its queue schema', async () => {
     await expect(jobs.send('audit-checkpoint', { reason: 'whenever' } as never)).rejects.toMatchObject({ code: 'validation_failed' });
   });

@@ -1,5 +1,6 @@
 import type { Database } from '../db/index.js';
 import { TarmacError } from '../errors/index.js';
+import type { Alongside } from './traces.js';
 
 export type WindowKind = 'minute' | 'day' | 'month';
 
@@ -52,14 +53,14 @@ export function windowEnd(kind: WindowKind, start: Date): Date {
   return new Date(Date.UTC(start.getUTCFullYear(), start.getUTCMonth() + 1, 1));
 }
 
-// Deltas per counter, in whole nano-dollars for money so that sums are exact.
-const SETTLE = `update gateway_counters c set
+// Deltas per counter, in whole nano-dollars for money so that sums are exact; `param` is the JSON array of them.
+const settleStatement = (param: string) => `update gateway_counters c set
   spent_usd = c.spent_usd + s.spent_nano / 1000000000,
   reserved_usd = c.reserved_usd + s.reserved_nano / 1000000000,
   requests = c.requests + s.requests,
   tokens = c.tokens + s.tokens,
   reserved_tokens = c.reserved_tokens + s.reserved_tokens
-from jsonb_to_recordset($1::jsonb) as s(scope text, window_kind text, window_start timestamptz, spent_nano numeric, reserved_nano numeric, requests integer, tokens bigint, reserved_tokens bigint)
+from jsonb_to_recordset(${param}::jsonb) as s(scope text, window_kind text, window_start timestamptz, spent_nano numeric, reserved_nano numeric, requests integer, tokens bigint, reserved_tokens bigint)
 where c.scope = s.scope and c.window_kind = s.window_kind and c.window_start = s.window_start`;
 
 interface Delta {
@@ -105,7 +106,9 @@ export class BudgetLedger {
   private readonly leases = new Map<string, Lease>();
   private pending = new Map<string, Delta>();
   private flushing: Promise<void> | null = null;
-  private readonly timer: NodeJS.Timeout;
+  // Runs only while leases are held or settlements are queued: an idle gateway does not wake up.
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
   private readonly idleMs: number;
 
   constructor(
@@ -113,11 +116,24 @@ export class BudgetLedger {
     private readonly options: { settleMs?: number; idleMs?: number; onError?: (err: unknown) => void } = {},
   ) {
     this.idleMs = options.idleMs ?? 1000;
+  }
+
+  private arm(): void {
+    if (this.timer || this.closed) return;
     this.timer = setInterval(() => {
       this.releaseIdle(Date.now() - this.idleMs);
-      void this.flush().catch((err: unknown) => this.options.onError?.(err));
-    }, options.settleMs ?? 100);
+      void this.flush()
+        .then(() => {
+          if (this.leases.size === 0 && this.pending.size === 0) this.disarm();
+        })
+        .catch((err: unknown) => this.options.onError?.(err));
+    }, this.options.settleMs ?? 100);
     this.timer.unref();
+  }
+
+  private disarm(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
   }
 
   /** Reserves in every limit, or throws `budget_exceeded` / `rate_limited` naming the first one that is full. */
@@ -176,6 +192,7 @@ export class BudgetLedger {
         released: false,
       };
       this.leases.set(key, lease);
+      this.arm();
     }
     return lease;
   }
@@ -262,6 +279,7 @@ export class BudgetLedger {
     if (!d) {
       d = { scope: lease.scope, window_kind: lease.window, window_start: lease.start, spent_nano: 0, reserved_nano: 0, requests: 0, tokens: 0, reserved_tokens: 0 };
       this.pending.set(key, d);
+      this.arm();
     }
     return d;
   }
@@ -282,23 +300,11 @@ export class BudgetLedger {
   /** Writes every queued settlement now (one statement per batch). */
   flush(): Promise<void> {
     this.flushing ??= (async () => {
-      while (this.pending.size > 0) {
-        const batch = this.pending;
-        this.pending = new Map();
+      for (let batch = this.take(); batch; batch = this.take()) {
         try {
-          await this.db.query(SETTLE, [JSON.stringify([...batch.values()])]);
+          await this.db.query(settleStatement('$1'), [JSON.stringify(batch)]);
         } catch (err) {
-          for (const [key, value] of batch) {
-            const p = this.pending.get(key);
-            if (!p) this.pending.set(key, value);
-            else {
-              p.spent_nano += value.spent_nano;
-              p.reserved_nano += value.reserved_nano;
-              p.requests += value.requests;
-              p.tokens += value.tokens;
-              p.reserved_tokens += value.reserved_tokens;
-            }
-          }
+          this.giveBack(batch);
           throw err;
         }
       }
@@ -308,9 +314,47 @@ export class BudgetLedger {
     return this.flushing;
   }
 
+  /** The queued settlements, to be written in another statement (see {@link alongside}); null when none. */
+  private take(): Delta[] | null {
+    if (this.pending.size === 0) return null;
+    const batch = [...this.pending.values()];
+    this.pending = new Map();
+    return batch;
+  }
+
+  /** Queues again settlements whose statement failed, adding to what was queued meanwhile. */
+  private giveBack(batch: readonly Delta[]): void {
+    for (const value of batch) {
+      const key = `${value.scope}\u0000${value.window_kind}\u0000${value.window_start}`;
+      const p = this.pending.get(key);
+      if (!p) this.pending.set(key, { ...value });
+      else {
+        p.spent_nano += value.spent_nano;
+        p.reserved_nano += value.reserved_nano;
+        p.requests += value.requests;
+        p.tokens += value.tokens;
+        p.reserved_tokens += value.reserved_tokens;
+      }
+    }
+    this.arm();
+  }
+
+  /**
+   * The queued settlements as a part of another statement (a batch of traces): they commit together, so a
+   * request's trace is never stored without its settlement.
+   */
+  alongside(): Alongside {
+    return {
+      sql: settleStatement,
+      take: () => this.take(),
+      giveBack: (taken) => this.giveBack(taken as Delta[]),
+    };
+  }
+
   /** Stops the timer, returns every lease and writes what is queued (after in-flight requests settled). */
   async close(): Promise<void> {
-    clearInterval(this.timer);
+    this.closed = true;
+    this.disarm();
     this.releaseIdle();
     await this.flush();
   }

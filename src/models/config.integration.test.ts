@@ -3,7 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemActor } from '../access/index.js';
 import { openTestServices, type TestServices } from '../../tests/support/services.js';
 import { storedGatewayConfig } from './index.js';
-import { TraceWriter, type GatewayTrace } from './traces.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { TraceJournal, TraceWriter, type GatewayTrace } from './traces.js';
 
 let s: TestServices;
 const ctx = { actor: systemActor('test') };
@@ -78,12 +81,47 @@ describe('TraceWriter', () => {
     cost_estimated: false,
   });
 
-  it('makes callers wait at the high-water mark instead of dropping, and writes everything on close', async () => {
-    const writer = new TraceWriter(s.db, { flushMs: 60_000, batchSize: 7, highWater: 20 });
-    for (let i = 0; i < 95; i++) await writer.record(trace(i));
-    await writer.close();
-    const { rows } = await s.db.query<{ n: number; types: string[] }>("select count(*)::int as n, min(pii_types::text) as types from gateway_traces where id like 'run_bp_%'");
-    expect(rows[0]?.n).toBe(95);
-    await expect(writer.record(trace(1000))).rejects.toThrow('closed');
+  it('answers each trace once it is committed, sharing statements, and a bad trace fails alone', async () => {
+    const statements: string[] = [];
+    const query = s.db.query.bind(s.db);
+    const spy = Object.assign(Object.create(s.db) as typeof s.db, {
+      query: ((sql: string, params?: unknown[]) => {
+        statements.push(sql);
+        return query(sql, params);
+      }),
+    });
+    const grouped = new TraceWriter(spy, { batchSize: 7 });
+    const bad = { ...trace(5), total_ms: 'not a number' as unknown as number };
+    const results = await Promise.allSettled(Array.from({ length: 30 }, (_, i) => (i === 5 ? grouped.record(bad) : grouped.record(trace(i)))));
+    expect(results.filter((r) => r.status === 'rejected')).toHaveLength(1);
+    expect(results[5]?.status).toBe('rejected');
+    const { rows } = await s.db.query<{ n: number }>("select count(*)::int as n from gateway_traces where id like 'run_bp_%'");
+    expect(rows[0]?.n).toBe(29);
+    // 30 concurrent traces in batches of at most 7, plus one retry per trace of the batch that failed.
+    expect(statements.length).toBeLessThan(30);
+    await grouped.close();
+    await expect(grouped.record(trace(1000))).rejects.toThrow('closed');
+  });
+
+  it('with a journal, answers before the commit and keeps what was never committed for the next start', async () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'tarmac-journal-')), 'gateway-traces.journal');
+    const { journal } = await TraceJournal.open(s.db, file);
+    // A database that never answers: the process is killed before any trace is committed.
+    const stuck = Object.assign(Object.create(s.db) as typeof s.db, { query: (() => new Promise(() => undefined)) });
+    const writer = new TraceWriter(stuck, { batchSize: 7, journal });
+    for (let i = 0; i < 12; i++) await writer.record(trace(2000 + i));
+    journal.close();
+    const { rows: before } = await s.db.query<{ n: number }>("select count(*)::int as n from gateway_traces where id like 'run_bp_20__'");
+    expect(before[0]?.n).toBe(0);
+    const reopened = await TraceJournal.open(s.db, file);
+    expect(reopened.replayed).toBe(12);
+    const { rows } = await s.db.query<{ n: number }>("select count(*)::int as n from gateway_traces where id like 'run_bp_20__'");
+    expect(rows[0]?.n).toBe(12);
+    const live = new TraceWriter(s.db, { batchSize: 7, journal: reopened.journal });
+    await live.record(trace(3000));
+    await live.close();
+    const { rows: after } = await s.db.query<{ n: number }>("select count(*)::int as n from gateway_traces where id = 'run_bp_3000'");
+    expect(after[0]?.n).toBe(1);
+    expect((await TraceJournal.open(s.db, file)).replayed).toBe(0);
   });
 });

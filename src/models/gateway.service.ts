@@ -13,7 +13,7 @@ import type { ChatBody, ChatChunk, ChatCompletion, ChatMessage, Usage } from './
 import { callWithFallback, ClientGone, orderTargets, type FallbackOptions } from './router.js';
 import { boundMessageTokens, boundTextTokens, countTextTokens, estimateMessageTokens, messageText } from './tokens.js';
 import { pruneGatewayTraces, type TraceRetentionResult } from './retention.js';
-import { TraceWriter, type GatewayTrace } from './traces.js';
+import { TraceWriter, type GatewayTrace, type TraceJournal } from './traces.js';
 
 /** A tool call's piece in a streamed delta. */
 interface StreamedToolCall {
@@ -39,7 +39,8 @@ export interface GatewayOptions {
   env?: NodeJS.ProcessEnv;
   /** How long a loaded configuration is used before it is read again. */
   configTtlMs?: number;
-  traceFlushMs?: number;
+  /** Where traces are durable before they are committed (the embedded database: see {@link TraceJournal}). */
+  traceJournal?: TraceJournal;
   onError?: (err: unknown, what: string) => void;
 }
 
@@ -111,10 +112,10 @@ export class GatewayService {
     this.configTtlMs = options.configTtlMs ?? 2000;
     this.ledger = new BudgetLedger(db, { onError: (err) => options.onError?.(err, 'budget settlement failed; will retry') });
     this.traces = new TraceWriter(db, {
-      flushMs: options.traceFlushMs ?? 100,
       batchSize: 500,
-      highWater: 20_000,
-      onError: (err) => options.onError?.(err, 'trace write failed; will retry'),
+      alongside: this.ledger.alongside(),
+      journal: options.traceJournal,
+      onError: (err) => options.onError?.(err, 'trace write failed; retrying trace by trace'),
     });
   }
 
@@ -141,12 +142,12 @@ export class GatewayService {
     this.loaded = null;
   }
 
-  /** Writes pending settlements and traces; call before closing the database. */
+  /** Writes pending traces and settlements; call before closing the database. */
   async close(): Promise<void> {
     try {
-      await this.ledger.close();
-    } finally {
       await this.traces.close();
+    } finally {
+      await this.ledger.close();
     }
   }
 
@@ -161,8 +162,8 @@ export class GatewayService {
 
   /** Writes pending budget settlements and traces now (tests and reports that read them at once). */
   async flush(): Promise<void> {
-    await this.ledger.flush();
     await this.traces.flush();
+    await this.ledger.flush();
   }
 
   /** `GET /v1/models`: routes, declared provider models and the built-in model. */

@@ -23,4 +23,5 @@ export { ProviderError, type Provider } from './providers/provider.js';
 export { spend, SPEND_GROUPS, type SpendQuery, type SpendRow } from './spend.js';
 export type { GatewayTrace } from './traces.js';
 export { readTrace, TraceView } from './trace-view.js';
+export { TraceJournal } from './traces.js';
 export type { TraceRetentionResult } from './retention.js';

@@ -1,3 +1,4 @@
+import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
 import type { Database } from '../db/index.js';
 
 /** One attempt of a request at one target. */
@@ -46,83 +47,168 @@ export interface GatewayTrace {
   cost_estimated: boolean;
 }
 
-export interface TraceWriterOptions {
-  /** Longest a trace waits in memory before it is written. */
-  flushMs: number;
-  /** Traces per insert statement. */
-  batchSize: number;
-  /** Pending traces above which `record` waits for a flush (back-pressure instead of loss). */
-  highWater: number;
-  onError?: (err: unknown) => void;
+/**
+ * Queued changes written in the same statement as a batch of traces (the budget settlements of the same
+ * requests): `take` hands them over as one JSON parameter (null when there are none), `giveBack` after a
+ * failed statement.
+ */
+export interface Alongside {
+  sql(param: string): string;
+  take(): unknown[] | null;
+  giveBack(taken: unknown[]): void;
 }
 
 /**
- * Writes traces in batches off the request path: at most `flushMs` later, at once when a batch is full, and
- * everything on {@link close}. A failed write keeps its traces for the next attempt; when too many wait,
- * `record` makes the caller wait instead of dropping any.
+ * A local append-only file of the traces not yet committed, beside the embedded database: a trace is appended
+ * (one JSON line, handed to the operating system) before its call is answered, and the file is emptied whenever
+ * every trace appended is committed. Opening it writes what a killed process left in it.
  *
  * @example
- * const writer = new TraceWriter(db, { flushMs: 500, batchSize: 500, highWater: 20_000 });
- * await writer.record(trace);
+ * const journal = await TraceJournal.open(db, path.join(dataDir, 'gateway-traces.journal'));
+ */
+export class TraceJournal {
+  private constructor(private readonly fd: number) {}
+
+  /** Inserts the traces left in `file` (those already stored are skipped), empties it and opens it for appending. */
+  static async open(db: Database, file: string): Promise<{ journal: TraceJournal; replayed: number }> {
+    let replayed = 0;
+    if (existsSync(file)) {
+      const traces: unknown[] = [];
+      for (const line of readFileSync(file, 'utf8').split('\n')) {
+        try {
+          if (line) traces.push(JSON.parse(line));
+        } catch {
+          // A line cut short by the kill: its call was never answered.
+        }
+      }
+      for (let i = 0; i < traces.length; i += 500) {
+        const { rowCount } = await db.query(`${INSERT} on conflict (id) do nothing`, [JSON.stringify(traces.slice(i, i + 500))]);
+        replayed += rowCount ?? 0;
+      }
+    }
+    const fd = openSync(file, 'a', 0o600);
+    ftruncateSync(fd, 0);
+    return { journal: new TraceJournal(fd), replayed };
+  }
+
+  append(trace: GatewayTrace): void {
+    writeSync(this.fd, `${JSON.stringify(trace)}\n`);
+  }
+
+  clear(): void {
+    ftruncateSync(this.fd, 0);
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+export interface TraceWriterOptions {
+  /** Traces per insert statement at most. */
+  batchSize: number;
+  /** With a journal a trace is durable once appended to it, and {@link TraceWriter.record} resolves then. */
+  journal?: TraceJournal | undefined;
+  /** Written in the same statement as each batch, so a trace never commits without it. */
+  alongside?: Alongside;
+  onError?: (err: unknown) => void;
+}
+
+interface Waiting {
+  trace: GatewayTrace;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+const INSERT = 'insert into gateway_traces select * from jsonb_populate_recordset(null::gateway_traces, $1::jsonb)';
+
+/**
+ * Writes traces with group commit: a trace arriving while no insert is in flight is written at once; traces
+ * arriving meanwhile wait for it and then go together in one multi-row insert. {@link record} resolves once
+ * its trace is committed (or, with a journal, appended to it), so the gateway answers a call only after its
+ * trace is stored. A batch that fails is retried trace by trace, so a bad trace fails alone.
+ *
+ * @example
+ * const writer = new TraceWriter(db, { batchSize: 500 });
+ * await writer.record(trace); // committed
  * await writer.close();
  */
 export class TraceWriter {
-  private pending: GatewayTrace[] = [];
-  private flushing: Promise<void> | null = null;
-  private readonly timer: NodeJS.Timeout;
+  private queue: Waiting[] = [];
+  private writing: Promise<void> | null = null;
   private closed = false;
+  /** A journaled trace the database refused: the journal keeps it for the next start. */
+  private kept = false;
   written = 0;
 
   constructor(
     private readonly db: Database,
     private readonly options: TraceWriterOptions,
-  ) {
-    this.timer = setInterval(() => void this.flush().catch(() => undefined), options.flushMs);
-    this.timer.unref();
-  }
+  ) {}
 
-  /** Queues a trace; resolves at once unless too many are waiting, then after they are written. */
-  async record(trace: GatewayTrace): Promise<void> {
-    if (this.closed) throw new Error('the trace writer is closed');
-    this.pending.push(trace);
-    if (this.pending.length >= this.options.batchSize) void this.flush().catch(() => undefined);
-    while (this.pending.length >= this.options.highWater) await this.flush();
-  }
-
-  /** Writes everything pending now (one flush at a time). */
-  flush(): Promise<void> {
-    this.flushing ??= this.writeAll().finally(() => {
-      this.flushing = null;
+  /** Resolves once the trace is committed; rejects with the database's error for this trace alone. */
+  record(trace: GatewayTrace): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('the trace writer is closed'));
+    const journal = this.options.journal;
+    if (journal) {
+      journal.append(trace);
+      this.queue.push({ trace, resolve: () => undefined, reject: () => (this.kept = true) });
+      this.kick();
+      return Promise.resolve();
+    }
+    return new Promise((resolve, reject) => {
+      this.queue.push({ trace, resolve, reject });
+      this.kick();
     });
-    return this.flushing;
   }
 
-  private async writeAll(): Promise<void> {
-    while (this.pending.length > 0) {
-      const batch = this.pending.splice(0, this.options.batchSize);
+  private kick(): void {
+    if (this.writing) return;
+    this.writing = this.drain().finally(() => {
+      this.writing = null;
+      // A trace may have been queued after the last batch was taken but before this ran.
+      if (this.queue.length > 0) this.kick();
+      else if (!this.kept) this.options.journal?.clear();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.options.batchSize);
       try {
-        await this.db.query('insert into gateway_traces select * from jsonb_populate_recordset(null::gateway_traces, $1::jsonb)', [JSON.stringify(batch)]);
-        this.written += batch.length;
+        await this.write(batch.map((w) => w.trace), true);
+        for (const w of batch) w.resolve();
       } catch (err) {
-        this.pending.unshift(...batch);
         this.options.onError?.(err);
-        throw err;
+        // Alone and without what goes alongside, so that neither a bad trace nor a bad settlement fails the others.
+        for (const w of batch) await this.write([w.trace], false).then(w.resolve, w.reject);
       }
     }
   }
 
-  /** Stops the timer and writes every pending trace, retrying a few times on failure. */
+  private async write(traces: GatewayTrace[], withAlongside: boolean): Promise<void> {
+    const alongside = withAlongside ? this.options.alongside : undefined;
+    const taken = alongside?.take() ?? null;
+    try {
+      if (alongside && taken) {
+        await this.db.query(`with alongside as (${alongside.sql('$2')}) ${INSERT}`, [JSON.stringify(traces), JSON.stringify(taken)]);
+      } else await this.db.query(INSERT, [JSON.stringify(traces)]);
+    } catch (err) {
+      if (alongside && taken) alongside.giveBack(taken);
+      throw err;
+    }
+    this.written += traces.length;
+  }
+
+  /** Resolves once every trace recorded so far has been written (or has failed). */
+  async flush(): Promise<void> {
+    while (this.writing) await this.writing;
+  }
+
+  /** Refuses new traces and waits for the queued ones. */
   async close(): Promise<void> {
     this.closed = true;
-    clearInterval(this.timer);
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.flush();
-        if (this.pending.length === 0) return;
-      } catch (err) {
-        if (attempt >= 4) throw err;
-        await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
-      }
-    }
+    await this.flush();
+    this.options.journal?.close();
   }
 }

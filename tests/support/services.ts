@@ -44,7 +44,7 @@ export async function openTestServices(options: { checkpointEvery?: number; maxD
   });
   const admin = await identity.authenticate(adminToken);
   const sources = new SourceService(base.db, audit, { maxDocumentBytes: options.maxDocumentBytes ?? 1024 * 1024 });
-  const gateway = new GatewayService(base.db, { configTtlMs: 0, traceFlushMs: 100 });
+  const gateway = new GatewayService(base.db, { configTtlMs: 0 });
   const policies = new PolicyService(base.db);
   const prompts = new PromptService(base.db, audit);
   const usecases = new UseCaseService(base.db, audit);
