@@ -2,10 +2,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemActor } from '../access/index.js';
 import { BACKEND } from '../../tests/support/db.js';
-import { declareRunFixture, ROOF_GUIDE, stubGatewayYaml, underwritingTeam } from '../../tests/support/runs.js';
+import { declareRunFixture, ROOF_GUIDE, runOverHttp, stubGatewayYaml, underwritingTeam } from '../../tests/support/runs.js';
 import { bearer, openTestServer, type TestServer } from '../../tests/support/server.js';
 import { startStubOpenAi, type StubOpenAi } from '../../tests/support/stub-openai.js';
-import type { RunRecord, RunResult } from './index.js';
 
 const QUESTION = 'What is the maximum roof age for a standard homeowners policy?';
 
@@ -31,12 +30,7 @@ describe(`the judge model (${BACKEND})`, () => {
       { principal: s.admin },
       { name, team: 'underwriting', owner: 'owner@x.io', riskTier: 'medium', prompt: 'uw-answer', route: 'local/extractive', posture: { deliverThreshold: 0.6, belowThreshold, judge } },
     );
-  const run = async (useCase: string): Promise<{ result: RunResult; record: RunRecord }> => {
-    const res = await s.app.inject({ method: 'POST', url: `/api/v1/usecases/${useCase}/runs`, headers: bearer(token), payload: { input: QUESTION } });
-    const result = res.json<RunResult>();
-    const record = (await s.app.inject({ method: 'GET', url: `/api/v1/runs/${result.runId}`, headers: bearer(s.adminToken) })).json<RunRecord>();
-    return { result, record };
-  };
+  const run = (useCase: string) => runOverHttp(s, token, useCase, QUESTION);
 
   beforeAll(async () => {
     stub = await startStubOpenAi();

@@ -3,10 +3,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemActor } from '../access/index.js';
 import { BACKEND } from '../../tests/support/db.js';
-import { declareRunFixture, ROOF_GUIDE, stubGatewayYaml, underwritingTeam } from '../../tests/support/runs.js';
-import { bearer, openTestServer, type TestServer } from '../../tests/support/server.js';
+import { declareRunFixture, ROOF_GUIDE, runOverHttp, stubGatewayYaml, underwritingTeam } from '../../tests/support/runs.js';
+import { openTestServer, type TestServer } from '../../tests/support/server.js';
 import { startStubOpenAi, type StubOpenAi } from '../../tests/support/stub-openai.js';
-import type { RunRecord, RunResult } from './index.js';
 
 // Shares "older than 20 years" with the guide, so the guide is retrieved; the guide says nothing of spaceships.
 const OFF_TOPIC = 'Do you insure spaceships older than 20 years?';
@@ -16,12 +15,10 @@ describe(`answer relevance (${BACKEND})`, () => {
   let s: TestServer;
   let stub: StubOpenAi;
   let token: string;
-  const run = async (useCase: string, input: string): Promise<{ result: RunResult; record: RunRecord }> => {
-    const res = await s.app.inject({ method: 'POST', url: `/api/v1/usecases/${useCase}/runs`, headers: bearer(token), payload: { input } });
-    expect([200, 202]).toContain(res.statusCode);
-    const result = res.json<RunResult>();
-    const record = (await s.app.inject({ method: 'GET', url: `/api/v1/runs/${result.runId}`, headers: bearer(s.adminToken) })).json<RunRecord>();
-    return { result, record };
+  const run = async (useCase: string, input: string) => {
+    const ran = await runOverHttp(s, token, useCase, input);
+    expect([200, 202]).toContain(ran.status);
+    return ran;
   };
 
   beforeAll(async () => {

@@ -73,7 +73,8 @@ describe('tarmac CLI', () => {
       server.child.kill('SIGTERM');
       await server.done;
     }
-  });
+    // A dozen CLI processes one after another: on a busy two-core machine that can pass a minute.
+  }, 180_000);
 
   it('finishes in-flight requests on SIGTERM, then closes the database', async () => {
     const dir = tempDataDir();

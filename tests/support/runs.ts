@@ -1,5 +1,6 @@
 // What governed-run tests share: a push source of documents, the prompt and a use case on local/extractive.
-import type { UseCaseSpec } from '../../src/usecases/index.js';
+import type { RunRecord, RunResult, UseCaseSpec } from '../../src/usecases/index.js';
+import { bearer, type TestServer } from './server.js';
 import type { TestServices } from './services.js';
 
 export interface RunFixture {
@@ -66,3 +67,11 @@ gateway:
     - { name: stub, type: openai-compatible, baseUrl: ${url} }
   routes:
 ${routes}`;
+
+/** Runs a use case over HTTP with `token`, and reads the run's record back as an admin. */
+export async function runOverHttp(s: TestServer, token: string, useCase: string, input: string): Promise<{ status: number; result: RunResult; record: RunRecord }> {
+  const res = await s.app.inject({ method: 'POST', url: `/api/v1/usecases/${useCase}/runs`, headers: bearer(token), payload: { input } });
+  const result = res.json<RunResult>();
+  const record = (await s.app.inject({ method: 'GET', url: `/api/v1/runs/${result.runId}`, headers: bearer(s.adminToken) })).json<RunRecord>();
+  return { status: res.statusCode, result, record };
+}
