@@ -8,8 +8,9 @@
 // runs). Beside them: the overhead the run records for itself (its `total` span minus `model`), which cannot
 // include the write of that record; runs per second; and what a run costs the process whatever the load: SQL
 // statements (the runs' own and the background writers', e.g. traces) and CPU milliseconds per run (both threads:
-// the server's and the embedded database's). Every run's question is distinct (a ticket number is appended), so
-// no cache of repeated text flatters the figures. At concurrency 20 runs queue for the two threads, so a run's
+// the server's and the embedded database's). Every run's question is distinct (a number is appended: a word such
+// as "ticket", which no passage holds, would lower answer relevance and send runs to review), so no cache of
+// repeated text flatters the figures. At concurrency 20 runs queue for the two threads, so a run's
 // latency is about 20 runs' worth of the busier thread's time.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -69,7 +70,7 @@ try {
   };
   const once = async (i: number) => {
     const started = performance.now();
-    const { runId } = await services.runs.run({ principal: analyst, requestId: `bench-${i}` }, 'underwriting-assistant', { input: `${QUESTIONS[i % QUESTIONS.length]!} [ticket ${i}]` });
+    const { runId } = await services.runs.run({ principal: analyst, requestId: `bench-${i}` }, 'underwriting-assistant', { input: `${QUESTIONS[i % QUESTIONS.length]!} (${i})` });
     return { runId, waited: performance.now() - started };
   };
   // The runs' recorded spans, read once a phase is over so the bench's own reads do not queue beside the runs.
