@@ -24,10 +24,11 @@ interface Term {
 
 /**
  * The question's distinct content words (stemmed). The word after "how" asks a question ("how often", "how
- * many") rather than naming its topic, so it is left out.
+ * many") rather than naming its topic, and so does "happens" in "what happens": they are left out.
  */
 function questionWords(question: string): { term: string; word: string }[] {
-  const asking = new Set([...question.toLowerCase().matchAll(/\bhow\s+(\p{L}+)/gu)].map((m) => m[1]));
+  const lower = question.toLowerCase();
+  const asking = new Set([...lower.matchAll(/\bhow\s+(\p{L}+)/gu), ...lower.matchAll(/\bwhat\s+(happens?|happened)\b/gu)].map((m) => m[1]));
   const seen = new Map<string, { term: string; word: string }>();
   for (const w of contentWords(question)) if (!seen.has(w.term) && !asking.has(w.word)) seen.set(w.term, w);
   return [...seen.values()];

@@ -45,8 +45,8 @@ function sentencesOf(line: string): { sentence: string; found: ReadonlySet<strin
 /**
  * The extractive answer to the last user message: up to three sentences of the earlier messages (of their
  * numbered context passages, when they hold any) that hold the most of its words, quoted in their original
- * order; words weigh by how few passages hold them. When no sentence shares a word with it, or what it would
- * quote does not address the question (see `checkRelevance`), it says so.
+ * order; words weigh by how few passages hold them. When no sentence shares a word with it, or no passage
+ * addresses the question (see `checkRelevance`), it says so.
  *
  * @example
  * extractiveAnswer([{ role: 'system', content: 'Paris is the capital of France.' }, { role: 'user', content: 'Capital of France?' }]);
@@ -58,6 +58,8 @@ export function extractiveAnswer(messages: ChatBody['messages']): string {
   // A numbered context passage (`[3] source/doc v1 …` then its text) lends its number to its sentences as a
   // citation; the passage headers and markdown headings themselves are not quoted.
   const all: { sentence: string; ref: string | null; index: number; found: ReadonlySet<string> }[] = [];
+  // Each numbered passage's text, headings included: what relevance reads, as the run's guard does.
+  const passageText = new Map<string, string[]>();
   for (const m of messages.slice(0, Math.max(lastUser, 0)).filter((x) => x.role !== 'assistant')) {
     let ref: string | null = null;
     for (const line of messageText(m.content).split('\n')) {
@@ -66,6 +68,7 @@ export function extractiveAnswer(messages: ChatBody['messages']): string {
         ref = header[1] ?? null;
         continue;
       }
+      if (ref !== null) passageText.set(ref, [...(passageText.get(ref) ?? []), line]);
       if (/^\s*#{1,6}\s/.test(line)) continue;
       for (const { sentence, found } of sentencesOf(line)) all.push({ sentence, ref, index: all.length, found });
     }
@@ -95,14 +98,14 @@ export function extractiveAnswer(messages: ChatBody['messages']): string {
     .filter((s) => s.score >= best * QUOTE_SHARE)
     .slice(0, 3)
     .sort((a, b) => a.index - b.index);
-  // Sentences that share a word with the question may still be about something else: quote them only when they
-  // and their passages address the question.
+  // Sentences that share a word with the question may still be about something else: quote them only when some
+  // passage addresses the question.
   const unitOf = (s: { ref: string | null; index: number }) => (fromPassages ? (s.ref ?? '') : String(s.index));
-  const texts = new Map<string, string[]>();
-  for (const s of candidates) texts.set(unitOf(s), [...(texts.get(unitOf(s)) ?? []), s.sentence]);
-  const passages = [...texts].map(([id, lines]) => ({ id, text: lines.join(' ') }));
+  const texts = fromPassages ? passageText : new Map(candidates.map((s) => [unitOf(s), [s.sentence]]));
+  const passages = [...texts].map(([id, lines]) => ({ id, text: lines.join('\n') }));
+  // Declined when nothing relevant was retrieved: not one passage addresses the question.
   const relevance = checkRelevance(question, quoted.map((s) => s.sentence).join('\n'), passages, quoted.map(unitOf));
-  if (relevance.score < DEFAULT_RELEVANCE_THRESHOLD) return NO_ANSWER;
+  if (relevance.contextScore < DEFAULT_RELEVANCE_THRESHOLD) return NO_ANSWER;
   return `Extractive answer (quoted from the provided messages, not generated): ${quoted.map((s) => `"${s.sentence}"${s.ref ? ` [${s.ref}]` : ''}`).join(' ')}`;
 }
 
