@@ -45,8 +45,8 @@ function sentencesOf(line: string): { sentence: string; found: ReadonlySet<strin
 /**
  * The extractive answer to the last user message: up to three sentences of the earlier messages (of their
  * numbered context passages, when they hold any) that hold the most of its words, quoted in their original
- * order; words weigh by how few passages hold them. When no sentence shares a word with it, or no passage
- * addresses the question (see `checkRelevance`), it says so.
+ * order; words weigh by how few passages hold them. When no sentence shares a word with it, or neither its
+ * quoted passages together nor any one passage addresses the question (see `checkRelevance`), it says so.
  *
  * @example
  * extractiveAnswer([{ role: 'system', content: 'Paris is the capital of France.' }, { role: 'user', content: 'Capital of France?' }]);
@@ -103,9 +103,10 @@ export function extractiveAnswer(messages: ChatBody['messages']): string {
   const unitOf = (s: { ref: string | null; index: number }) => (fromPassages ? (s.ref ?? '') : String(s.index));
   const texts = fromPassages ? passageText : new Map(candidates.map((s) => [unitOf(s), [s.sentence]]));
   const passages = [...texts].map(([id, lines]) => ({ id, text: lines.join('\n') }));
-  // Declined when nothing relevant was retrieved: not one passage addresses the question.
+  // Declined when nothing relevant was retrieved: neither the quoted passages together nor any one passage
+  // addresses the question.
   const relevance = checkRelevance(question, quoted.map((s) => s.sentence).join('\n'), passages, quoted.map(unitOf));
-  if (relevance.contextScore < DEFAULT_RELEVANCE_THRESHOLD) return NO_ANSWER;
+  if (Math.max(relevance.score, relevance.contextScore) < DEFAULT_RELEVANCE_THRESHOLD) return NO_ANSWER;
   return `Extractive answer (quoted from the provided messages, not generated): ${quoted.map((s) => `"${s.sentence}"${s.ref ? ` [${s.ref}]` : ''}`).join(' ')}`;
 }
 
