@@ -7,4 +7,4 @@ const require = createRequire(import.meta.url);
 rmSync('dist', { recursive: true, force: true });
 execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
 cpSync('src/db/migrations', 'dist/db/migrations', { recursive: true });
-cpSync('src/models/prices.yaml', 'dist/models/prices.yaml');
+cpSync('src/gateway/prices.yaml', 'dist/gateway/prices.yaml');

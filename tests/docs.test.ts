@@ -7,7 +7,7 @@ import { SCOPES, type Scope } from '../src/access/index.js';
 import { ENV } from '../src/config/index.js';
 import { buildCli } from '../src/cli/index.js';
 import { ERROR_CODES, HTTP_STATUS } from '../src/errors/index.js';
-import { REASON_CODES } from '../src/usecases/index.js';
+import { REASON_CODES } from '../src/runs/index.js';
 import { WorkspaceFile } from '../src/workspace/index.js';
 import { openTestServer, type TestServer } from './support/server.js';
 

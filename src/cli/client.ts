@@ -11,8 +11,8 @@ import type { PromptDiff, PromptSummary, PromptVersion, VersionSelector } from '
 import type { SearchInput, SearchResult } from '../retrieval/index.js';
 import type { SourceStatus, SyncCounts, SyncResult } from '../sources/index.js';
 import type { Decision as ReviewDecision, ReviewTask } from '../review/index.js';
-import type { RunRecord, RunResult } from '../usecases/index.js';
-import { spend, type SpendQuery, type SpendRow } from '../models/index.js';
+import type { RunRecord, RunResult } from '../runs/index.js';
+import { spend, type SpendQuery, type SpendRow } from '../gateway/index.js';
 import type { ApplyResult } from '../workspace/index.js';
 
 /** What the CLI does, against the database directly or through a running server's API. */

@@ -7,7 +7,7 @@ import { isTarmacError, TarmacError } from '../errors/index.js';
 import type { SearchMode } from '../retrieval/index.js';
 import type { SyncCounts } from '../sources/index.js';
 import { formatChanges } from '../workspace/index.js';
-import { SPEND_GROUPS, type SpendQuery } from '../models/index.js';
+import { SPEND_GROUPS, type SpendQuery } from '../gateway/index.js';
 import { connect, type TarmacClient } from './client.js';
 
 /** Exit codes of `tarmac`. */

@@ -9,8 +9,5 @@
  */
 export { ACTIVE_STAGES, Cohort, contextSourceRefs, KillCriterion, Kpi, RiskPosture, STAGES, UseCaseName, UseCaseSpec, type Stage } from './usecases.schema.js';
 export { changedFields, checkContextSources, inPercentCohort, UseCaseService, UseCaseWriter, type EndUser, type UseCase } from './usecases.service.js';
-export { findUseCase, type UseCaseRow } from './usecases.repository.js';
+export { findUseCase, useCaseNames, type UseCaseRow } from './usecases.repository.js';
 export { registerUseCaseRoutes } from './usecases.routes.js';
-export { decide, RunService, type Citation, type Decision, type DecisionInput, type Delivery, type RunInput, type RunRecord, type RunResult, type RunState, type RunStatus, type RunStreamSink, type ToolCall, type ToolExecutor } from './runs.service.js';
-export { registerRunRoutes } from './runs.routes.js';
-export { Reason, REASON_CODES, type ReasonCode } from './reasons.js';

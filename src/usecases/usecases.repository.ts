@@ -28,6 +28,13 @@ export async function findUseCase(q: Queryable, ref: string): Promise<UseCaseRow
   return (await q.query<UseCaseRow>('select * from use_cases where id = $1 or name = $1', [ref])).rows[0] ?? null;
 }
 
+/** Use case names by id, for listings that show names beside stored ids. */
+export async function useCaseNames(q: Queryable, ids: string[]): Promise<Map<string, string>> {
+  if (ids.length === 0) return new Map();
+  const { rows } = await q.query<{ id: string; name: string }>('select id, name from use_cases where id = any($1)', [ids]);
+  return new Map(rows.map((r) => [r.id, r.name]));
+}
+
 /** A use case with its owner's email, in one round trip (every run reads it fresh, for the stop button). */
 export async function findUseCaseForRun(q: Queryable, ref: string): Promise<(UseCaseRow & { owner_email: string | null }) | null> {
   const { rows } = await q.query<UseCaseRow & { owner_email: string | null }>(

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { TEAM_ROLES } from '../access/index.js';
-import { GatewayConfig } from '../models/index.js';
+import { GatewayConfig } from '../gateway/index.js';
 import { PolicyName, PolicyRules } from '../policies/index.js';
 import { UseCaseSpec } from '../usecases/index.js';
 import { LabelName, PromptContent, PromptName } from '../prompts/index.js';

@@ -5,7 +5,7 @@ import { parseYaml, yamlErrorAt } from '../config/index.js';
 import { TarmacError } from '../errors/index.js';
 import { LOCK_KEYS, type Database, type Queryable } from '../db/index.js';
 import { findTeam, findUser, IdentityWriter, membersOfTeam, type TeamRow, type UserRow } from '../identity/index.js';
-import { hasGatewayConfig, storedGatewayConfig, writeGatewayConfig } from '../models/index.js';
+import { hasGatewayConfig, storedGatewayConfig, writeGatewayConfig } from '../gateway/index.js';
 import { findPolicy, upsertPolicy, type PolicyRules } from '../policies/index.js';
 import { changedFields, checkContextSources, findUseCase, UseCaseWriter } from '../usecases/index.js';
 import { checkTemplates, contentHash, findPrompt, promptLabels, promptVersions, PromptWriter, type PromptContent } from '../prompts/index.js';

@@ -1,5 +1,6 @@
 // What governed-run tests share: a push source of documents, the prompt and a use case on local/extractive.
-import type { RunRecord, RunResult, UseCaseSpec } from '../../src/usecases/index.js';
+import type { RunRecord, RunResult } from '../../src/runs/index.js';
+import type { UseCaseSpec } from '../../src/usecases/index.js';
 import { bearer, type TestServer } from './server.js';
 import type { TestServices } from './services.js';
 

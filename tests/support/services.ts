@@ -2,11 +2,12 @@
 import type { Principal } from '../../src/access/index.js';
 import { AuditLog, generateSigningKey } from '../../src/audit/index.js';
 import { IdentityService } from '../../src/identity/index.js';
-import { GatewayService } from '../../src/models/index.js';
+import { GatewayService } from '../../src/gateway/index.js';
 import { PolicyService } from '../../src/policies/index.js';
 import { PromptService } from '../../src/prompts/index.js';
 import { ReviewService, type ReviewOptions } from '../../src/review/index.js';
-import { RunService, UseCaseService } from '../../src/usecases/index.js';
+import { RunService } from '../../src/runs/index.js';
+import { UseCaseService } from '../../src/usecases/index.js';
 import { RetrievalService, VectorIndex, type EmbeddingsConfig } from '../../src/retrieval/index.js';
 import { SourceService } from '../../src/sources/index.js';
 import { WorkspaceService } from '../../src/workspace/index.js';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decide, RiskPosture, type DecisionInput } from './index.js';
+import { RiskPosture } from '../usecases/index.js';
+import { decide, type DecisionInput } from './index.js';
 
 const posture = RiskPosture.parse({ deliverThreshold: 0.6, relevanceThreshold: 0.5, reviewSampleRate: 0.1 });
 const manifest = { query: 'q', as: 'user:a', assembledAt: '', tokenBudget: 1, tokensUsed: 1, chunks: [], lookups: [], rules: [], flagged: false, warnings: [] };

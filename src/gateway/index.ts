@@ -1,5 +1,5 @@
 /**
- * Models: the OpenAI-compatible gateway. Providers (openai-compatible, anthropic, gemini, bedrock and the built-in
+ * Gateway: the OpenAI-compatible gateway. Providers (openai-compatible, anthropic, gemini, bedrock and the built-in
  * `local/extractive`),
  * the price table, routes with fallbacks, retries and circuit breakers, budgets and rate limits held in the
  * database, egress and PII rules from the policy, batched traces and spend reports.

@@ -19,7 +19,7 @@ export interface Cost {
 
 let bundled: Map<string, Price> | null = null;
 
-/** The bundled price table (src/models/prices.yaml), read once. */
+/** The bundled price table (src/gateway/prices.yaml), read once. */
 export function bundledPrices(): Map<string, Price> {
   if (bundled) return bundled;
   const file = parse(readFileSync(new URL('./prices.yaml', import.meta.url), 'utf8')) as { models: Record<string, { input: number; output: number; cachedInput?: number }> };

@@ -5,14 +5,14 @@ import { type Database, newId, type Queryable } from '../db/index.js';
 import { isTarmacError, TarmacError } from '../errors/index.js';
 import { checkGroundedness, checkRelevance, detectPii, injectionMarkers, judgeMessages, parseJudgeVerdict, type GroundednessResult, type RelevanceResult } from '../guard/index.js';
 import { emailsNamed, findUser, membershipsOfUser } from '../identity/index.js';
-import type { GatewayCaller, GatewayService } from '../models/index.js';
+import type { GatewayCaller, GatewayService } from '../gateway/index.js';
 import { highestClassification, type Classification } from '../policies/index.js';
 import type { PromptService } from '../prompts/index.js';
 import type { AssembledContext, ContextManifest, ContextPassage as AssembledPassage, RetrievalService, SearchIdentity } from '../retrieval/index.js';
 import type { ReviewService, RunPort, RunReview, RunVerdict } from '../review/index.js';
 import { reason, type Reason } from './reasons.js';
 import * as repo from './runs.repository.js';
-import type { UseCase, UseCaseService } from './usecases.service.js';
+import { findUseCase, useCaseNames, type UseCase, type UseCaseService } from '../usecases/index.js';
 
 export type Decision = 'delivered' | 'flagged' | 'held_for_review' | 'blocked';
 export type RunStatus = 'completed' | 'failed' | 'cancelled';
@@ -768,7 +768,7 @@ export class RunService implements RunPort {
 
   async get(caller: Caller, id: string): Promise<RunRecord> {
     const { row, team } = await this.visible(caller.principal, id);
-    const useCase = (await this.db.query<{ name: string }>('select name from use_cases where id = $1', [row.use_case_id])).rows[0]?.name ?? row.use_case_id;
+    const useCase = (await useCaseNames(this.db, [row.use_case_id])).get(row.use_case_id) ?? row.use_case_id;
     const reviewer = team && this.mayReview(caller.principal, row);
     return {
       ...this.result(row, useCase, reviewer),
@@ -799,7 +799,7 @@ export class RunService implements RunPort {
     const p = caller.principal;
     let useCaseIds: string[] | undefined;
     if (filter.useCase) {
-      const uc = (await this.db.query<{ id: string }>('select id from use_cases where id = $1 or name = $1', [filter.useCase])).rows[0];
+      const uc = await findUseCase(this.db, filter.useCase);
       if (!uc) throw new TarmacError('not_found', `use case ${filter.useCase} does not exist`);
       useCaseIds = [uc.id];
     }
@@ -814,7 +814,7 @@ export class RunService implements RunPort {
       visible: p.isAdmin ? null : { userId: p.userId, teamIds: Object.keys(p.roles) },
       limit: filter.limit,
     });
-    const names = new Map((await this.db.query<{ id: string; name: string }>('select id, name from use_cases')).rows.map((r) => [r.id, r.name]));
+    const names = await useCaseNames(this.db, [...new Set(rows.map((r) => r.use_case_id))]);
     return rows.map((r) => ({ ...this.result(r, names.get(r.use_case_id) ?? r.use_case_id, this.mayReview(p, r)), userId: r.user_id, createdAt: r.created_at.toISOString() }));
   }
 
