@@ -31,6 +31,10 @@ export const TABLE_OWNERS: Record<string, string> = {
   runs: 'runs',
   run_feedback: 'runs',
   run_outcomes: 'runs',
+  eval_datasets: 'evals',
+  eval_dataset_versions: 'evals',
+  eval_runs: 'evals',
+  eval_trials: 'evals',
   review_tasks: 'review',
   reviewer_load: 'review',
 };

@@ -7,6 +7,7 @@ import { AuditLog, loadSigningKey, type SigningKey } from '../audit/index.js';
 import type { Config } from '../config/index.js';
 import { TarmacError } from '../errors/index.js';
 import { migrate, openDatabase, type Database } from '../db/index.js';
+import { EvalService } from '../evals/index.js';
 import { findInstallation, IdentityService } from '../identity/index.js';
 import { GatewayService, TraceJournal } from '../gateway/index.js';
 import { PolicyService } from '../policies/index.js';
@@ -56,6 +57,7 @@ export interface Services {
   usecases: UseCaseService;
   runs: RunService;
   review: ReviewService;
+  evals: EvalService;
   workspace: WorkspaceService;
   sources: SourceService;
   retrieval: RetrievalService;
@@ -207,9 +209,13 @@ export async function openServices(config: Config, options: { command: string; l
     const review = new ReviewService(db, audit, { onError: (err, what) => logger.warn({ err }, what) });
     const runs = new RunService(db, { audit, review, usecases, prompts, retrieval, gateway });
     review.connect(runs);
+    const evals = new EvalService(db, { audit, identity, usecases, runs, gateway, onError: (err, what) => logger.error({ err }, what) });
+    usecases.connectGate(evals);
+    prompts.connectGate(evals);
+    workspace.connectGates({ stage: evals, label: evals });
     // Chunks a previous server left without embeddings are taken up at start.
     if (options.command === 'tarmac serve') vectors?.schedule();
-    return { config, db, audit, identity, policies, prompts, usecases, runs, review, workspace, sources, retrieval, gateway, logger, installed, replacedAdminKey, seededSources };
+    return { config, db, audit, identity, policies, prompts, usecases, runs, review, evals, workspace, sources, retrieval, gateway, logger, installed, replacedAdminKey, seededSources };
   } catch (err) {
     await db.close().catch(() => undefined);
     throw err;

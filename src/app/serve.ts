@@ -75,6 +75,12 @@ export async function startServer(config: Config, options: { logStream?: NodeJS.
       if (result.deleted > 0) logger.info({ ...result }, 'old gateway traces deleted');
     });
     await runner.schedule('gateway-trace-retention', '17 3 * * *', { reason: 'schedule' });
+    await runner.work('eval-run', async ({ evalRun }) => services.evals.execute(evalRun));
+    services.evals.dispatchWith(async (id) => {
+      await runner.send('eval-run', { evalRun: id }, { singletonKey: id });
+    });
+    // Eval runs a stopped server left unfinished continue here; stored trials are not run again.
+    for (const id of await services.evals.unfinished()) await runner.send('eval-run', { evalRun: id }, { singletonKey: id });
     // A new installation's demo sources get their first sync now rather than at the next scheduled hour.
     for (const source of services.seededSources) await runner.send('source-sync', { source, reason: 'seed' }, { singletonKey: source });
     services.audit.onCheckpointDue(() => {
@@ -99,6 +105,8 @@ export async function startServer(config: Config, options: { logStream?: NodeJS.
         try {
           await server.close();
           clearTimeout(cut);
+          // Eval runs stop between trials and stay unfinished, for the next server to resume.
+          await services.evals.stop();
           await runner.stop(config.shutdownTimeoutMs);
         } finally {
           await services.retrieval.close().catch((err: unknown) => logger.error({ err }, 'cannot stop background embedding'));

@@ -58,6 +58,7 @@ describe('TraceWriter', () => {
     key_id: null,
     team_id: null,
     use_case: null,
+    eval_run: null,
     endpoint: 'chat',
     route: 'r',
     requested_model: 'r',

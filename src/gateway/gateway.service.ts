@@ -33,6 +33,8 @@ export interface GatewayCaller {
   team?: string | undefined;
   /** Aborted when the client goes away. */
   signal: AbortSignal;
+  /** A trial of this eval run: never answered from the cache, and its trace is marked as evaluation traffic. */
+  evalRun?: string | undefined;
 }
 
 export interface GatewayOptions {
@@ -249,7 +251,7 @@ export class GatewayService {
     return piiActionFor((await this.gateway()).policy, classification);
   }
 
-  private newTrace(caller: { requestId: string; keyId: string | null; useCase?: string | undefined }, endpoint: GatewayTrace['endpoint'], model: unknown, stream: boolean): GatewayTrace {
+  private newTrace(caller: { requestId: string; keyId: string | null; useCase?: string | undefined; evalRun?: string | undefined }, endpoint: GatewayTrace['endpoint'], model: unknown, stream: boolean): GatewayTrace {
     return {
       id: newRunId(),
       at: new Date().toISOString(),
@@ -257,6 +259,7 @@ export class GatewayService {
       key_id: caller.keyId,
       team_id: null,
       use_case: caller.useCase ?? null,
+      eval_run: caller.evalRun ?? null,
       endpoint,
       route: null,
       requested_model: typeof model === 'string' ? model : null,
@@ -429,7 +432,8 @@ export class GatewayService {
       const pii = this.pii(g, admitted.classification);
       const messages = this.prepareMessages(body.messages, pii);
       if (pii) trace.pii_types = [...pii.types];
-      const ttl = resolved.route.cacheTtlSeconds;
+      // Eval trials are real calls: a cached answer would make repeated trials one trial.
+      const ttl = caller.evalRun ? undefined : resolved.route.cacheTtlSeconds;
       const hash = ttl ? this.cacheKey(trace.team_id, { ...body, messages }) : '';
       if (ttl) {
         const hit = await this.cached(trace.team_id, resolved.name, hash);

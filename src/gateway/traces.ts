@@ -24,6 +24,8 @@ export interface GatewayTrace {
   key_id: string | null;
   team_id: string | null;
   use_case: string | null;
+  /** The eval run whose trial made this call; null for production traffic. */
+  eval_run: string | null;
   endpoint: (typeof TRACE_ENDPOINTS)[number];
   route: string | null;
   requested_model: string | null;

@@ -5,6 +5,7 @@ import type { ZodType } from 'zod';
 import { declaredAuth, requireScope, type RouteConfig } from '../access/index.js';
 import { registerAuditRoutes, type AuditLog } from '../audit/index.js';
 import { pendingMigrations, type Database } from '../db/index.js';
+import { registerEvalRoutes, type EvalService } from '../evals/index.js';
 import { isTarmacError, parseInput, TarmacError } from '../errors/index.js';
 import { registerIdentityRoutes, type IdentityService } from '../identity/index.js';
 import { openAiErrorType, registerGatewayRoutes, type GatewayService } from '../gateway/index.js';
@@ -30,6 +31,7 @@ export interface ServerDeps {
   usecases: UseCaseService;
   runs: RunService;
   review: ReviewService;
+  evals: EvalService;
   workspace: WorkspaceService;
   sources: SourceService;
   retrieval: RetrievalService;
@@ -211,6 +213,7 @@ export async function buildServer(deps: ServerDeps, options: ServerOptions): Pro
   registerUseCaseRoutes(app, deps.usecases);
   registerRunRoutes(app, deps.runs);
   registerReviewRoutes(app, deps.review);
+  registerEvalRoutes(app, deps.evals);
   registerWorkspaceRoutes(app, deps.workspace);
   registerSourceRoutes(app, deps.sources, { pushBodyLimit: Math.max(options.bodyLimit, Math.ceil(options.maxDocumentBytes * 1.4) + 1024 * 1024) });
   registerRetrievalRoutes(app, deps.retrieval);

@@ -283,6 +283,23 @@ export class IdentityService {
     if (!parsed) throw new TarmacError('unauthorized', 'the API key is malformed (Tarmac keys start with tmk_)');
     const row = await repo.findKey(this.db, parsed.id);
     if (!row || !secretMatches(parsed.secret, row.secret_hash)) throw new TarmacError('unauthorized', 'the API key is not valid');
+    const principal = await this.principalOfRow(row);
+    if (!row.last_used_at || Date.now() - row.last_used_at.getTime() > 60_000) await repo.touchKey(this.db, row.id);
+    this.principals.set(token, principal, row.expires_at);
+    return principal;
+  }
+
+  /**
+   * The principal of a key by its id, as it is now: for background work done for the key that started it (an
+   * eval run), so a key revoked or a membership lost since stops that work's access too.
+   */
+  async principalOfKey(keyId: string): Promise<Principal> {
+    const row = await repo.findKey(this.db, keyId);
+    if (!row) throw new TarmacError('unauthorized', 'the API key no longer exists', { keyId });
+    return this.principalOfRow(row);
+  }
+
+  private async principalOfRow(row: NonNullable<Awaited<ReturnType<typeof repo.findKey>>>): Promise<Principal> {
     // Past the secret check the key is known to be this one: its id (never its secret) says which was refused.
     if (row.revoked_at) throw new TarmacError('unauthorized', 'the API key was revoked', { keyId: row.id });
     if (row.expires_at && row.expires_at.getTime() <= Date.now()) throw new TarmacError('unauthorized', 'the API key has expired', { keyId: row.id });
@@ -297,8 +314,7 @@ export class IdentityService {
     } else if (row.team_id && row.team_role) {
       roles = { [row.team_id]: row.team_role };
     }
-    if (!row.last_used_at || Date.now() - row.last_used_at.getTime() > 60_000) await repo.touchKey(this.db, row.id);
-    const principal: Principal = {
+    return {
       keyId: row.id,
       userId: row.user_id,
       teamId: row.team_id,
@@ -308,8 +324,6 @@ export class IdentityService {
       actor: { type: 'key', id: row.id, userId: row.user_id },
       classification: row.classification,
     };
-    this.principals.set(token, principal, row.expires_at);
-    return principal;
   }
 
   // ── users ────────────────────────────────────────────────────────────────────────────────────

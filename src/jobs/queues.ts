@@ -12,6 +12,8 @@ export const QUEUES = {
   /** Delete gateway traces older than the policy's retention.traceDays, in batches (daily). */
   'gateway-trace-retention': z.strictObject({ reason: z.enum(['schedule']) }),
   'source-sync': z.strictObject({ source: z.string().min(1), reason: z.enum(['schedule', 'manual', 'seed']) }),
+  /** Execute (or resume) one eval run. */
+  'eval-run': z.strictObject({ evalRun: z.string().min(1) }),
 } as const;
 
 export type QueueName = keyof typeof QUEUES;

@@ -13,6 +13,7 @@ export {
   PromptService,
   PromptWriter,
   requireLabelRole,
+  type LabelGate,
   type PromptDiff,
   type PromptSummary,
   type PromptVersion,

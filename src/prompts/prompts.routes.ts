@@ -134,11 +134,14 @@ export function registerPromptRoutes(app: FastifyInstance, prompts: PromptServic
         summary: 'Point a label at a version (rollback = move it back); production needs a team owner.',
         tags,
         params: LabelParams,
-        body: z.strictObject({ version: z.number().int().min(1) }),
+        body: z.strictObject({
+          version: z.number().int().min(1),
+          overrideGate: z.string().min(3).max(2000).optional().describe('Moves production past a failing promotion gate: the reason, audited (team owners and admins)'),
+        }),
         response: { 200: Summary },
       },
     },
-    async (request) => prompts.moveLabel(callerOf(request), request.params.prompt, request.params.label, request.body.version),
+    async (request) => prompts.moveLabel(callerOf(request), request.params.prompt, request.params.label, request.body.version, { overrideGate: request.body.overrideGate }),
   );
 
   r.delete(

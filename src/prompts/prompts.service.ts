@@ -82,11 +82,20 @@ function asText(v: repo.VersionRow): string {
  * Prompt writes inside a caller's transaction, each with its audit entry (config as code applies a whole
  * file with it).
  */
+/**
+ * The promotion gate a move of the production label passes (the evals capability): null when no gate applies,
+ * what an override waived, or a thrown `gate_failed`.
+ */
+export interface LabelGate {
+  checkLabel(q: Queryable, prompt: { id: string; name: string }, label: string, version: number, override: string | null): Promise<Record<string, unknown> | null>;
+}
+
 export class PromptWriter {
   constructor(
     private readonly tx: Queryable,
     private readonly record: RecordAudit,
     private readonly by: string | null,
+    private readonly gate: { gate: LabelGate; override: string | null } | null = null,
   ) {}
 
   async create(input: { name: string; teamId: string; description: string }): Promise<repo.PromptRow> {
@@ -135,6 +144,7 @@ export class PromptWriter {
     if (!(await repo.version(this.tx, prompt.id, version))) throw new TarmacError('not_found', `prompt ${prompt.name} has no version ${version}`);
     const current = (await repo.labels(this.tx, prompt.id)).find((l) => l.label === label);
     if (current?.version === version) return false;
+    const gate = label === PRODUCTION_LABEL && this.gate ? await this.gate.gate.checkLabel(this.tx, prompt, label, version, this.gate.override) : null;
     await repo.setLabel(this.tx, prompt.id, label, version, this.by);
     await this.record({
       action: 'prompt.label_moved',
@@ -142,7 +152,7 @@ export class PromptWriter {
       targetId: prompt.id,
       teamId: prompt.team_id,
       before: current ? { label, version: current.version } : null,
-      after: { label, version },
+      after: { label, version, ...(gate ? { gate } : {}) },
     });
     return true;
   }
@@ -179,9 +189,17 @@ export class PromptService {
     this.labelled = new ReadCache(db, ['prompts', 'prompt_versions', 'prompt_labels']);
   }
 
-  private write<T>(caller: Caller, fn: (w: PromptWriter) => Promise<T>): Promise<T> {
+  private gate: LabelGate | null = null;
+
+  /** Moves of the production label pass this gate from now on. */
+  connectGate(gate: LabelGate): void {
+    this.gate = gate;
+  }
+
+  private write<T>(caller: Caller, fn: (w: PromptWriter) => Promise<T>, override: string | null = null): Promise<T> {
     const ctx: AuditContext = { actor: caller.principal.actor, requestId: caller.requestId ?? null };
-    return this.audit.transaction(ctx, (tx, record) => fn(new PromptWriter(tx, record, caller.principal.actor.userId ?? caller.principal.keyId)));
+    const gate = this.gate ? { gate: this.gate, override } : null;
+    return this.audit.transaction(ctx, (tx, record) => fn(new PromptWriter(tx, record, caller.principal.actor.userId ?? caller.principal.keyId, gate)));
   }
 
   private async visible(caller: Caller, ref: string): Promise<repo.PromptRow> {
@@ -276,10 +294,10 @@ export class PromptService {
   }
 
   /** Moves a label to a version (rollback = moving it back). `production` needs a team owner or admin. */
-  async moveLabel(caller: Caller, ref: string, label: string, version: number): Promise<PromptSummary> {
+  async moveLabel(caller: Caller, ref: string, label: string, version: number, options: { overrideGate?: string | undefined } = {}): Promise<PromptSummary> {
     const row = await this.visible(caller, ref);
     requireLabelRole(caller.principal, row.team_id, label);
-    await this.write(caller, (w) => w.moveLabel(row, label, version));
+    await this.write(caller, (w) => w.moveLabel(row, label, version), options.overrideGate ?? null);
     return this.summary(row);
   }
 
@@ -322,6 +340,15 @@ export class PromptService {
     if (row.label_version === null) throw new TarmacError('not_found', `prompt ${row.name} has no label ${label}`);
     if (row.version === null) throw new TarmacError('not_found', `prompt ${row.name} has no version ${row.label_version}`);
     return { prompt: row.name, version: row.version, messages: renderMessages(row, variables), model: row.model };
+  }
+
+  /** Renders one version for a run (an eval trial of a candidate version); the caller was authorised. */
+  async renderVersionForRun(ref: string, version: number, variables: Record<string, unknown>): Promise<{ prompt: string; version: number; messages: PromptMessage[]; model: ModelParams }> {
+    const row = await repo.findPrompt(this.db, ref);
+    if (!row) throw new TarmacError('not_found', `prompt ${ref} does not exist`);
+    const v = await repo.version(this.db, row.id, version);
+    if (!v) throw new TarmacError('not_found', `prompt ${row.name} has no version ${version}`);
+    return { prompt: row.name, version: v.version, messages: renderMessages(v, variables), model: v.model };
   }
 
   /** Renders a version for a caller who may read the prompt. */

@@ -8,6 +8,6 @@
  * const result = await runs.run(caller, { useCase: 'underwriting-assistant', input: 'Which breeds are declined?' });
  * const trial = await runs.evaluate(caller, input); // the same steps, nothing recorded
  */
-export { decide, RunService, type Citation, type Decision, type DecisionInput, type Delivery, type RunInput, type RunRecord, type RunResult, type RunState, type RunStatus, type RunStreamSink, type ToolCall, type ToolExecutor } from './runs.service.js';
+export { decide, RunService, type Citation, type Decision, type DecisionInput, type Delivery, type RunInput, type RunRecord, type RunResult, type RunState, type RunStatus, type RunStreamSink, type ToolCall, type ToolExecutor, type TrialOptions, type TrialResult } from './runs.service.js';
 export { registerRunRoutes } from './runs.routes.js';
 export { Reason, REASON_CODES, type ReasonCode } from './reasons.js';

@@ -95,6 +95,8 @@ export interface RunState {
   readonly span: (name: string) => void;
   /** False when evaluating: no run record, no review task. */
   readonly record: boolean;
+  /** Set for a trial of an eval run: the configuration it evaluates and its mark on the gateway's traces. */
+  readonly trial?: TrialOptions;
   readonly sink?: RunStreamSink;
   assembled: AssembledContext | null;
   reasons: Reason[];
@@ -232,6 +234,23 @@ export interface RunRecord extends RunResult {
   review: RunReview | null;
 }
 
+/** A trial of an eval run: the configuration under evaluation (each part defaulting to the use case's). */
+export interface TrialOptions {
+  evalRun: string;
+  promptVersion?: number | undefined;
+  route?: string | undefined;
+  context?: UseCase['context'] | undefined;
+  seed?: number | undefined;
+}
+
+/** What a trial of an eval run scores: the result, with the model's whole answer even when it was held. */
+export interface TrialResult extends RunResult {
+  manifest: ContextManifest | null;
+  tokens: { input: number; output: number };
+  promptVersion: number | null;
+  model: string | null;
+}
+
 export interface RunInput {
   input: string;
   variables?: Record<string, string> | undefined;
@@ -328,9 +347,31 @@ export class RunService implements RunPort {
     return this.execute(caller, useCaseRef, input, { record: false });
   }
 
+  /**
+   * One trial of an eval run: the governed run's steps for a configuration (prompt version, route, context
+   * recipe), nothing recorded, the gateway's cache bypassed and its traces marked with the eval run. A paused use
+   * case can be evaluated; the evals capability checks who may.
+   */
+  async trial(caller: Caller, useCaseRef: string, input: RunInput, options: TrialOptions): Promise<TrialResult> {
+    const state = await this.begin(caller, useCaseRef, input, { record: false, trial: options });
+    const result = await this.steps(state);
+    return {
+      ...result,
+      answer: state.reply?.answer ?? null,
+      groundedness: result.groundedness && state.groundedness ? { ...result.groundedness, unsupported: state.groundedness.claims.filter((c) => !c.supported).map((c) => ({ text: c.text, missing: c.missing })) } : result.groundedness,
+      manifest: state.assembled?.manifest ?? null,
+      tokens: state.reply?.tokens ?? { input: 0, output: 0 },
+      promptVersion: state.prompt?.version ?? null,
+      model: state.reply?.model ?? null,
+    };
+  }
+
   /** The steps of the governed run, in order, over one state; see docs/architecture.md. */
   private async execute(caller: Caller, useCaseRef: string, input: RunInput, options: { record: boolean; sink?: RunStreamSink }): Promise<RunResult> {
-    const state = await this.begin(caller, useCaseRef, input, options);
+    return this.steps(await this.begin(caller, useCaseRef, input, options));
+  }
+
+  private async steps(state: RunState): Promise<RunResult> {
     try {
       await this.assembleStep(state);
       this.inputGuardStep(state);
@@ -362,7 +403,7 @@ export class RunService implements RunPort {
   }
 
   /** Resolve the use case and the end user once (their access and identity for retrieval), then authorise. */
-  private async begin(caller: Caller, useCaseRef: string, input: RunInput, options: { record: boolean; sink?: RunStreamSink }): Promise<RunState> {
+  private async begin(caller: Caller, useCaseRef: string, input: RunInput, options: { record: boolean; sink?: RunStreamSink; trial?: TrialOptions }): Promise<RunState> {
     const started = performance.now();
     const spans: { name: string; ms: number }[] = [];
     let mark = started;
@@ -371,10 +412,12 @@ export class RunService implements RunPort {
       spans.push({ name, ms: Math.round((now - mark) * 1000) / 1000 });
       mark = now;
     };
-    const useCase = await this.deps.usecases.forRun(useCaseRef);
+    const trial = options.trial;
+    const registered = await this.deps.usecases.forRun(useCaseRef);
+    const useCase = trial ? { ...registered, route: trial.route ?? registered.route, context: trial.context ?? registered.context } : registered;
     const user = await this.endUser(caller.principal, input.as);
     const identity = await this.deps.retrieval.identityOf(caller.principal, user.actingFor);
-    await this.deps.usecases.authorizeRun(useCase, { ...user, email: identity.label.startsWith('user:') ? identity.label.slice(5) : undefined });
+    if (!trial) await this.deps.usecases.authorizeRun(useCase, { ...user, email: identity.label.startsWith('user:') ? identity.label.slice(5) : undefined });
     span('authorize');
     const base = {
       id: newId('run'),
@@ -392,6 +435,7 @@ export class RunService implements RunPort {
     const state: RunState = {
       caller, input, useCase, identity, base, started, spans, span, record: options.record,
       ...(options.sink ? { sink: options.sink } : {}),
+      ...(trial ? { trial } : {}),
       assembled: null, reasons: [], prompt: null, rendered: null, classification: 'internal', delivery: 'after_decision',
       reply: null, groundedness: null, relevance: null, judge: null, scored: null, piiTypes: [],
       allowsPii: async () => (piiAllowed ??= await this.piiAllowed(state.classification)),
@@ -416,11 +460,12 @@ export class RunService implements RunPort {
 
   /** The prompt version the use case's label points at, with the context and the question. */
   private async promptStep(state: RunState): Promise<void> {
-    const rendered = await this.deps.prompts.renderForRun(state.useCase.prompt, state.useCase.promptLabel, {
-      ...(state.input.variables ?? {}),
-      context: state.assembled!.context,
-      question: state.input.input,
-    });
+    const variables = { ...(state.input.variables ?? {}), context: state.assembled!.context, question: state.input.input };
+    const version = state.trial?.promptVersion;
+    const rendered =
+      version === undefined
+        ? await this.deps.prompts.renderForRun(state.useCase.prompt, state.useCase.promptLabel, variables)
+        : await this.deps.prompts.renderVersionForRun(state.useCase.prompt, version, variables);
     state.rendered = rendered;
     state.prompt = { prompt: rendered.prompt, version: rendered.version };
     state.span('prompt');
@@ -444,6 +489,7 @@ export class RunService implements RunPort {
       ...(params.maxTokens !== undefined ? { max_tokens: params.maxTokens } : {}),
       ...(params.stop ? { stop: params.stop } : {}),
       ...(params.seed !== undefined ? { seed: params.seed } : {}),
+      ...(state.trial?.seed !== undefined ? { seed: state.trial.seed } : {}),
     };
     const caller = this.gatewayCaller(state);
     if (state.sink) state.reply = await this.streamModel(caller, request, state.sink, state.delivery === 'progressive');
@@ -489,6 +535,7 @@ export class RunService implements RunPort {
       classification: state.classification,
       useCase: state.useCase.name,
       signal: state.sink?.signal ?? new AbortController().signal,
+      ...(state.trial ? { evalRun: state.trial.evalRun } : {}),
     };
   }
 

@@ -13,7 +13,7 @@ export { connectorFor, globToRegExp, type Connector, type Listing } from './conn
 export { decodeText, type TextEncoding } from './encoding.js';
 export { applyFieldRules, resolveAllowed, type SourceDocument } from './ingest.js';
 export { DOCUMENT_FORMATS, formatOf, parseDocument, type Block, type DocumentFormat, type ParsedDocument } from './parse.js';
-export { missingSources, recordVersions, type RecordVersion, type SourceRow, type SyncRunRow } from './sources.repository.js';
+export { missingDocuments, missingSources, recordVersions, type RecordVersion, type SourceRow, type SyncRunRow } from './sources.repository.js';
 export { dueSources, isValidCron } from './schedule.js';
 export { registerSourceRoutes } from './sources.routes.js';
 export { SourceSpec, type SourceSpecInput } from './sources.schema.js';

@@ -55,6 +55,17 @@ export async function missingSources(q: Queryable, refs: string[]): Promise<Set<
   return new Set(refs.filter((r) => !known.has(r)));
 }
 
+/** The document references (a document id, or source/document id) that name no indexed document. */
+export async function missingDocuments(q: Queryable, refs: string[]): Promise<Set<string>> {
+  if (refs.length === 0) return new Set();
+  const { rows } = await q.query<{ ref: string }>(
+    `select r as ref from unnest($1::text[]) r
+     where not exists (select 1 from documents d join sources s on s.id = d.source_id where d.status = 'indexed' and (d.doc_id = r or s.name || '/' || d.doc_id = r))`,
+    [refs],
+  );
+  return new Set(rows.map((r) => r.ref));
+}
+
 export async function findSource(q: Queryable, ref: string): Promise<SourceRow | null> {
   const { rows } = await q.query<SourceRow>('select * from sources where id = $1 or name = $1', [ref]);
   return rows[0] ?? null;

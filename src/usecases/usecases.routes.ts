@@ -60,11 +60,15 @@ export function registerUseCaseRoutes(app: FastifyInstance, usecases: UseCaseSer
         summary: 'Move a use case to pilot, limited, production or retired (team owners).',
         tags,
         params: Params,
-        body: z.strictObject({ stage: z.enum(['pilot', 'limited', 'production', 'retired']), reason: Reason.shape.reason }),
+        body: z.strictObject({
+          stage: z.enum(['pilot', 'limited', 'production', 'retired']),
+          reason: Reason.shape.reason,
+          overrideGate: z.boolean().default(false).describe('Moves past a failing promotion gate; the reason is recorded as the override (team owners and admins)'),
+        }),
         response: { 200: UseCase },
       },
     },
-    async (request) => usecases.setStage(callerOf(request), request.params.usecase, request.body.stage, request.body.reason),
+    async (request) => usecases.setStage(callerOf(request), request.params.usecase, request.body.stage, request.body.reason, { overrideGate: request.body.overrideGate }),
   );
 
   r.post(

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_RELEVANCE_THRESHOLD } from '../guard/index.js';
+import { DerivedMetric, resolveMetric } from '../metrics/index.js';
 import { ContextRecipe } from '../retrieval/index.js';
 
 export const STAGES = ['pilot', 'limited', 'production', 'paused', 'retired'] as const;
@@ -67,11 +68,37 @@ export const Kpi = z.strictObject({
 });
 
 export const KillCriterion = z.strictObject({
-  metric: z.string().min(1).max(100).describe('e.g. override_rate, groundedness_p50, cost_per_task_usd'),
+  metric: DerivedMetric.describe('A derived metric: override_rate, groundedness_p50, cost_per_task_usd… (docs/use-cases.md)'),
   above: z.number().optional(),
   below: z.number().optional(),
   description: z.string().max(500).optional(),
 });
+
+const THRESHOLD = /^\s*([a-z0-9_.@]+)\s*(>=|<=)\s*(-?\d+(?:\.\d+)?)\s*$/;
+
+/** A gate threshold as declared (`groundedness.mean >= 0.8`), parsed; null when it is not one. */
+export function parseThreshold(text: string): { metric: string; op: '>=' | '<='; value: number } | null {
+  const m = THRESHOLD.exec(text);
+  if (!m?.[1] || !m[3]) return null;
+  const metric = resolveMetric(m[1]);
+  return metric ? { metric, op: m[2] === '<=' ? '<=' : '>=', value: Number(m[3]) } : null;
+}
+
+const GateMetric = z.string().max(100).refine((name) => resolveMetric(name) !== null, 'not a metric an eval run computes (docs/evaluation.md)');
+
+/** What an eval run of the candidate configuration must show before the use case or its prompt moves up. */
+export const Gate = z.strictObject({
+  dataset: z.string().min(1).max(100).describe('Dataset whose current version the eval run must have used'),
+  thresholds: z
+    .array(z.string().max(200).refine((t) => parseThreshold(t) !== null, 'a threshold is "<metric> >= <number>" or "<metric> <= <number>" with a metric an eval run computes'))
+    .max(30)
+    .default([])
+    .describe('Absolute thresholds on run means: "groundedness.mean >= 0.8", "pass_rate >= 0.9", "cost_per_case_usd <= 0.01"'),
+  minCasePassRate: z.number().min(0).max(1).optional().describe('Every case must pass at least this share of its trials'),
+  noRegression: z.array(GateMetric).max(30).default([]).describe('Metrics that must not regress against the last passing eval run of the production configuration'),
+  maxAgeDays: z.number().min(0).max(365).default(7).describe('How old the passing eval run may be'),
+});
+export type Gate = z.output<typeof Gate>;
 
 /** Everything declared about a use case (API body and `tarmac.yaml` entry). */
 export const UseCaseSpec = z.strictObject({
@@ -89,6 +116,7 @@ export const UseCaseSpec = z.strictObject({
   cohort: Cohort.default(Cohort.parse({})),
   kpis: z.array(Kpi).max(20).default([]),
   killCriteria: z.array(KillCriterion).max(20).default([]),
+  gate: Gate.optional().describe('The promotion gate: moving to limited or production, or the prompt\'s production label, needs a passing eval run'),
 });
 export type UseCaseSpec = z.output<typeof UseCaseSpec>;
 export type RiskPosture = z.output<typeof RiskPosture>;

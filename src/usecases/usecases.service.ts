@@ -6,7 +6,7 @@ import { parseInput, TarmacError } from '../errors/index.js';
 import { findTeam, findUser, membersOfTeam } from '../identity/index.js';
 import { missingSources } from '../sources/index.js';
 import * as repo from './usecases.repository.js';
-import { contextSourceRefs, RiskPosture, UseCaseSpec, type Stage } from './usecases.schema.js';
+import { contextSourceRefs, Gate, RiskPosture, UseCaseSpec, type Stage } from './usecases.schema.js';
 
 /** A use case as the API shows it. */
 export interface UseCase {
@@ -26,8 +26,17 @@ export interface UseCase {
   cohort: UseCaseSpec['cohort'];
   kpis: UseCaseSpec['kpis'];
   killCriteria: UseCaseSpec['killCriteria'];
+  gate: Gate | null;
   createdAt: string;
   updatedAt: string;
+}
+
+/**
+ * The promotion gate a use case's stage change passes (the evals capability): null when no gate applies, what
+ * an override waived, or a thrown `gate_failed`.
+ */
+export interface StageGate {
+  checkStage(q: Queryable, useCase: { id: string; name: string; gate: Gate | null }, stage: Stage, override: string | null): Promise<Record<string, unknown> | null>;
 }
 
 /** The person a run is for: its user and the teams they belong to. */
@@ -63,6 +72,7 @@ function viewWith(row: repo.UseCaseRow, ownerEmail: string): UseCase {
     cohort: row.cohort,
     kpis: row.kpis as UseCase['kpis'],
     killCriteria: row.kill_criteria as UseCase['killCriteria'],
+    gate: row.gate === null ? null : Gate.parse(row.gate),
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
   };
@@ -82,6 +92,7 @@ function fields(spec: UseCaseSpec, ownerId: string) {
     cohort: spec.cohort,
     kpis: spec.kpis,
     kill_criteria: spec.killCriteria,
+    gate: spec.gate ?? null,
   };
 }
 
@@ -101,6 +112,7 @@ const auditable = (row: repo.UseCaseRow | null): Fields | null =>
         cohort: row.cohort,
         kpis: row.kpis as Fields['kpis'],
         kill_criteria: row.kill_criteria as Fields['kill_criteria'],
+        gate: row.gate as Fields['gate'],
       }
     : null;
 
@@ -150,6 +162,8 @@ export class UseCaseWriter {
   constructor(
     private readonly tx: Queryable,
     private readonly record: RecordAudit,
+    /** Stage changes a declaration makes pass this gate (config as code is held to it like the API). */
+    private readonly gate: StageGate | null = null,
   ) {}
 
   /** Creates the use case, or updates what the spec changes; a paused use case stays paused. */
@@ -167,11 +181,14 @@ export class UseCaseWriter {
       row = await repo.updateUseCase(this.tx, { id: current.id, ...fields(spec, ownerId) });
       await this.record({ action: 'usecase.updated', targetType: 'use_case', targetId: row.id, teamId, before: auditable(current), after: auditable(row) });
     }
-    if (current.stage !== spec.stage && current.stage !== 'paused' && current.stage !== 'retired') row = await this.stage(row, spec.stage, 'declared in configuration');
+    if (current.stage !== spec.stage && current.stage !== 'paused' && current.stage !== 'retired') {
+      const gate = this.gate ? await this.gate.checkStage(this.tx, { id: row.id, name: row.name, gate: row.gate === null ? null : Gate.parse(row.gate) }, spec.stage, null) : null;
+      row = await this.stage(row, spec.stage, 'declared in configuration', gate);
+    }
     return row;
   }
 
-  async stage(row: repo.UseCaseRow, stage: Stage, reason: string): Promise<repo.UseCaseRow> {
+  async stage(row: repo.UseCaseRow, stage: Stage, reason: string, gate: Record<string, unknown> | null = null): Promise<repo.UseCaseRow> {
     if (row.stage === stage) return row;
     const resume = stage === 'paused' ? (row.stage === 'paused' ? row.resume_stage : row.stage) : null;
     const next = await repo.setStage(this.tx, row.id, stage, resume);
@@ -181,7 +198,7 @@ export class UseCaseWriter {
       targetId: row.id,
       teamId: row.team_id,
       before: { stage: row.stage },
-      after: { stage, reason },
+      after: { stage, reason, ...(gate ? { gate } : {}) },
     });
     return next;
   }
@@ -214,6 +231,13 @@ export class UseCaseService {
     private readonly audit: AuditLog,
   ) {
     this.forRunCache = new ReadCache(db, ['use_cases', 'users']);
+  }
+
+  private gate: StageGate | null = null;
+
+  /** Stage changes to limited and production pass this gate from now on. */
+  connectGate(gate: StageGate): void {
+    this.gate = gate;
   }
 
   private write<T>(caller: Caller, fn: (w: UseCaseWriter) => Promise<T>): Promise<T> {
@@ -255,12 +279,13 @@ export class UseCaseService {
   }
 
   /** Moves a use case to `pilot`, `limited`, `production` or `retired` (team owners and admins). */
-  async setStage(caller: Caller, ref: string, stage: Exclude<Stage, 'paused'>, reason: string): Promise<UseCase> {
+  async setStage(caller: Caller, ref: string, stage: Exclude<Stage, 'paused'>, reason: string, options: { overrideGate?: boolean | undefined } = {}): Promise<UseCase> {
     requireScope(caller.principal, 'write');
     const row = await this.visible(caller.principal, ref);
     requireTeamRole(caller.principal, row.team_id, 'owner');
     if (row.stage === 'retired') throw new TarmacError('use_case_retired', `use case ${row.name} is retired`);
-    return view(this.db, await this.write(caller, (w) => w.stage(row, stage, reason)));
+    const gate = row.stage === stage || !this.gate ? null : await this.gate.checkStage(this.db, await view(this.db, row), stage, options.overrideGate ? reason : null);
+    return view(this.db, await this.write(caller, (w) => w.stage(row, stage, reason, gate)));
   }
 
   /** The stop button: takes effect for the next run in every process. Team builders, owners and admins. */

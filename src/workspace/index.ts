@@ -7,5 +7,5 @@
  * console.log(formatChanges(result.changes));
  */
 export { WorkspaceFile } from './workspace.schema.js';
-export { formatChanges, WorkspaceService, type ApplyResult, type Change, type FieldChange } from './workspace.service.js';
+export { formatChanges, WorkspaceService, type ApplyResult, type Change, type FieldChange, type WorkspaceGates } from './workspace.service.js';
 export { registerWorkspaceRoutes } from './workspace.routes.js';

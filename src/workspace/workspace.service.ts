@@ -7,8 +7,8 @@ import { LOCK_KEYS, type Database, type Queryable } from '../db/index.js';
 import { findTeam, findUser, IdentityWriter, membersOfTeam, type TeamRow, type UserRow } from '../identity/index.js';
 import { hasGatewayConfig, storedGatewayConfig, writeGatewayConfig } from '../gateway/index.js';
 import { findPolicy, upsertPolicy, type PolicyRules } from '../policies/index.js';
-import { changedFields, checkContextSources, findUseCase, UseCaseWriter } from '../usecases/index.js';
-import { checkTemplates, contentHash, findPrompt, promptLabels, promptVersions, PromptWriter, type PromptContent } from '../prompts/index.js';
+import { changedFields, checkContextSources, findUseCase, UseCaseWriter, type StageGate } from '../usecases/index.js';
+import { checkTemplates, contentHash, findPrompt, promptLabels, promptVersions, PromptWriter, type LabelGate, type PromptContent } from '../prompts/index.js';
 import { declareSource, sourceDiff } from '../sources/index.js';
 import { WorkspaceFile } from './workspace.schema.js';
 
@@ -53,7 +53,13 @@ function policyRules(p: WorkspaceFile['policies'][number]): PolicyRules {
   return JSON.parse(JSON.stringify(rules)) as PolicyRules;
 }
 
-type Step = (w: IdentityWriter, tx: Queryable, record: RecordAudit) => Promise<void>;
+/** The promotion gates config as code is held to, like the API (the evals capability connects them). */
+export interface WorkspaceGates {
+  stage: StageGate | null;
+  label: LabelGate | null;
+}
+
+type Step = (w: IdentityWriter, tx: Queryable, record: RecordAudit, gates: WorkspaceGates) => Promise<void>;
 
 interface Plan {
   changes: Change[];
@@ -175,8 +181,8 @@ async function plan(q: Queryable, file: WorkspaceFile, source: { text: string; n
 
   return {
     changes,
-    run: async (w, tx, record) => {
-      for (const step of steps) await step(w, tx, record);
+    run: async (w, tx, record, gates) => {
+      for (const step of steps) await step(w, tx, record, gates);
     },
   };
 }
@@ -223,8 +229,8 @@ async function planPrompt(
     changes.push({ op: was === null ? 'create' : 'update', kind: 'label', name: `${p.name}:${label}`, fields: [{ path: 'version', from: was, to: target }] });
   }
   if (current && description === current.description && existing !== null && moves.length === 0) return;
-  steps.push(async (_w, tx, record) => {
-    const writer = new PromptWriter(tx, record, by);
+  steps.push(async (_w, tx, record, gates) => {
+    const writer = new PromptWriter(tx, record, by, gates.label ? { gate: gates.label, override: null } : null);
     const owner = (await findTeam(tx, p.team)) as TeamRow;
     const row = current ?? (await writer.create({ name: p.name, teamId: owner.id, description }));
     if (current) await writer.describe(current, description);
@@ -266,8 +272,8 @@ async function planUseCase(
   } else {
     changes.push({ op: 'create', kind: 'usecase', name: spec.name, fields: [] });
   }
-  steps.push(async (_w, tx, record) => {
-    await new UseCaseWriter(tx, record).declare(spec).catch(at);
+  steps.push(async (_w, tx, record, gates) => {
+    await new UseCaseWriter(tx, record, gates.stage).declare(spec).catch(at);
   });
 }
 
@@ -295,6 +301,13 @@ export class WorkspaceService {
     private readonly options: { onApplied?: () => void } = {},
   ) {}
 
+  private gates: WorkspaceGates = { stage: null, label: null };
+
+  /** Stage changes and production label moves an apply makes pass these gates from now on. */
+  connectGates(gates: WorkspaceGates): void {
+    this.gates = gates;
+  }
+
   /** Parses and validates a file's text (file, path and line in every error). */
   parse(text: string, fileName: string): WorkspaceFile {
     return parseYaml(WorkspaceFile, text, fileName);
@@ -312,7 +325,7 @@ export class WorkspaceService {
       await tx.query('select pg_advisory_xact_lock($1)', [APPLY_LOCK_KEY]);
       const p = await plan(tx, file, { text, name: fileName }, ctx.actor.userId ?? ctx.actor.id);
       if (p.changes.length === 0) return { file: fileName, sha256, dryRun: false, changes: [] };
-      await p.run(new IdentityWriter(tx, record), tx, record);
+      await p.run(new IdentityWriter(tx, record), tx, record, this.gates);
       await record({
         action: 'config.applied',
         targetType: 'workspace',

@@ -1,6 +1,7 @@
 // Services over a test database, installed with a known admin key: what integration tests build on.
 import type { Principal } from '../../src/access/index.js';
 import { AuditLog, generateSigningKey } from '../../src/audit/index.js';
+import { EvalService } from '../../src/evals/index.js';
 import { IdentityService } from '../../src/identity/index.js';
 import { GatewayService } from '../../src/gateway/index.js';
 import { PolicyService } from '../../src/policies/index.js';
@@ -21,6 +22,7 @@ export interface TestServices extends TestDatabase {
   usecases: UseCaseService;
   runs: RunService;
   review: ReviewService;
+  evals: EvalService;
   workspace: WorkspaceService;
   sources: SourceService;
   retrieval: RetrievalService;
@@ -30,7 +32,7 @@ export interface TestServices extends TestDatabase {
 }
 
 /** `embeddings`: vector search over that endpoint, wired as the server wires it (embedding after writes, retries, status). */
-export async function openTestServices(options: { checkpointEvery?: number; maxDocumentBytes?: number; review?: ReviewOptions; embeddings?: EmbeddingsConfig } = {}): Promise<TestServices> {
+export async function openTestServices(options: { checkpointEvery?: number; maxDocumentBytes?: number; review?: ReviewOptions; embeddings?: EmbeddingsConfig; now?: () => Date } = {}): Promise<TestServices> {
   const base = await openTestDatabase();
   const signingKey = generateSigningKey();
   const audit = new AuditLog(base.db, { checkpointEvery: options.checkpointEvery ?? 1000, signingKey, trustedPublicKey: signingKey.publicKeyPem });
@@ -58,9 +60,15 @@ export async function openTestServices(options: { checkpointEvery?: number; maxD
   const review = new ReviewService(base.db, audit, options.review ?? {});
   const runs = new RunService(base.db, { audit, review, usecases, prompts, retrieval, gateway });
   review.connect(runs);
+  const evals = new EvalService(base.db, { audit, identity, usecases, runs, gateway, ...(options.now ? { now: options.now } : {}) });
+  usecases.connectGate(evals);
+  prompts.connectGate(evals);
+  const workspace = new WorkspaceService(base.db, audit);
+  workspace.connectGates({ stage: evals, label: evals });
   return {
     ...base,
     close: async () => {
+      await evals.stop();
       await retrieval.close();
       await gateway.close();
       await base.close();
@@ -73,7 +81,8 @@ export async function openTestServices(options: { checkpointEvery?: number; maxD
     usecases,
     runs,
     review,
-    workspace: new WorkspaceService(base.db, audit),
+    evals,
+    workspace,
     sources,
     retrieval,
     adminToken,
