@@ -14,6 +14,7 @@ import type { Decision as ReviewDecision, ReviewTask } from '../review/index.js'
 import type { RunRecord, RunResult } from '../runs/index.js';
 import { spend, type SpendQuery, type SpendRow } from '../gateway/index.js';
 import type { ApplyResult } from '../workspace/index.js';
+import type { Comparison, Dataset, DatasetFormat, DatasetVersion, EvalRunDetail, EvalRunView, GateReport } from '../evals/index.js';
 
 /** What the CLI does, against the database directly or through a running server's API. */
 export interface TarmacClient {
@@ -39,6 +40,15 @@ export interface TarmacClient {
   sourceStatus(source: string): Promise<SourceStatus>;
   search(input: SearchInput): Promise<SearchResult>;
   spend(query: SpendQuery): Promise<SpendRow[]>;
+  listDatasets(): Promise<Dataset[]>;
+  createDataset(name: string, team: string, description: string): Promise<Dataset>;
+  importDataset(name: string, content: string, format: DatasetFormat, note: string | undefined): Promise<DatasetVersion>;
+  exportDataset(name: string, version: number | undefined, format: DatasetFormat): Promise<string>;
+  startEval(body: Record<string, unknown>): Promise<EvalRunView>;
+  getEval(id: string): Promise<EvalRunDetail>;
+  listEvals(filter: { useCase?: string | undefined; dataset?: string | undefined }): Promise<EvalRunView[]>;
+  compareEvals(a: string, b: string): Promise<Comparison>;
+  evalGate(id: string): Promise<GateReport>;
   close(): Promise<void>;
 }
 
@@ -158,7 +168,45 @@ class LocalClient implements TarmacClient {
     return spend(this.services.db, this.principal, query);
   }
 
+  listDatasets(): Promise<Dataset[]> {
+    return this.services.evals.listDatasets({ principal: this.principal });
+  }
+
+  createDataset(name: string, team: string, description: string): Promise<Dataset> {
+    return this.services.evals.createDataset({ principal: this.principal }, { name, team, description });
+  }
+
+  importDataset(name: string, content: string, format: DatasetFormat, note: string | undefined): Promise<DatasetVersion> {
+    return this.services.evals.importVersion({ principal: this.principal }, name, content, format, note);
+  }
+
+  exportDataset(name: string, version: number | undefined, format: DatasetFormat): Promise<string> {
+    return this.services.evals.exportVersion({ principal: this.principal }, name, version, format);
+  }
+
+  startEval(body: Record<string, unknown>): Promise<EvalRunView> {
+    return this.services.evals.start({ principal: this.principal }, body);
+  }
+
+  getEval(id: string): Promise<EvalRunDetail> {
+    return this.services.evals.get({ principal: this.principal }, id);
+  }
+
+  listEvals(filter: { useCase?: string | undefined; dataset?: string | undefined }): Promise<EvalRunView[]> {
+    return this.services.evals.list({ principal: this.principal }, { ...filter, limit: 50 });
+  }
+
+  compareEvals(a: string, b: string): Promise<Comparison> {
+    return this.services.evals.compare({ principal: this.principal }, a, b);
+  }
+
+  evalGate(id: string): Promise<GateReport> {
+    return this.services.evals.gateOfRun({ principal: this.principal }, id);
+  }
+
   async close(): Promise<void> {
+    // An eval run this process started stops between trials; a server resumes it later.
+    await this.services.evals.stop();
     await this.services.retrieval.close();
     await this.services.gateway.close();
     await this.services.db.close();
@@ -309,6 +357,51 @@ class RemoteClient implements TarmacClient {
     if (query.from) params.set('from', query.from);
     if (query.to) params.set('to', query.to);
     return (await this.call<{ rows: SpendRow[] }>('GET', `/api/v1/spend?${params.toString()}`)).rows;
+  }
+
+  async listDatasets(): Promise<Dataset[]> {
+    return (await this.call<{ datasets: Dataset[] }>('GET', '/api/v1/datasets')).datasets;
+  }
+
+  createDataset(name: string, team: string, description: string): Promise<Dataset> {
+    return this.call('POST', '/api/v1/datasets', { name, team, description });
+  }
+
+  importDataset(name: string, content: string, format: DatasetFormat, note: string | undefined): Promise<DatasetVersion> {
+    return this.call('POST', `/api/v1/datasets/${encodeURIComponent(name)}/versions`, { content, format, ...(note ? { note } : {}) });
+  }
+
+  async exportDataset(name: string, version: number | undefined, format: DatasetFormat): Promise<string> {
+    const query = new URLSearchParams({ format, ...(version ? { version: String(version) } : {}) });
+    let response: Response;
+    try {
+      response = await fetch(new URL(`/api/v1/datasets/${encodeURIComponent(name)}/export?${query.toString()}`, this.baseUrl), { headers: { authorization: `Bearer ${this.key}` } });
+    } catch (err) {
+      throw new TarmacError('not_ready', `cannot reach Tarmac at ${this.baseUrl}: ${(err as Error).message}`);
+    }
+    if (!response.ok) throw errorOf(response.status, await response.json().catch(() => null));
+    return response.text();
+  }
+
+  startEval(body: Record<string, unknown>): Promise<EvalRunView> {
+    return this.call('POST', '/api/v1/evals', body);
+  }
+
+  getEval(id: string): Promise<EvalRunDetail> {
+    return this.call('GET', `/api/v1/evals/${encodeURIComponent(id)}`);
+  }
+
+  async listEvals(filter: { useCase?: string | undefined; dataset?: string | undefined }): Promise<EvalRunView[]> {
+    const query = new URLSearchParams({ ...(filter.useCase ? { useCase: filter.useCase } : {}), ...(filter.dataset ? { dataset: filter.dataset } : {}) });
+    return (await this.call<{ evals: EvalRunView[] }>('GET', `/api/v1/evals?${query.toString()}`)).evals;
+  }
+
+  compareEvals(a: string, b: string): Promise<Comparison> {
+    return this.call('GET', `/api/v1/evals/compare?${new URLSearchParams({ a, b }).toString()}`);
+  }
+
+  evalGate(id: string): Promise<GateReport> {
+    return this.call('GET', `/api/v1/evals/${encodeURIComponent(id)}/gate`);
   }
 
   async close(): Promise<void> {}

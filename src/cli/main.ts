@@ -9,6 +9,7 @@ import type { SyncCounts } from '../sources/index.js';
 import { formatChanges } from '../workspace/index.js';
 import { SPEND_GROUPS, type SpendQuery } from '../gateway/index.js';
 import { connect, type TarmacClient } from './client.js';
+import { addEvalCommands } from './evals.js';
 
 /** Exit codes of `tarmac`. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -439,6 +440,16 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
         ]),
       );
     });
+
+  addEvalCommands(program, {
+    out: io.out,
+    err: io.err,
+    withClient,
+    table,
+    exit: (code) => {
+      throw new ExitError(code);
+    },
+  });
 
   return program;
 }

@@ -15,7 +15,7 @@ const Format = z.enum(DATASET_FORMATS);
 export function registerEvalRoutes(app: FastifyInstance, evals: EvalService): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
 
-  r.get('/api/v1/datasets', { config: read, schema: { summary: 'Datasets the caller can read.', tags } }, async (request) => evals.listDatasets(callerOf(request)));
+  r.get('/api/v1/datasets', { config: read, schema: { summary: 'Datasets the caller can read.', tags } }, async (request) => ({ datasets: await evals.listDatasets(callerOf(request)) }));
 
   r.post(
     '/api/v1/datasets',
@@ -111,7 +111,7 @@ export function registerEvalRoutes(app: FastifyInstance, evals: EvalService): vo
         querystring: z.strictObject({ useCase: z.string().optional(), dataset: z.string().optional(), status: z.enum(EVAL_STATUSES).optional(), limit: z.coerce.number().int().min(1).max(500).default(50) }),
       },
     },
-    async (request) => evals.list(callerOf(request), request.query),
+    async (request) => ({ evals: await evals.list(callerOf(request), request.query) }),
   );
 
   r.get(

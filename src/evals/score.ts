@@ -44,7 +44,7 @@ export function tokenF1(answer: string, expected: string): number {
 }
 
 // Phrases of an answer that declines: the built-in model's, and the usual ones of hosted models.
-const REFUSAL = /\b(i (do not|don't|cannot|can't) (know|find|answer|say|help)|no (relevant )?(information|answer|passage|context)|not (enough|sufficient) (information|context)|(unable|not able) to (answer|find|determine)|the (context|passages?|documents?) (do|does) not (say|mention|contain|cover|address))\b/i;
+const REFUSAL = /\b(i (do not|don't|cannot|can't) (know|find|answer|say|help)|no (sentence|passage|document|source)s? in [^.]{0,80}supports? an answer|no (relevant )?(information|answer|passage|context)|not (enough|sufficient) (information|context)|(unable|not able) to (answer|find|determine)|the (context|passages?|documents?) (do|does) not (say|mention|contain|cover|address))\b/i;
 
 /** Whether an answer says it does not know, or the run declined to answer. */
 export function isRefusal(answer: string | null, decision: string | null): boolean {

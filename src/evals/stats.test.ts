@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { bootstrapMean, casesNeeded, pairedBootstrap, seededRandom } from './stats.js';
-import { retrievalMetrics, tokenF1 } from './score.js';
+import { isRefusal, retrievalMetrics, tokenF1 } from './score.js';
 
 /** Cases whose trials pass with a case-specific probability: a noisy model on a mixed dataset. */
 function noisyRun(random: () => number, probabilities: number[], trials: number): number[][] {
@@ -61,6 +61,13 @@ describe('metrics', () => {
     expect(tokenF1('Roofs up to 20 years.', 'roofs up to 20 years')).toBe(1);
     expect(tokenF1('twenty', '20 years')).toBe(0);
     expect(tokenF1('up to 20', 'up to 20 years old')).toBeCloseTo((2 * 1 * 0.6) / 1.6, 9);
+  });
+
+  it('detects answers that decline, the built-in model\'s among them', () => {
+    expect(isRefusal('Extractive answer (quoted, not generated): no sentence in the provided messages supports an answer to this question.', 'delivered')).toBe(true);
+    expect(isRefusal("I don't know: the context does not say.", 'delivered')).toBe(true);
+    expect(isRefusal('Roofs up to 20 years old.', 'delivered')).toBe(false);
+    expect(isRefusal('Roofs up to 20 years old.', 'blocked')).toBe(true);
   });
 
   it('computes ranked retrieval metrics with binary relevance', () => {
