@@ -63,8 +63,14 @@ export interface Need<N extends string = string, S = unknown> {
 /** The services of a list of capabilities, by name: `ServicesOf<[typeof runs]>` is `{ runs: RunService }`. */
 export type ServicesOf<L extends readonly Need[]> = { [C in L[number] as C['name']]: C extends Need<string, infer S> ? S : never };
 
-/** What a capability's build and hooks receive: the shared dependencies and the services of what it needs. */
-export type DepsOf<Needs extends readonly Need[]> = Shared & ServicesOf<Needs>;
+/** What composing a list adds for every capability of it. */
+export interface Listed {
+  /** The `tarmac.yaml` sections the listed capabilities declare, in list order. */
+  sections: readonly string[];
+}
+
+/** What a capability's build and hooks receive: the shared dependencies, the list's sections, the services it needs. */
+export type DepsOf<Needs extends readonly Need[]> = Shared & Listed & ServicesOf<Needs>;
 
 /**
  * A capability: how to build its service from the shared dependencies and the services it needs, and what

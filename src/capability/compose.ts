@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Principal } from '../access/index.js';
 import type { JobRunner } from '../jobs/index.js';
-import type { Capability, Job, Need, OptionsOfCapability, RouteContext, ServerMetrics, ServicesOf, Shared } from './capability.js';
+import type { Capability, Job, Listed, Need, OptionsOfCapability, RouteContext, ServerMetrics, ServicesOf, Shared } from './capability.js';
 
 /** Any capability, as a list holds it. */
 export type AnyCapability = Capability<string, unknown, readonly Need[], unknown>;
@@ -32,7 +32,7 @@ export interface Composed<L extends readonly AnyCapability[]> {
 interface Built {
   capability: AnyCapability;
   service: unknown;
-  deps: Shared & Record<string, unknown>;
+  deps: Shared & Listed & Record<string, unknown>;
 }
 
 /** Checks a list before anything is built: unique names and sections, every need built earlier. */
@@ -77,9 +77,10 @@ export async function composeCapabilities<const L extends readonly AnyCapability
   const given: Partial<Record<string, unknown>> = options;
   const services: Record<string, unknown> = {};
   const built: Built[] = [];
+  const sections = list.flatMap((c) => c.workspace);
   try {
     for (const capability of list) {
-      const deps: Shared & Record<string, unknown> = { ...shared };
+      const deps: Shared & Listed & Record<string, unknown> = { ...shared, sections };
       for (const need of capability.needs) deps[need.name] = services[need.name];
       const service = await capability.build(deps, given[capability.name]);
       services[capability.name] = service;
@@ -91,7 +92,7 @@ export async function composeCapabilities<const L extends readonly AnyCapability
   }
   const registry: Registry = {
     names: list.map((c) => c.name),
-    sections: list.flatMap((c) => c.workspace),
+    sections,
     routes: (app, context) => {
       for (const { capability, service } of built) capability.routes?.(app, service, context);
     },

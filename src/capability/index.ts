@@ -20,6 +20,7 @@ export {
   type Job,
   type JobContext,
   type JobOf,
+  type Listed,
   type Need,
   type OptionsOfCapability,
   type RouteContext,
