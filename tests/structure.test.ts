@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
-import { CAPABILITIES } from '../src/app/capabilities.js';
+import { CAPABILITIES } from '../src/app/index.js';
 import { SHARED_READS, TABLE_OWNERS } from './table-owners.js';
 
 const SRC = fileURLToPath(new URL('../src/', import.meta.url));

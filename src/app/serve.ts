@@ -29,7 +29,7 @@ export function serverInfoPath(config: Config): string {
 }
 
 /**
- * Starts Tarmac: services, background workers (audit checkpoints) and the HTTP server.
+ * Starts Tarmac: services, the HTTP server, and every capability's background workers and schedules.
  *
  * @example
  * const server = await startServer(loadConfig());

@@ -70,7 +70,7 @@ class LocalClient implements TarmacClient {
       const principal = await services.identity.authenticate(readKey(config));
       return new LocalClient(services, principal);
     } catch (err) {
-      await services.retrieval.close();
+      await services.registry.close();
       await services.db.close();
       throw err;
     }
@@ -159,8 +159,7 @@ class LocalClient implements TarmacClient {
   }
 
   async close(): Promise<void> {
-    await this.services.retrieval.close();
-    await this.services.gateway.close();
+    await this.services.registry.close();
     await this.services.db.close();
   }
 }

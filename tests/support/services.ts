@@ -2,7 +2,7 @@
 // built from the app's capability list, as the server builds them.
 import { pino } from 'pino';
 import type { Principal } from '../../src/access/index.js';
-import { CAPABILITIES, type CapabilityOptions, type CapabilityServices } from '../../src/app/capabilities.js';
+import { CAPABILITIES, type CapabilityOptions, type CapabilityServices } from '../../src/app/index.js';
 import { generateSigningKey } from '../../src/audit/index.js';
 import { composeCapabilities, type Registry } from '../../src/capability/index.js';
 import { loadConfig } from '../../src/config/index.js';
