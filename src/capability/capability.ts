@@ -80,7 +80,7 @@ export interface Capability<N extends string, S, Needs extends readonly Need[], 
   readonly needs: Needs;
   /** Names of the `tarmac.yaml` sections this capability's state is declared in. */
   readonly workspace: readonly string[];
-  /** `options` are what a caller may set beyond the config (tests: clocks, timings). */
+  /** `options` are what a caller sets beyond the config (the installation's audit keys; in tests clocks, timings). */
   build(deps: DepsOf<Needs>, options: O | undefined): S | Promise<S>;
   routes?(app: FastifyInstance, service: S, context: RouteContext): void;
   metrics?(service: S, metrics: ServerMetrics): void;
