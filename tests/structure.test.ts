@@ -1,11 +1,13 @@
 // The folder boundaries of docs/architecture.md: each capability folder is reached only through its
 // index.ts, dependencies point inward (nothing depends on http, cli or app but the layers above them),
-// every folder under src/ has an index.ts, and only a table's owner names it in SQL (tests/table-owners.ts).
+// every folder under src/ has an index.ts, only a table's owner names it in SQL (tests/table-owners.ts), and
+// capabilities are named in one list (src/app/capabilities.ts), which app, http and the test harness read.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
+import { CAPABILITIES } from '../src/app/index.js';
 import { SHARED_READS, TABLE_OWNERS } from './table-owners.js';
 
 const SRC = fileURLToPath(new URL('../src/', import.meta.url));
@@ -147,5 +149,80 @@ describe('advisory locks', () => {
   it('takes every advisory-lock key from the one registry, db/locks.ts', () => {
     const bare = files.filter((f) => !f.endsWith(path.join('db', 'locks.ts'))).filter((f) => /pg_(?:try_)?advisory\w*\(\s*\d|\b7_?246_?\d{3}\b/.test(readFileSync(f, 'utf8')));
     expectNone(bare.map((f) => path.relative(SRC, f)), 'files with an advisory-lock key of their own (use LOCK_KEYS from db/index.ts)');
+  });
+});
+
+/** Each import of a file: the module it names and the bindings it takes (by their exported names). */
+function importClausesOf(file: string): { specifier: string; names: string[] }[] {
+  const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true);
+  return source.statements.filter(ts.isImportDeclaration).map((decl) => {
+    const names: string[] = [];
+    const clause = decl.importClause;
+    if (clause?.name) names.push('default');
+    const bindings = clause?.namedBindings;
+    if (bindings && ts.isNamespaceImport(bindings)) names.push('*');
+    if (bindings && ts.isNamedImports(bindings)) for (const el of bindings.elements) names.push((el.propertyName ?? el.name).text);
+    return { specifier: (decl.moduleSpecifier as ts.StringLiteral).text, names };
+  });
+}
+
+const TESTS = fileURLToPath(new URL('./', import.meta.url));
+const folderNames = readdirSync(SRC).filter((name) => statSync(path.join(SRC, name)).isDirectory());
+/** Folders whose index.ts exports a `capability`. */
+const capabilityFolders = folderNames.filter((name) => {
+  const index = path.join(SRC, name, 'index.ts');
+  return statSync(index, { throwIfNoEntry: false })?.isFile() === true && /export \{[^}]*\bcapability\b[^}]*\}/.test(readFileSync(index, 'utf8'));
+});
+
+/**
+ * What the composition root, the server and the test harness may take from a capability folder besides its
+ * list entry, with why. Services, routes and jobs come from the list; a new capability adds nothing here.
+ */
+const WIRING_IMPORTS: Record<string, Record<string, readonly string[]>> = {
+  // Installing Tarmac: the signing key and the installation row come before any service; the applied diff is logged.
+  'src/app/app.ts': { audit: ['loadSigningKey', 'SigningKey'], identity: ['findInstallation'], workspace: ['formatChanges'] },
+  // The OpenAI-compatible routes' errors carry OpenAI's `type`, for every error the server maps.
+  'src/http/server.ts': { gateway: ['openAiErrorType'] },
+  // The test installation's own signing key, and the option types tests pass.
+  'tests/support/services.ts': { audit: ['generateSigningKey'], review: ['ReviewOptions'], retrieval: ['EmbeddingsConfig'] },
+  'tests/support/server.ts': { retrieval: ['EmbeddingsConfig'] },
+};
+
+describe('the capability manifest', () => {
+  it('lists every folder that exports a capability in src/app/capabilities.ts, under the folder\'s name', () => {
+    expect(capabilityFolders.length).toBeGreaterThan(10);
+    const listed = CAPABILITIES.map((c) => c.name);
+    expectNone(capabilityFolders.filter((f) => !listed.includes(f as (typeof listed)[number])), 'folders exporting a capability missing from CAPABILITIES (src/app/capabilities.ts)');
+    expectNone(listed.filter((name) => !capabilityFolders.includes(name)), 'capabilities named unlike the folder that exports them');
+  });
+
+  it('keeps the contract neutral: src/capability imports only access, config, db, errors and jobs', () => {
+    const violations = imports.filter((i) => i.from === 'capability' && i.target !== null && !['access', 'config', 'db', 'errors', 'jobs', 'capability'].includes(i.target.split('/')[0]!));
+    expectNone(violations.map(show), 'imports of the capability contract beyond the foundation');
+  });
+
+  it('names capabilities in app, http and the test harness only in the list', () => {
+    const wiring = [
+      ...readdirSync(path.join(SRC, 'app')).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts') && f !== 'capabilities.ts').map((f) => path.join(SRC, 'app', f)),
+      ...readdirSync(path.join(SRC, 'http')).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts')).map((f) => path.join(SRC, 'http', f)),
+      path.join(TESTS, 'support', 'services.ts'),
+      path.join(TESTS, 'support', 'server.ts'),
+    ];
+    const violations: string[] = [];
+    for (const file of wiring) {
+      const rel = path.relative(path.join(SRC, '..'), file).split(path.sep).join('/');
+      for (const { specifier, names } of importClausesOf(file)) {
+        const folder = /\.\.\/(?:\.\.\/src\/)?([a-z]+)\/index\.js$/.exec(specifier)?.[1];
+        if (!folder || !capabilityFolders.includes(folder)) continue;
+        const allowed = WIRING_IMPORTS[rel]?.[folder] ?? [];
+        for (const name of names) if (!allowed.includes(name)) violations.push(`${rel}: ${name} from ${folder}`);
+      }
+    }
+    expectNone(violations, 'capability parts wired by hand (build them in the capability, or list the import in WIRING_IMPORTS with why)');
+  });
+
+  it('registers routes only from capabilities: no index.ts exports a register…Routes', () => {
+    const exported = folderNames.filter((f) => /\bregister\w+Routes\b/.test(readFileSync(path.join(SRC, f, 'index.ts'), 'utf8').replace(/\/\*\*[\s\S]*?\*\//g, '')));
+    expectNone(exported.map((f) => `src/${f}/index.ts`), 'index.ts files exporting route registration (the capability registers its routes)');
   });
 });

@@ -3,21 +3,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
 import { systemActor } from '../access/index.js';
-import { AuditLog, loadSigningKey, type SigningKey } from '../audit/index.js';
+import { loadSigningKey, type SigningKey } from '../audit/index.js';
+import { composeCapabilities, type Registry } from '../capability/index.js';
 import type { Config } from '../config/index.js';
 import { TarmacError } from '../errors/index.js';
 import { migrate, openDatabase, type Database } from '../db/index.js';
-import { EvalService } from '../evals/index.js';
-import { findInstallation, IdentityService } from '../identity/index.js';
-import { GatewayService, TraceJournal } from '../gateway/index.js';
-import { PolicyService } from '../policies/index.js';
-import { PromptService } from '../prompts/index.js';
-import { ReviewService } from '../review/index.js';
-import { RunService } from '../runs/index.js';
-import { UseCaseService } from '../usecases/index.js';
-import { RetrievalService, VectorIndex } from '../retrieval/index.js';
-import { SourceService } from '../sources/index.js';
-import { formatChanges, WorkspaceService } from '../workspace/index.js';
+import { findInstallation } from '../identity/index.js';
+import { formatChanges } from '../workspace/index.js';
+import { CAPABILITIES, type CapabilityServices } from './capabilities.js';
 
 const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -46,23 +39,13 @@ function signingKeyPath(config: Config): string {
   return config.auditSigningKeyFile ? path.resolve(config.auditSigningKeyFile) : path.join(config.dataDirAbsolute, 'audit-signing-key.pem');
 }
 
-/** Every service of Tarmac, built over one database. */
-export interface Services {
+/** Every service of Tarmac, built over one database: one per capability of `CAPABILITIES`, by its name. */
+export interface Services extends CapabilityServices {
   config: Config;
   db: Database;
-  audit: AuditLog;
-  identity: IdentityService;
-  policies: PolicyService;
-  prompts: PromptService;
-  usecases: UseCaseService;
-  runs: RunService;
-  review: ReviewService;
-  evals: EvalService;
-  workspace: WorkspaceService;
-  sources: SourceService;
-  retrieval: RetrievalService;
-  gateway: GatewayService;
   logger: Logger;
+  /** The built capabilities: their routes, jobs and close hooks. */
+  registry: Registry;
   /** Set when this call installed Tarmac on a new database. */
   installed: boolean;
   /** Where an older admin key file was moved when this installation wrote its own. */
@@ -125,6 +108,7 @@ export async function openServices(config: Config, options: { command: string; l
     poolSize: config.poolSize,
     command: options.command,
   });
+  let built: Registry | null = null;
   try {
     const { applied } = await migrate(db);
     if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
@@ -141,36 +125,13 @@ export async function openServices(config: Config, options: { command: string; l
       logger.warn({ file: signingKeyPath(config) }, 'the audit signing key does not match the installation; this process will not sign checkpoints');
       signingKey = null;
     }
-    const audit = new AuditLog(db, {
-      checkpointEvery: config.auditCheckpointEvery,
-      signingKey,
-      trustedPublicKey: trusted,
-      localPublicKey: keyFile?.publicKeyPem ?? null,
-    });
-    const identity = new IdentityService(db, audit, { authCacheMs: options.command === 'tarmac serve' ? config.authCacheMs : 0 });
-    const policies = new PolicyService(db);
-    const prompts = new PromptService(db, audit);
-    const usecases = new UseCaseService(db, audit);
-    let gateway: GatewayService | null = null;
-    const workspace = new WorkspaceService(db, audit, {
-      onApplied: () => {
-        identity.forgetPrincipals();
-        gateway?.reload();
-      },
-    });
-    const sources = new SourceService(db, audit, { maxDocumentBytes: config.maxDocumentBytes });
-    const vectors = config.embeddingsUrl
-      ? new VectorIndex(
-          db,
-          { url: config.embeddingsUrl, model: config.embeddingsModel, apiKey: config.embeddingsApiKey, dimensions: config.embeddingsDimensions, queryTimeoutMs: config.embeddingsQueryTimeoutMs },
-          (err: unknown) => logger.warn({ err }, 'embedding new chunks failed; they stay searchable lexically and are retried'),
-        )
-      : null;
-    if (vectors) {
-      sources.writer.onIndexed(() => vectors.schedule());
-      sources.trackEmbeddings((sourceId) => vectors.pending(sourceId));
-    }
-    const retrieval = new RetrievalService(db, sources, vectors);
+    const { services, registry } = await composeCapabilities(
+      CAPABILITIES,
+      { config, db, logger, localDir: config.databaseUrl ? null : config.dataDirAbsolute, serving: options.command === 'tarmac serve' },
+      { audit: { signingKey, trustedPublicKey: trusted, localPublicKey: keyFile?.publicKeyPem ?? null } },
+    );
+    built = registry;
+    const { identity, workspace } = services;
 
     let installed = false;
     let replacedAdminKey: string | null = null;
@@ -202,21 +163,9 @@ export async function openServices(config: Config, options: { command: string; l
       const result = await workspace.applyAs({ actor: systemActor('config') }, text, config.configFile, { dryRun: false });
       if (result.changes.length > 0) logger.info({ file: config.configFile, diff: formatChanges(result.changes) }, 'configuration applied');
     }
-    // On the embedded database a trace is durable once in a local journal, so answers do not wait for commits.
-    const traces = config.databaseUrl ? null : await TraceJournal.open(db, path.join(config.dataDirAbsolute, 'gateway-traces.journal'));
-    if (traces && traces.replayed > 0) logger.info({ traces: traces.replayed }, 'gateway traces recovered from the journal');
-    gateway = new GatewayService(db, { onError: (err, what) => logger.error({ err }, what), ...(traces ? { traceJournal: traces.journal } : {}) });
-    const review = new ReviewService(db, audit, { onError: (err, what) => logger.warn({ err }, what) });
-    const runs = new RunService(db, { audit, review, usecases, prompts, retrieval, gateway });
-    review.connect(runs);
-    const evals = new EvalService(db, { audit, identity, usecases, runs, gateway, onError: (err, what) => logger.error({ err }, what) });
-    usecases.connectGate(evals);
-    prompts.connectGate(evals);
-    workspace.connectGates({ stage: evals, label: evals });
-    // Chunks a previous server left without embeddings are taken up at start.
-    if (options.command === 'tarmac serve') vectors?.schedule();
-    return { config, db, audit, identity, policies, prompts, usecases, runs, review, evals, workspace, sources, retrieval, gateway, logger, installed, replacedAdminKey, seededSources };
+    return { ...services, config, db, logger, registry, installed, replacedAdminKey, seededSources };
   } catch (err) {
+    await built?.close().catch(() => undefined);
     await db.close().catch(() => undefined);
     throw err;
   }

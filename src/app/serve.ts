@@ -3,9 +3,8 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/index.js';
 import { buildServer } from '../http/index.js';
-import { systemActor } from '../access/index.js';
-import { JobRunner } from '../jobs/index.js';
-import { dueSources } from '../sources/index.js';
+import type { JobOf } from '../capability/index.js';
+import { JobRunner, type QueueName } from '../jobs/index.js';
 import { adminKeyPath, createLogger, openServices, packageVersion, type Services } from './app.js';
 
 /** A running server with its workers. */
@@ -18,13 +17,19 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+/** Registers a capability's worker, and its schedule if it has one. */
+async function registerJob<Q extends QueueName>(runner: JobRunner, job: JobOf<Q>): Promise<void> {
+  await runner.work(job.queue, (payload) => job.work(payload));
+  if (job.schedule) await runner.schedule(job.queue, job.schedule.cron, job.schedule.payload);
+}
+
 /** Where a running server on the embedded database announces itself, so the CLI can talk to it. */
 export function serverInfoPath(config: Config): string {
   return path.join(config.dataDirAbsolute, 'server.json');
 }
 
 /**
- * Starts Tarmac: services, background workers (audit checkpoints) and the HTTP server.
+ * Starts Tarmac: services, the HTTP server, and every capability's background workers and schedules.
  *
  * @example
  * const server = await startServer(loadConfig());
@@ -37,55 +42,17 @@ export async function startServer(config: Config, options: { logStream?: NodeJS.
   let app: FastifyInstance | null = null;
   try {
     app = await buildServer(
-      { ...services, version: packageVersion() },
+      { db: services.db, registry: services.registry, version: packageVersion() },
       { bodyLimit: config.bodyLimit, maxDocumentBytes: config.maxDocumentBytes, logLevel: config.logLevel, ...(options.logStream ? { logStream: options.logStream } : {}) },
     );
     await app.listen({ port: config.port, host: config.host });
     // Workers start once requests are served: readiness does not wait for the job queue.
     jobs = await JobRunner.start({ db: services.db, url: config.databaseUrl, onError: (err) => logger.error({ err }, 'job queue error') });
     const runner = jobs;
-    if (services.audit.signingKey) {
-      await runner.work('audit-checkpoint', async ({ reason }) => {
-        const signed = await services.audit.signDueCheckpoints();
-        // The hourly run also anchors the newest entries, so none stay unsigned for long.
-        const head = reason === 'schedule' ? await services.audit.checkpointNow() : null;
-        if (signed > 0 || head) logger.info({ signed: signed + (head ? 1 : 0), reason }, 'audit checkpoints signed');
-      });
-      await runner.schedule('audit-checkpoint', '0 * * * *', { reason: 'schedule' });
-    }
-    await runner.work('source-sync-tick', async () => {
-      for (const name of dueSources(await services.sources.all(), new Date())) {
-        await runner.send('source-sync', { source: name, reason: 'schedule' }, { singletonKey: name });
-      }
-    });
-    await runner.schedule('source-sync-tick', '* * * * *', { reason: 'schedule' });
-    await runner.work('source-sync', async ({ source, reason }) => {
-      const row = await services.sources.byRef(source);
-      if (!row) return;
-      const result = await services.sources.syncAs({ actor: systemActor('scheduler') }, row, { trigger: reason });
-      logger.info({ source, runId: result.runId, status: result.status, error: result.error, ...result.counts }, 'source synced');
-    });
-    await runner.work('review-escalation', async () => {
-      const moved = await services.review.escalate();
-      if (moved > 0) logger.info({ moved }, 'review tasks escalated');
-    });
-    await runner.schedule('review-escalation', '* * * * *', { reason: 'schedule' });
-    await runner.work('gateway-trace-retention', async () => {
-      const result = await services.gateway.pruneTraces(services.audit, { actor: systemActor('scheduler') });
-      if (result.deleted > 0) logger.info({ ...result }, 'old gateway traces deleted');
-    });
-    await runner.schedule('gateway-trace-retention', '17 3 * * *', { reason: 'schedule' });
-    await runner.work('eval-run', async ({ evalRun }) => services.evals.execute(evalRun));
-    services.evals.dispatchWith(async (id) => {
-      await runner.send('eval-run', { evalRun: id }, { singletonKey: id });
-    });
-    // Eval runs a stopped server left unfinished continue here; stored trials are not run again.
-    for (const id of await services.evals.unfinished()) await runner.send('eval-run', { evalRun: id }, { singletonKey: id });
+    for (const job of services.registry.jobs(runner)) await registerJob(runner, job);
     // A new installation's demo sources get their first sync now rather than at the next scheduled hour.
     for (const source of services.seededSources) await runner.send('source-sync', { source, reason: 'seed' }, { singletonKey: source });
-    services.audit.onCheckpointDue(() => {
-      runner.send('audit-checkpoint', { reason: 'interval' }, { singletonKey: 'due' }).catch((err: unknown) => logger.error({ err }, 'cannot queue audit checkpoint'));
-    });
+    await services.registry.start(runner);
     const server = app;
     const address = server.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
@@ -109,9 +76,8 @@ export async function startServer(config: Config, options: { logStream?: NodeJS.
           await services.evals.stop();
           await runner.stop(config.shutdownTimeoutMs);
         } finally {
-          await services.retrieval.close().catch((err: unknown) => logger.error({ err }, 'cannot stop background embedding'));
-          // Traces still in memory are written before the database closes.
-          await services.gateway.close().catch((err: unknown) => logger.error({ err }, 'cannot write the last gateway traces'));
+          // Background embedding stops and traces still in memory are written before the database closes.
+          await services.registry.close().catch((err: unknown) => logger.error({ err }, 'cannot finish background work'));
           if (!config.databaseUrl) rmSync(serverInfoPath(config), { force: true });
           await services.db.close();
           clearTimeout(timer);
@@ -121,7 +87,7 @@ export async function startServer(config: Config, options: { logStream?: NodeJS.
   } catch (err) {
     await app?.close().catch(() => undefined);
     await jobs?.stop().catch(() => undefined);
-    await services.retrieval.close().catch(() => undefined);
+    await services.registry.close().catch(() => undefined);
     await services.db.close().catch(() => undefined);
     throw err;
   }

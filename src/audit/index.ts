@@ -10,6 +10,6 @@
  * const { ok, firstBrokenSeq } = await audit.verify();
  */
 export { AuditLog, type AuditCheckpoint, type AuditEntry, type AuditRecord, type ListAuditQuery, type RecordAudit, type VerifyResult } from './audit.service.js';
-export { registerAuditRoutes } from './audit.routes.js';
 export { generateSigningKey, loadSigningKey, type SigningKey } from './signing.js';
 export { canonicalJson } from './chain.js';
+export { capability, type AuditKeys } from './capability.js';

@@ -80,7 +80,7 @@ class LocalClient implements TarmacClient {
       const principal = await services.identity.authenticate(readKey(config));
       return new LocalClient(services, principal);
     } catch (err) {
-      await services.retrieval.close();
+      await services.registry.close();
       await services.db.close();
       throw err;
     }
@@ -205,10 +205,7 @@ class LocalClient implements TarmacClient {
   }
 
   async close(): Promise<void> {
-    // An eval run this process started stops between trials; a server resumes it later.
-    await this.services.evals.stop();
-    await this.services.retrieval.close();
-    await this.services.gateway.close();
+    await this.services.registry.close();
     await this.services.db.close();
   }
 }

@@ -12,6 +12,6 @@
 export { Assertion, ASSERTION_TYPES, DatasetDeclaration, DatasetSpec, EVAL_STATUSES, EvalCase, EvalConfig, EvalRunInput, GATE_RESULTS, VERDICTS, type EvalStatus, type GateResult, type Verdict } from './evals.schema.js';
 export { DATASET_FORMATS, derivedCaseId, exportCases, parseCases, type DatasetFormat } from './datasets.js';
 export { EvalService, type Comparison, type Dataset, type DatasetVersion, type EvalDispatch, type EvalRunDetail, type EvalRunView, type EvalSummary, type GateReport } from './evals.service.js';
-export { registerEvalRoutes } from './evals.routes.js';
 export { bootstrapMean, pairedBootstrap, seededRandom } from './stats.js';
 export { retrievalMetrics, tokenF1 } from './score.js';
+export { capability } from './capability.js';

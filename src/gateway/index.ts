@@ -6,13 +6,12 @@
  *
  * @example
  * const gateway = new GatewayService(db);
- * registerGatewayRoutes(app, gateway, db);
  * const result = await gateway.chat(caller, { model: 'local/extractive', messages });
  */
 export { GatewayConfig, type GatewayRoute, type GatewayTarget } from './gateway.schema.js';
 export { hasGatewayConfig, storedGatewayConfig, writeGatewayConfig } from './config.js';
 export { GatewayService, type ChatResult, type ChatStream, type GatewayCaller, type GatewayOptions } from './gateway.service.js';
-export { openAiErrorType, registerGatewayRoutes } from './gateway.routes.js';
+export { openAiErrorType } from './gateway.routes.js';
 export { PriceTable, bundledPrices, type Price } from './prices.js';
 export { extractiveAnswer, LocalProvider } from './providers/local-extractive.js';
 export { AnthropicProvider } from './providers/anthropic.js';
@@ -25,3 +24,4 @@ export type { GatewayTrace } from './traces.js';
 export { readTrace, TraceView } from './trace-view.js';
 export { TraceJournal } from './traces.js';
 export type { TraceRetentionResult } from './retention.js';
+export { capability } from './capability.js';

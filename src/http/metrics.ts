@@ -1,18 +1,8 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-
-/** Freshness and counts of one source, as `/metrics` exports them. */
-export interface SourceGauge {
-  name: string;
-  lagSeconds: number | null;
-  stale: boolean;
-  documents: Record<string, number>;
-  chunks: number;
-  /** Chunks waiting for their embedding; null without vector search. */
-  embeddingsPending: number | null;
-}
+import type { ServerMetrics, SourceGauge } from '../capability/index.js';
 
 /** Prometheus metrics of one server: request counts and latency by route and status, plus process metrics. */
-export class HttpMetrics {
+export class HttpMetrics implements ServerMetrics {
   readonly registry = new Registry();
   private readonly requests = new Counter({
     name: 'tarmac_http_requests_total',

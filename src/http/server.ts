@@ -3,39 +3,18 @@ import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { ZodType } from 'zod';
 import { declaredAuth, requireScope, type RouteConfig } from '../access/index.js';
-import { registerAuditRoutes, type AuditLog } from '../audit/index.js';
+import type { Registry } from '../capability/index.js';
 import { pendingMigrations, type Database } from '../db/index.js';
-import { registerEvalRoutes, type EvalService } from '../evals/index.js';
 import { isTarmacError, parseInput, TarmacError } from '../errors/index.js';
-import { registerIdentityRoutes, type IdentityService } from '../identity/index.js';
-import { openAiErrorType, registerGatewayRoutes, type GatewayService } from '../gateway/index.js';
-import { registerPolicyRoutes, type PolicyService } from '../policies/index.js';
-import { registerPromptRoutes, type PromptService } from '../prompts/index.js';
-import { registerReviewRoutes, type ReviewService } from '../review/index.js';
-import { registerRunRoutes, type RunService } from '../runs/index.js';
-import { registerUseCaseRoutes, type UseCaseService } from '../usecases/index.js';
-import { registerRetrievalRoutes, type RetrievalService } from '../retrieval/index.js';
-import { registerSourceRoutes, type SourceService } from '../sources/index.js';
-import { registerWorkspaceRoutes, type WorkspaceService } from '../workspace/index.js';
+import { openAiErrorType } from '../gateway/index.js';
 import { HttpMetrics } from './metrics.js';
 import { OpenApiCollector } from './openapi.js';
 import { registerTextRules } from './text.js';
 
-/** Everything the server serves. */
+/** Everything the server serves: the built capabilities, whose routes it registers. */
 export interface ServerDeps {
   db: Database;
-  identity: IdentityService;
-  audit: AuditLog;
-  policies: PolicyService;
-  prompts: PromptService;
-  usecases: UseCaseService;
-  runs: RunService;
-  review: ReviewService;
-  evals: EvalService;
-  workspace: WorkspaceService;
-  sources: SourceService;
-  retrieval: RetrievalService;
-  gateway: GatewayService;
+  registry: Registry;
   version: string;
 }
 
@@ -126,8 +105,7 @@ export async function buildServer(deps: ServerDeps, options: ServerOptions): Pro
     closing = true;
   });
   const metrics = new HttpMetrics();
-  metrics.addSourceGauges(() => deps.sources.gauges());
-  deps.retrieval.onFallback((reason) => metrics.retrievalFallback(reason));
+  deps.registry.metrics(metrics);
   const openapi = new OpenApiCollector();
 
   app.decorateRequest('principal', null);
@@ -160,7 +138,7 @@ export async function buildServer(deps: ServerDeps, options: ServerOptions): Pro
     const header = request.headers.authorization;
     const match = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
     if (!match?.[1]) throw new TarmacError('unauthorized', 'a valid API key is required: Authorization: Bearer tmk_…');
-    request.principal = await deps.identity.authenticate(match[1]);
+    request.principal = await deps.registry.authenticate(match[1]);
     requireScope(request.principal, auth.scope);
   });
 
@@ -206,18 +184,7 @@ export async function buildServer(deps: ServerDeps, options: ServerOptions): Pro
     openapi.document({ title: 'Tarmac API', version: deps.version }),
   );
 
-  registerIdentityRoutes(app, deps.identity);
-  registerAuditRoutes(app, deps.audit);
-  registerPolicyRoutes(app, deps.policies);
-  registerPromptRoutes(app, deps.prompts);
-  registerUseCaseRoutes(app, deps.usecases);
-  registerRunRoutes(app, deps.runs);
-  registerReviewRoutes(app, deps.review);
-  registerEvalRoutes(app, deps.evals);
-  registerWorkspaceRoutes(app, deps.workspace);
-  registerSourceRoutes(app, deps.sources, { pushBodyLimit: Math.max(options.bodyLimit, Math.ceil(options.maxDocumentBytes * 1.4) + 1024 * 1024) });
-  registerRetrievalRoutes(app, deps.retrieval);
-  registerGatewayRoutes(app, deps.gateway, deps.db);
+  deps.registry.routes(app, { db: deps.db, bodyLimit: options.bodyLimit, maxDocumentBytes: options.maxDocumentBytes });
 
   await app.ready();
   return app;

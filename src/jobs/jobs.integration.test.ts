@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BACKEND } from '../../tests/support/db.js';
 import { openTestServices, type TestServices } from '../../tests/support/services.js';
-import { JobRunner } from './index.js';
+import { JobRunner, QUEUES } from './index.js';
 
 async function until(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -21,6 +21,17 @@ describe(`jobs on pg-boss (${BACKEND})`, () => {
   afterEach(async () => {
     await jobs.stop();
     await s.close();
+  });
+
+  it('gets a worker for every queue from the capability list, with the schedules of the periodic ones', async () => {
+    const listed = s.registry.jobs(jobs);
+    expect(listed.map((j) => j.queue).sort()).toEqual(Object.keys(QUEUES).sort());
+    expect(Object.fromEntries(listed.filter((j) => j.schedule).map((j) => [j.queue, j.schedule!.cron]))).toEqual({
+      'audit-checkpoint': '0 * * * *',
+      'source-sync-tick': '* * * * *',
+      'review-escalation': '* * * * *',
+      'gateway-trace-retention': '17 3 * * *',
+    });
   });
 
   it('signs audit checkpoints in a worker when a commit crosses every N entries', async () => {

@@ -17,4 +17,4 @@ export {
   type RiskTier,
 } from './evaluate.js';
 export { findPolicy, PolicyService, upsertPolicy, type Policy } from './policies.service.js';
-export { registerPolicyRoutes } from './policies.routes.js';
+export { capability } from './capability.js';

@@ -20,5 +20,5 @@ export {
   type VersionSelector,
 } from './prompts.service.js';
 export { findPrompt, labels as promptLabels, versions as promptVersions } from './prompts.repository.js';
-export { registerPromptRoutes } from './prompts.routes.js';
 export { checkTemplates, renderMessages, templateVariables } from './template.js';
+export { capability } from './capability.js';

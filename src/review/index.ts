@@ -8,4 +8,4 @@
  */
 export { ReviewService, RunReview, type Decision, type ReviewOptions, type ReviewTask, type RunPort, type RunVerdict } from './review.service.js';
 export type { EscalationStep } from './review.repository.js';
-export { registerReviewRoutes } from './review.routes.js';
+export { capability } from './capability.js';

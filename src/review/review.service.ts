@@ -116,7 +116,7 @@ export class ReviewService {
     private readonly options: ReviewOptions = {},
   ) {}
 
-  /** Connects the runs that decisions apply to (done once by the composition root). */
+  /** Connects the runs that decisions apply to (done once, by the runs capability). */
   connect(port: RunPort): void {
     this.port = port;
   }

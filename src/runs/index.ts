@@ -9,5 +9,5 @@
  * const trial = await runs.evaluate(caller, input); // the same steps, nothing recorded
  */
 export { decide, RunService, type Citation, type Decision, type DecisionInput, type Delivery, type RunInput, type RunRecord, type RunResult, type RunState, type RunStatus, type RunStreamSink, type ToolCall, type ToolExecutor, type TrialOptions, type TrialResult } from './runs.service.js';
-export { registerRunRoutes } from './runs.routes.js';
 export { Reason, REASON_CODES, type ReasonCode } from './reasons.js';
+export { capability } from './capability.js';

@@ -10,4 +10,4 @@
 export { ACTIVE_STAGES, Cohort, contextSourceRefs, Gate, KillCriterion, Kpi, parseThreshold, RiskPosture, STAGES, UseCaseName, UseCaseSpec, type Stage } from './usecases.schema.js';
 export { changedFields, checkContextSources, inPercentCohort, UseCaseService, UseCaseWriter, type EndUser, type StageGate, type UseCase } from './usecases.service.js';
 export { findUseCase, useCaseNames, useCasesRunning, type UseCaseRow } from './usecases.repository.js';
-export { registerUseCaseRoutes } from './usecases.routes.js';
+export { capability } from './capability.js';

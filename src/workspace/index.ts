@@ -8,4 +8,4 @@
  */
 export { WorkspaceFile } from './workspace.schema.js';
 export { formatChanges, WorkspaceService, type ApplyResult, type Change, type FieldChange, type WorkspaceGates } from './workspace.service.js';
-export { registerWorkspaceRoutes } from './workspace.routes.js';
+export { capability } from './capability.js';

@@ -52,17 +52,28 @@ function unique<T>(items: T[], key: (item: T) => string, ctx: z.RefinementCtx, p
   });
 }
 
-/** The whole `tarmac.yaml`. Later capabilities add their sections here. */
+/**
+ * The sections of `tarmac.yaml`, by name. Each is declared by the capability whose state it holds (its
+ * `workspace` list); the workspace capability checks at start that the two agree.
+ */
+const SECTIONS = {
+  users: z.array(WorkspaceUser).default([]).describe('Users, by email'),
+  teams: z.array(WorkspaceTeam).default([]).describe('Teams, by name'),
+  policies: z.array(WorkspacePolicy).default([]).describe('Platform policies, by name'),
+  prompts: z.array(WorkspacePrompt).default([]).describe('Prompts, by name: a changed content becomes a new version'),
+  usecases: z.array(UseCaseSpec).default([]).describe('Use cases, by name; a paused use case stays paused'),
+  sources: z.array(SourceSpec).default([]).describe('Context sources, by name'),
+  gateway: GatewayConfig.optional().describe('The model gateway: providers, routes, budgets and prices; when present it replaces the stored one'),
+};
+
+/** The names of the sections `tarmac.yaml` may hold besides `version`. */
+export const WORKSPACE_SECTIONS: readonly string[] = Object.keys(SECTIONS);
+
+/** The whole `tarmac.yaml`. */
 export const WorkspaceFile = z
   .strictObject({
     version: z.literal(1).describe('File format version; 1'),
-    users: z.array(WorkspaceUser).default([]).describe('Users, by email'),
-    teams: z.array(WorkspaceTeam).default([]).describe('Teams, by name'),
-    policies: z.array(WorkspacePolicy).default([]).describe('Platform policies, by name'),
-    prompts: z.array(WorkspacePrompt).default([]).describe('Prompts, by name: a changed content becomes a new version'),
-    usecases: z.array(UseCaseSpec).default([]).describe('Use cases, by name; a paused use case stays paused'),
-    sources: z.array(SourceSpec).default([]).describe('Context sources, by name'),
-    gateway: GatewayConfig.optional().describe('The model gateway: providers, routes, budgets and prices; when present it replaces the stored one'),
+    ...SECTIONS,
   })
   .superRefine((file, ctx) => {
     unique(file.users, (u) => u.email, ctx, 'users', 'user');
@@ -80,3 +91,14 @@ export const WorkspaceFile = z
     });
   });
 export type WorkspaceFile = z.output<typeof WorkspaceFile>;
+
+/**
+ * Fails unless the listed capabilities declare exactly the sections this file format holds: a section no
+ * capability declares would apply state nothing serves, a declared one without a schema could not be applied.
+ */
+export function checkSections(declared: readonly string[]): void {
+  const undeclared = WORKSPACE_SECTIONS.filter((s) => !declared.includes(s));
+  if (undeclared.length > 0) throw new Error(`tarmac.yaml sections ${undeclared.join(', ')} are declared by no listed capability`);
+  const unknown = declared.filter((s) => !WORKSPACE_SECTIONS.includes(s));
+  if (unknown.length > 0) throw new Error(`capabilities declare tarmac.yaml sections ${unknown.join(', ')} that the workspace schema (src/workspace/workspace.schema.ts) does not hold`);
+}

@@ -26,7 +26,7 @@ export async function openTestServer(
     },
   });
   const app = await buildServer(
-    { ...services, version: 'test' },
+    { db: services.db, registry: services.registry, version: 'test' },
     { bodyLimit: options.bodyLimit ?? 1024 * 1024, maxDocumentBytes: options.maxDocumentBytes ?? 1024 * 1024, logLevel: 'info', logStream },
   );
   return {

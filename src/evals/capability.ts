@@ -1,0 +1,34 @@
+import { capability as audit } from '../audit/index.js';
+import { defineCapability } from '../capability/index.js';
+import { capability as gateway } from '../gateway/index.js';
+import { capability as identity } from '../identity/index.js';
+import { capability as prompts } from '../prompts/index.js';
+import { capability as runs } from '../runs/index.js';
+import { capability as usecases } from '../usecases/index.js';
+import { capability as workspace } from '../workspace/index.js';
+import { registerEvalRoutes } from './evals.routes.js';
+import { EvalService } from './evals.service.js';
+
+export const capability = defineCapability({
+  name: 'evals',
+  needs: [audit, identity, usecases, prompts, runs, gateway, workspace],
+  build: ({ db, logger, audit, identity, usecases, prompts, runs, gateway, workspace }, options?: { now?: () => Date }) => {
+    const evals = new EvalService(db, { audit, identity, usecases, runs, gateway, onError: (err, what) => logger.error({ err }, what), ...(options?.now ? { now: options.now } : {}) });
+    // Stage changes and the production label, by the API or by tarmac.yaml, pass the use case's gate.
+    usecases.connectGate(evals);
+    prompts.connectGate(evals);
+    workspace.connectGates({ stage: evals, label: evals });
+    return evals;
+  },
+  routes: (app, evals) => registerEvalRoutes(app, evals),
+  jobs: (evals) => [{ queue: 'eval-run', work: async ({ evalRun }) => evals.execute(evalRun) }],
+  start: async (evals, { runner }) => {
+    evals.dispatchWith(async (id) => {
+      await runner.send('eval-run', { evalRun: id }, { singletonKey: id });
+    });
+    // Eval runs a stopped server left unfinished continue here; stored trials are not run again.
+    for (const id of await evals.unfinished()) await runner.send('eval-run', { evalRun: id }, { singletonKey: id });
+  },
+  // Eval runs stop between trials and stay unfinished, for the next server to resume.
+  close: (evals) => evals.stop(),
+});
