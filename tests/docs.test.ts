@@ -8,6 +8,8 @@ import { ENV } from '../src/config/index.js';
 import { buildCli } from '../src/cli/index.js';
 import { ERROR_CODES, HTTP_STATUS } from '../src/errors/index.js';
 import { REASON_CODES } from '../src/runs/index.js';
+import { ASSERTION_TYPES } from '../src/evals/index.js';
+import { DERIVED_METRICS, EVAL_METRIC_CODES, RETRIEVAL_KS } from '../src/metrics/index.js';
 import { WorkspaceFile } from '../src/workspace/index.js';
 import { openTestServer, type TestServer } from './support/server.js';
 
@@ -183,6 +185,30 @@ describe('docs/use-cases.md', () => {
     expectNone(without(REASON_CODES, documented), 'reason codes in REASON_CODES (src/usecases/reasons.ts) missing from docs/use-cases.md');
     expectNone(without(documented, REASON_CODES), 'codes in docs/use-cases.md that REASON_CODES does not have');
     expect(new Set(documented).size, 'reason codes documented twice').toBe(documented.length);
+  });
+});
+
+describe('docs/evaluation.md', () => {
+  /** Every code a first cell names: `a` / `b` cells name several, `x@k` stands for every cut-off. */
+  const codesOf = (table: Table) =>
+    table.rows.flatMap((row) => [...(row[0] ?? '').matchAll(/`([^`]+)`/g)].map((m) => m[1]!)).flatMap((c) => (c.endsWith('@k') ? RETRIEVAL_KS.map((k) => c.replace(/@k$/, `@${k}`)) : [c]));
+
+  it('defines every eval metric, and no other', () => {
+    const documented = codesOf(tableHeaded(section(doc('evaluation.md'), 'Metrics'), 'metric', 'evaluation.md, Metrics'));
+    expectNone(without(EVAL_METRIC_CODES, documented), 'metrics in EVAL_METRICS (src/metrics) missing from docs/evaluation.md');
+    expectNone(without(documented, EVAL_METRIC_CODES), 'metrics in docs/evaluation.md that EVAL_METRICS does not have');
+  });
+
+  it('describes every assertion type, and no other', () => {
+    const documented = codesOf(tableHeaded(section(doc('evaluation.md'), 'Assertions'), 'type', 'evaluation.md, Assertions'));
+    expectNone(without(ASSERTION_TYPES, documented), 'assertion types missing from docs/evaluation.md');
+    expectNone(without(documented, ASSERTION_TYPES), 'assertion types in docs/evaluation.md that the schema does not have');
+  });
+
+  it('lists every derived metric in docs/use-cases.md, and no other', () => {
+    const documented = firstColumn(tableHeaded(section(doc('use-cases.md'), 'Derived metrics'), 'metric', 'use-cases.md, Derived metrics'), 'derived metrics');
+    expectNone(without(DERIVED_METRICS, documented), 'derived metrics (src/metrics) missing from docs/use-cases.md');
+    expectNone(without(documented, DERIVED_METRICS), 'derived metrics in docs/use-cases.md that DERIVED_METRICS does not have');
   });
 });
 
