@@ -16,7 +16,7 @@ import * as repo from './evals.repository.js';
 import type { EvalCase} from './evals.schema.js';
 import { DatasetSpec, EvalRunInput, type EvalConfig, type EvalStatus, type GateResult, type Verdict } from './evals.schema.js';
 import { failedTrialMetrics, scoreTrial } from './score.js';
-import { bootstrapMean, casesNeeded, pairedBootstrap, seedOf, type Interval, type PairedInterval } from './stats.js';
+import { bootstrapMean, casesNeeded, pairedBootstrap, resamplePlan, seedOf, type Interval, type PairedInterval } from './stats.js';
 
 const RESAMPLES = 2000;
 const DAY_MS = 86_400_000;
@@ -644,11 +644,13 @@ export class EvalService {
     const gb = group(tb);
     const both = cases.filter((c) => ga.has(c.id) && gb.has(c.id));
     const metrics: MetricComparison[] = [];
+    const seed = seedOf(`${a.id}:${b.id}`);
+    const plan = resamplePlan(both.length, RESAMPLES, seed);
     for (const metric of Object.keys(EVAL_METRICS) as EvalMetric[]) {
       const va = both.map((c) => valuesOf(ga.get(c.id)!, metric));
       const vb = both.map((c) => valuesOf(gb.get(c.id)!, metric));
       if (va.every((v) => v.length === 0) && vb.every((v) => v.length === 0)) continue;
-      const diff = pairedBootstrap(va, vb, { resamples: RESAMPLES, seed: seedOf(`${a.id}:${b.id}:${metric}`) });
+      const diff = pairedBootstrap(va, vb, { resamples: RESAMPLES, seed: seed ^ seedOf(metric), plan });
       metrics.push({ metric, a: meanOfCases(va), b: meanOfCases(vb), difference: diff, verdict: verdictOf(metric, diff) });
     }
     const change = (c: EvalCase): CaseChange => {
@@ -823,10 +825,12 @@ export function summarise(row: repo.EvalRunRow, cases: EvalCase[], trials: repo.
   for (const t of trials) byCase.set(t.case_id, [...(byCase.get(t.case_id) ?? []), t]);
   const scored = cases.filter((c) => byCase.has(c.id));
   const metrics: Partial<Record<EvalMetric, Interval>> = {};
+  const seed = seedOf(row.id);
+  const plan = resamplePlan(scored.length, RESAMPLES, seed);
   for (const metric of Object.keys(EVAL_METRICS) as EvalMetric[]) {
     const values = scored.map((c) => valuesOf(byCase.get(c.id)!, metric));
     if (values.every((v) => v.length === 0)) continue;
-    metrics[metric] = bootstrapMean(values, { resamples: RESAMPLES, seed: seedOf(`${row.id}:${metric}`) });
+    metrics[metric] = bootstrapMean(values, { resamples: RESAMPLES, seed: seed ^ seedOf(metric), plan });
   }
   const errors = trials.filter((t) => t.status === 'error').length;
   const full = scored.map((c) => byCase.get(c.id)!);

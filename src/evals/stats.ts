@@ -63,26 +63,44 @@ function percentile(sorted: Float64Array, q: number): number {
 
 const round = (x: number) => Math.round(x * 1e9) / 1e9;
 
+/** Case indices drawn with replacement, `resamples` rows of `n`: one plan serves every metric of a run. */
+export function resamplePlan(n: number, resamples: number, seed: number): Uint32Array {
+  const random = seededRandom(seed);
+  const plan = new Uint32Array(n * resamples);
+  for (let i = 0; i < plan.length; i++) plan[i] = Math.floor(random() * n);
+  return plan;
+}
+
 /**
  * The mean over cases of each case's mean over trials, with a percentile bootstrap 95% interval: cases are
  * resampled with replacement, and within each drawn case its trials are (the nested, two-level bootstrap).
- * Cases without values are left out.
+ * Cases without values are left out of each resampled mean. `plan` (from {@link resamplePlan} over these cases)
+ * lets several metrics share the case draws.
  */
-export function bootstrapMean(cases: number[][], options: { resamples: number; seed: number }): Interval {
-  const prepared = cases.filter((t) => t.length > 0).map(prepare);
+export function bootstrapMean(cases: number[][], options: { resamples: number; seed: number; plan?: Uint32Array }): Interval {
+  const prepared = cases.map((t) => (t.length > 0 ? prepare(t) : null));
+  const present = prepared.filter((p): p is Prepared => p !== null);
+  if (present.length === 0) return { mean: null, low: null, high: null, cases: 0 };
+  const point = mean(present.map((p) => p.mean));
+  if (present.length === 1 && present[0]!.constant) return { mean: round(point), low: round(point), high: round(point), cases: 1 };
   const n = prepared.length;
-  if (n === 0) return { mean: null, low: null, high: null, cases: 0 };
-  const point = mean(prepared.map((p) => p.mean));
-  if (n === 1 && prepared[0]!.constant) return { mean: round(point), low: round(point), high: round(point), cases: 1 };
-  const random = seededRandom(options.seed);
+  const plan = options.plan ?? resamplePlan(n, options.resamples, options.seed);
+  const random = seededRandom(options.seed ^ 0x9e3779b9);
   const stats = new Float64Array(options.resamples);
   for (let b = 0; b < options.resamples; b++) {
     let s = 0;
-    for (let i = 0; i < n; i++) s += resampleCase(prepared[Math.floor(random() * n)]!, random);
-    stats[b] = s / n;
+    let count = 0;
+    const row = b * n;
+    for (let i = 0; i < n; i++) {
+      const p = prepared[plan[row + i]!];
+      if (!p) continue;
+      s += resampleCase(p, random);
+      count++;
+    }
+    stats[b] = count > 0 ? s / count : point;
   }
   stats.sort();
-  return { mean: round(point), low: round(percentile(stats, 0.025)), high: round(percentile(stats, 0.975)), cases: n };
+  return { mean: round(point), low: round(percentile(stats, 0.025)), high: round(percentile(stats, 0.975)), cases: present.length };
 }
 
 /** A paired difference (b − a) with its bootstrap 95% interval. */
@@ -96,30 +114,37 @@ export interface PairedInterval {
 /**
  * The paired bootstrap of b − a over the cases both runs scored: each resample draws cases with replacement and,
  * inside each case, both runs' trials, so the interval holds the noise of repeated trials as well as of cases.
+ * `plan` (over the aligned cases) lets several metrics share the case draws.
  */
-export function pairedBootstrap(a: number[][], b: number[][], options: { resamples: number; seed: number }): PairedInterval {
-  const pairs: [Prepared, Prepared][] = [];
-  for (let i = 0; i < a.length; i++) {
+export function pairedBootstrap(a: number[][], b: number[][], options: { resamples: number; seed: number; plan?: Uint32Array }): PairedInterval {
+  const n = Math.max(a.length, b.length);
+  const pairs: ([Prepared, Prepared] | null)[] = [];
+  for (let i = 0; i < n; i++) {
     const x = a[i];
     const y = b[i];
-    if (x && y && x.length > 0 && y.length > 0) pairs.push([prepare(x), prepare(y)]);
+    pairs.push(x && y && x.length > 0 && y.length > 0 ? [prepare(x), prepare(y)] : null);
   }
-  const n = pairs.length;
-  if (n === 0) return { difference: null, low: null, high: null, cases: 0 };
-  const point = mean(pairs.map(([x, y]) => y.mean - x.mean));
-  if (pairs.every(([x, y]) => x.constant && y.constant && x.mean === y.mean)) return { difference: 0, low: 0, high: 0, cases: n };
-  const random = seededRandom(options.seed);
+  const present = pairs.filter((p): p is [Prepared, Prepared] => p !== null);
+  if (present.length === 0) return { difference: null, low: null, high: null, cases: 0 };
+  const point = mean(present.map(([x, y]) => y.mean - x.mean));
+  if (present.every(([x, y]) => x.constant && y.constant && x.mean === y.mean)) return { difference: 0, low: 0, high: 0, cases: present.length };
+  const plan = options.plan ?? resamplePlan(n, options.resamples, options.seed);
+  const random = seededRandom(options.seed ^ 0x9e3779b9);
   const stats = new Float64Array(options.resamples);
   for (let r = 0; r < options.resamples; r++) {
     let s = 0;
+    let count = 0;
+    const row = r * n;
     for (let i = 0; i < n; i++) {
-      const [x, y] = pairs[Math.floor(random() * n)]!;
-      s += resampleCase(y, random) - resampleCase(x, random);
+      const pair = pairs[plan[row + i]!];
+      if (!pair) continue;
+      s += resampleCase(pair[1], random) - resampleCase(pair[0], random);
+      count++;
     }
-    stats[r] = s / n;
+    stats[r] = count > 0 ? s / count : point;
   }
   stats.sort();
-  return { difference: round(point), low: round(percentile(stats, 0.025)), high: round(percentile(stats, 0.975)), cases: n };
+  return { difference: round(point), low: round(percentile(stats, 0.025)), high: round(percentile(stats, 0.975)), cases: present.length };
 }
 
 /**
