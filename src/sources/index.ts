@@ -16,6 +16,6 @@ export { DOCUMENT_FORMATS, formatOf, parseDocument, type Block, type DocumentFor
 export { missingSources, recordVersions, type RecordVersion, type SourceRow, type SyncRunRow } from './sources.repository.js';
 export { dueSources, isValidCron } from './schedule.js';
 export { registerSourceRoutes } from './sources.routes.js';
-export { SourceSpec, type SourceSpecInput } from './sources.schema.js';
-export { declareSource, freshnessOf, sourceDiff, SourceService, sourceView, type Entity, type EntityField, type PushedDocument, type Source, type SourceStatus } from './sources.service.js';
-export { emptyCounts, type SyncCounts, type SyncResult } from './sync.service.js';
+export { EntityField, PushedDocument, Source, SourceSpec, SourceStatus, SyncCounts, SyncResult, type SourceSpecInput } from './sources.schema.js';
+export { declareSource, freshnessOf, sourceDiff, SourceService, sourceView, type Entity } from './sources.service.js';
+export { emptyCounts } from './sync.service.js';
