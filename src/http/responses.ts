@@ -58,13 +58,20 @@ function firstDifference(a: unknown, b: unknown, at: string): string | null {
   return `${at || 'the body'} is ${JSON.stringify(a)?.slice(0, 80)} but serialises as ${JSON.stringify(b)?.slice(0, 80)}`;
 }
 
+// A GET route's HEAD twin and routes sharing a schema share one compiled serializer (compiling is what start-up pays).
+const compiled = new WeakMap<z.ZodType, (data: unknown) => string>();
+
 /**
  * A serializer compiled from a route's zod response schema. Fields the schema lacks are dropped by the
  * compiled serializer; with `check`, every response is also compared with its plain JSON form and a
  * difference (a field the schema lacks, a value of another type) fails the request instead.
  */
 export function compileResponseSerializer(schema: z.ZodType, route: string, check: boolean): (data: unknown) => string {
-  const stringify = fastJson(responseJsonSchema(schema) as fastJson.AnySchema) as (data: unknown) => string;
+  let stringify = compiled.get(schema);
+  if (!stringify) {
+    stringify = fastJson(responseJsonSchema(schema) as fastJson.AnySchema) as (data: unknown) => string;
+    compiled.set(schema, stringify);
+  }
   if (!check) return stringify;
   return (data) => {
     const body = stringify(data);
