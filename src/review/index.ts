@@ -7,6 +7,6 @@
  * const tasks = await review.list(caller, { status: 'open', mine: true, limit: 50 });
  */
 export { ReviewService, type ReviewOptions, type RunPort, type RunVerdict } from './review.service.js';
-export { Decision, REVIEW_ACTIONS, ReviewTask, RunReview, TASK_STATUSES } from './review.schema.js';
+export { Decision, ReviewTask, RunReview, TASK_STATUSES } from './review.schema.js';
 export type { EscalationStep } from './review.repository.js';
 export { registerReviewRoutes } from './review.routes.js';

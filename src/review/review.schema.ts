@@ -45,4 +45,3 @@ export const Decision = z.discriminatedUnion('action', [
   z.strictObject({ action: z.literal('reject'), reason: z.string().min(1).max(2000).describe('Why, recorded on the run and in the audit log') }),
 ]);
 export type Decision = z.output<typeof Decision>;
-export const REVIEW_ACTIONS = Decision.options.map((o) => o.shape.action.value);
