@@ -33,6 +33,11 @@ describe('response serializers compiled from zod schemas', () => {
     expect(() => compileResponseSerializer(Task, 'GET /t 200', false)(withoutKind)).toThrow(/kind/);
   });
 
+  it('leaves out an unknown field that holds undefined, as JSON.stringify does', () => {
+    const write = compileResponseSerializer(Task, 'GET /t 200', true);
+    expect(JSON.parse(write({ ...task, details: undefined }))).toEqual({ ...task, details: undefined });
+  });
+
   it('keeps fields named like JSON Schema keywords', () => {
     const Named = z.object({ description: z.string(), default: z.boolean(), properties: z.array(z.string()) });
     const body = { description: 'd', default: true, properties: ['p'] };

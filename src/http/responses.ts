@@ -20,6 +20,11 @@ function normalise(node: unknown): unknown {
     // These hold schemas by name: the names are fields, not keywords.
     out[key] = NAMED.has(key) ? Object.fromEntries(Object.entries(value as JsonSchema).map(([k, v]) => [k, normalise(v)])) : normalise(value);
   }
+  // An `unknown` field may hold undefined, which JSON leaves out: fast-json-stringify must not require it.
+  if (Array.isArray(out.required) && typeof out.properties === 'object' && out.properties !== null) {
+    const properties = out.properties as Record<string, JsonSchema>;
+    out.required = out.required.filter((key: string) => Object.keys(properties[key] ?? {}).length > 0);
+  }
   const options = out.anyOf;
   if (Array.isArray(options) && options.length === 2 && Object.keys(out).length === 1) {
     const [a, b] = options as JsonSchema[];
