@@ -62,16 +62,26 @@ export type RouteAuth = { public: true } | { scope: Scope };
 
 export interface RouteConfig {
   auth: RouteAuth;
+  /**
+   * Why the route's success responses have no `schema.response` (a stream, a pass-through body, not JSON); every
+   * other route declares its responses as zod schemas, and the server refuses to register it otherwise.
+   */
+  undeclaredResponse?: string;
 }
 
-/** Wraps a route's auth declaration as Fastify route config. */
-export function routeAuth(auth: RouteAuth): RouteConfig {
-  return { auth };
+/** Wraps a route's auth declaration (and, for a route without response schemas, why) as Fastify route config. */
+export function routeAuth(auth: RouteAuth, options: { undeclaredResponse?: string } = {}): RouteConfig {
+  return options.undeclaredResponse ? { auth, undeclaredResponse: options.undeclaredResponse } : { auth };
 }
 
 /** The auth a route declared in its config, if any. */
 export function declaredAuth(config: unknown): RouteAuth | undefined {
   return typeof config === 'object' && config !== null ? (config as Partial<RouteConfig>).auth : undefined;
+}
+
+/** Why a route declared no response schemas, if it said so. */
+export function undeclaredResponse(config: unknown): string | undefined {
+  return typeof config === 'object' && config !== null ? (config as Partial<RouteConfig>).undeclaredResponse : undefined;
 }
 
 /** Types `request.body`, `params` and `querystring` from the zod schemas a route declares. */

@@ -8,6 +8,7 @@ import {
   type ZodTypeProvider,
 } from '../access/index.js';
 import { TarmacError } from '../errors/index.js';
+import { AuditCheckpoint, AuditEntry, VerifyResult } from './audit.schema.js';
 import type { AuditLog } from './audit.service.js';
 
 const ListQuery = z.strictObject({
@@ -22,34 +23,6 @@ const ListQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 
-const Entry = z.object({
-  seq: z.number(),
-  at: z.string(),
-  actor: z.object({ type: z.string(), id: z.string(), userId: z.string().nullable() }),
-  action: z.string(),
-  target: z.object({ type: z.string(), id: z.string() }),
-  teamId: z.string().nullable(),
-  before: z.unknown(),
-  after: z.unknown(),
-  requestId: z.string().nullable(),
-  prevHash: z.string(),
-  hash: z.string(),
-});
-
-const Checkpoint = z.object({ seq: z.number(), hash: z.string(), signedAt: z.string(), keyId: z.string(), signature: z.string() });
-
-const VerifyResponse = z.object({
-  ok: z.boolean(),
-  entries: z.number(),
-  headSeq: z.number(),
-  headHash: z.string(),
-  checkpoints: z.number(),
-  firstBrokenSeq: z.number().nullable(),
-  problem: z.string().nullable(),
-  warning: z.string().nullable(),
-  durationMs: z.number(),
-});
-
 /** `/api/v1/audit…`: read, verify and checkpoint the audit log. Nothing here changes or removes entries. */
 export function registerAuditRoutes(app: FastifyInstance, audit: AuditLog): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -62,7 +35,7 @@ export function registerAuditRoutes(app: FastifyInstance, audit: AuditLog): void
         summary: 'List audit entries, newest first. Admins see all; team owners see their teams\' entries.',
         tags: ['audit'],
         querystring: ListQuery,
-        response: { 200: z.object({ entries: z.array(Entry), nextBefore: z.number().nullable() }) },
+        response: { 200: z.object({ entries: z.array(AuditEntry), nextBefore: z.number().nullable() }) },
       },
     },
     async (request) => {
@@ -98,7 +71,7 @@ export function registerAuditRoutes(app: FastifyInstance, audit: AuditLog): void
       schema: {
         summary: 'Recompute the whole hash chain and check every signed checkpoint (platform admins).',
         tags: ['audit'],
-        response: { 200: VerifyResponse },
+        response: { 200: VerifyResult },
       },
     },
     async (request) => {
@@ -111,7 +84,7 @@ export function registerAuditRoutes(app: FastifyInstance, audit: AuditLog): void
     '/api/v1/audit/checkpoints',
     {
       config: routeAuth({ scope: 'read' }),
-      schema: { summary: 'List signed checkpoints (platform admins).', tags: ['audit'], response: { 200: z.object({ checkpoints: z.array(Checkpoint) }) } },
+      schema: { summary: 'List signed checkpoints (platform admins).', tags: ['audit'], response: { 200: z.object({ checkpoints: z.array(AuditCheckpoint) }) } },
     },
     async (request) => {
       requireAdmin(principalOf(request));
@@ -126,7 +99,7 @@ export function registerAuditRoutes(app: FastifyInstance, audit: AuditLog): void
       schema: {
         summary: 'Sign a checkpoint at the current head now (platform admins).',
         tags: ['audit'],
-        response: { 200: z.object({ checkpoint: Checkpoint.nullable() }) },
+        response: { 200: z.object({ checkpoint: AuditCheckpoint.nullable() }) },
       },
     },
     async (request) => {
@@ -143,7 +116,7 @@ export function registerAuditRoutes(app: FastifyInstance, audit: AuditLog): void
         summary: 'One audit entry (platform admins).',
         tags: ['audit'],
         params: z.strictObject({ seq: z.coerce.number().int().min(1) }),
-        response: { 200: Entry },
+        response: { 200: AuditEntry },
       },
     },
     async (request) => {

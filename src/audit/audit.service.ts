@@ -4,6 +4,7 @@ import type { Database, Queryable } from '../db/index.js';
 import { TarmacError } from '../errors/index.js';
 import { entryHash, GENESIS_HASH, jsonValue } from './chain.js';
 import * as repo from './audit.repository.js';
+import type { AuditCheckpoint, AuditEntry, VerifyResult } from './audit.schema.js';
 import { publicKeyId, signCheckpoint, verifyCheckpoint, type SigningKey } from './signing.js';
 
 /** One state change to record. */
@@ -18,44 +19,6 @@ export interface AuditRecord {
 
 /** Queues an audit entry in the current transaction (see {@link AuditLog.transaction}). */
 export type RecordAudit = (entry: AuditRecord) => Promise<void>;
-
-/** An audit entry as the API shows it. */
-export interface AuditEntry {
-  seq: number;
-  at: string;
-  actor: { type: string; id: string; userId: string | null };
-  action: string;
-  target: { type: string; id: string };
-  teamId: string | null;
-  before: unknown;
-  after: unknown;
-  requestId: string | null;
-  prevHash: string;
-  hash: string;
-}
-
-export interface AuditCheckpoint {
-  seq: number;
-  hash: string;
-  signedAt: string;
-  keyId: string;
-  signature: string;
-}
-
-/** The result of checking the whole chain. */
-export interface VerifyResult {
-  ok: boolean;
-  entries: number;
-  headSeq: number;
-  headHash: string;
-  checkpoints: number;
-  /** First sequence number at which the chain is broken; null when intact. */
-  firstBrokenSeq: number | null;
-  problem: string | null;
-  /** Set when the installation's recorded public key differs from this process's signing key. */
-  warning: string | null;
-  durationMs: number;
-}
 
 export interface ListAuditQuery {
   action?: string | undefined;

@@ -9,7 +9,8 @@
  * });
  * const { ok, firstBrokenSeq } = await audit.verify();
  */
-export { AuditLog, type AuditCheckpoint, type AuditEntry, type AuditRecord, type ListAuditQuery, type RecordAudit, type VerifyResult } from './audit.service.js';
+export { AuditLog, type AuditRecord, type ListAuditQuery, type RecordAudit } from './audit.service.js';
+export { AuditCheckpoint, AuditEntry, VerifyResult } from './audit.schema.js';
 export { generateSigningKey, loadSigningKey, type SigningKey } from './signing.js';
 export { canonicalJson } from './chain.js';
 export { capability, type AuditKeys } from './capability.js';

@@ -6,7 +6,7 @@ import type { VerifyResult } from '../audit/index.js';
 import type { Config } from '../config/index.js';
 import { embeddedLockOwner } from '../db/index.js';
 import { ERROR_CODES, TarmacError, type ErrorCode } from '../errors/index.js';
-import type { ApiKey, CreateKeyInput } from '../identity/index.js';
+import type { ApiKey, CreatedKey, CreateKeyInput } from '../identity/index.js';
 import type { PromptDiff, PromptSummary, PromptVersion, VersionSelector } from '../prompts/index.js';
 import type { SearchInput, SearchResult } from '../retrieval/index.js';
 import type { SourceStatus, SyncCounts, SyncResult } from '../sources/index.js';
@@ -21,7 +21,7 @@ export interface TarmacClient {
   readonly mode: 'local' | 'remote';
   apply(text: string, file: string, dryRun: boolean): Promise<ApplyResult>;
   verifyAudit(): Promise<VerifyResult>;
-  createKey(input: CreateKeyInput): Promise<{ key: ApiKey; token: string }>;
+  createKey(input: CreateKeyInput): Promise<CreatedKey>;
   listKeys(): Promise<ApiKey[]>;
   revokeKey(id: string): Promise<ApiKey>;
   listPrompts(): Promise<PromptSummary[]>;
@@ -95,7 +95,7 @@ class LocalClient implements TarmacClient {
     return this.services.audit.verify();
   }
 
-  createKey(input: CreateKeyInput): Promise<{ key: ApiKey; token: string }> {
+  createKey(input: CreateKeyInput): Promise<CreatedKey> {
     return this.services.identity.createKey({ principal: this.principal }, input);
   }
 
@@ -249,7 +249,7 @@ class RemoteClient implements TarmacClient {
     return this.call('GET', '/api/v1/audit/verify');
   }
 
-  createKey(input: CreateKeyInput): Promise<{ key: ApiKey; token: string }> {
+  createKey(input: CreateKeyInput): Promise<CreatedKey> {
     const { expiresAt, ...rest } = input;
     return this.call('POST', '/api/v1/keys', { ...rest, ...(expiresAt ? { expiresAt: expiresAt.toISOString() } : {}) });
   }

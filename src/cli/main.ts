@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { packageVersion, startBanner, startServer } from '../app/index.js';
-import { SCOPES, type Scope, type TeamRole } from '../access/index.js';
+import { SCOPES, TEAM_ROLES, type Scope, type TeamRole } from '../access/index.js';
 import { loadConfig, type Config } from '../config/index.js';
 import { isTarmacError, TarmacError } from '../errors/index.js';
-import type { SearchMode } from '../retrieval/index.js';
+import { CLASSIFICATIONS, type Classification } from '../policies/index.js';
+import { SEARCH_MODES, type SearchMode } from '../retrieval/index.js';
+import { TASK_STATUSES } from '../review/index.js';
 import type { SyncCounts } from '../sources/index.js';
 import { formatChanges } from '../workspace/index.js';
 import { SPEND_GROUPS, type SpendQuery } from '../gateway/index.js';
@@ -135,12 +137,12 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
     .requiredOption('--name <name>', 'what the key is for')
     .option('--user <user>', 'user id or email the key acts as (default: yourself)')
     .option('--team <team>', 'team id or name, for an application key')
-    .addOption(new Option('--role <role>', 'role of a team key in its team').choices(['owner', 'builder', 'reviewer', 'viewer']))
+    .addOption(new Option('--role <role>', 'role of a team key in its team').choices(TEAM_ROLES))
     .option('--scopes <scopes>', `comma-separated: ${SCOPES.join(',')}`, 'read,write')
     .option('--expires-in-days <days>', 'expiry in days')
-    .addOption(new Option('--classification <classification>', 'data classification of model requests that name none').choices(['public', 'internal', 'confidential', 'restricted']))
+    .addOption(new Option('--classification <classification>', 'data classification of model requests that name none').choices(CLASSIFICATIONS))
     .option('--json', 'machine-readable output')
-    .action(async (opts: { name: string; user?: string; team?: string; role?: TeamRole; scopes: string; expiresInDays?: string; classification?: 'public' | 'internal' | 'confidential' | 'restricted'; json?: boolean }) => {
+    .action(async (opts: { name: string; user?: string; team?: string; role?: TeamRole; scopes: string; expiresInDays?: string; classification?: Classification; json?: boolean }) => {
       if (opts.role && !opts.team) throw new TarmacError('validation_failed', '--role applies to team keys only: add --team');
       const days = opts.expiresInDays === undefined ? undefined : Number(opts.expiresInDays);
       if (days !== undefined && (!Number.isInteger(days) || days < 1)) throw new TarmacError('validation_failed', '--expires-in-days must be a whole number of days');
@@ -230,7 +232,7 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
     .command('list')
     .description('Review tasks of the teams you review for (default: open ones)')
     .option('--mine', 'only tasks assigned to you')
-    .addOption(new Option('--status <status>', 'task status').choices(['open', 'approved', 'edited', 'rejected', 'timed_out']).default('open'))
+    .addOption(new Option('--status <status>', 'task status').choices(TASK_STATUSES).default('open'))
     .option('--json', 'machine-readable output')
     .action(async (opts: { mine?: boolean; status: string; json?: boolean }) => {
       const tasks = await withClient((c) => c.reviews(opts.mine ?? false, opts.status));
@@ -399,7 +401,7 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
     .option('--as <user>', 'search as this user (email or id; platform admins and act_as keys)')
     .option('-k, --k <k>', 'number of results', '10')
     .option('--source <sources>', 'comma-separated source names')
-    .addOption(new Option('--mode <mode>', 'ranking').choices(['lexical', 'vector', 'hybrid']))
+    .addOption(new Option('--mode <mode>', 'ranking').choices(SEARCH_MODES))
     .option('--json', 'machine-readable output')
     .action(async (query: string, opts: { as?: string; k: string; source?: string; mode?: SearchMode; json?: boolean }) => {
       const k = Number(opts.k);

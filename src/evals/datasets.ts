@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { parse as parseCsv } from 'csv-parse/sync';
-import { TarmacError } from '../errors/index.js';
+import { findTextProblem, TarmacError } from '../errors/index.js';
 import { EvalCase, type EvalCaseInput } from './evals.schema.js';
 
 export const DATASET_FORMATS = ['jsonl', 'csv'] as const;
@@ -19,6 +19,12 @@ export function normaliseCases(raw: { line: number; value: unknown }[], origin: 
   const out: EvalCase[] = [];
   const seen = new Map<string, number>();
   for (const { line, value } of raw) {
+    // A file's text is held to the same rules as a request's: no NUL, no lone surrogate, no prototype keys.
+    const problem = findTextProblem(value);
+    if (problem) {
+      issues.push({ path: `line ${line}${problem.path.length ? `: ${problem.path.join('.')}` : ''}`, message: problem.message });
+      continue;
+    }
     const parsed = EvalCase.safeParse(value);
     if (!parsed.success) {
       for (const issue of parsed.error.issues.slice(0, 5)) issues.push({ path: `line ${line}${issue.path.length ? `: ${issue.path.join('.')}` : ''}`, message: issue.message });

@@ -1,5 +1,6 @@
 import type { Queryable } from '../db/index.js';
-import type { EvalCase, EvalStatus } from './evals.schema.js';
+import type { z } from 'zod';
+import type { AssertionOutcome, EvalCase, EvalStatus } from './evals.schema.js';
 
 export interface DatasetRow {
   id: string;
@@ -147,7 +148,7 @@ export interface StoredTrial {
   error: string | null;
   metrics: Record<string, number>;
   passed: boolean;
-  assertions: { type: string; passed: boolean; detail: string }[];
+  assertions: z.output<typeof AssertionOutcome>[];
   promptVersion: number | null;
   model: string | null;
   judge: { score: number | null; error: string | null } | null;

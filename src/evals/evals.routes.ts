@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { callerOf, routeAuth, type ZodTypeProvider } from '../access/index.js';
 import { DATASET_FORMATS } from './datasets.js';
-import { EVAL_STATUSES } from './evals.schema.js';
+import { Comparison, Dataset as DatasetShape, DatasetDetail, DatasetVersion, EVAL_STATUSES, EvalRunDetail, EvalRunView, GateReport, VersionCases } from './evals.schema.js';
 import type { EvalService } from './evals.service.js';
 
 const tags = ['evals'];
@@ -15,7 +15,7 @@ const Format = z.enum(DATASET_FORMATS);
 export function registerEvalRoutes(app: FastifyInstance, evals: EvalService): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
 
-  r.get('/api/v1/datasets', { config: read, schema: { summary: 'Datasets the caller can read.', tags } }, async (request) => ({ datasets: await evals.listDatasets(callerOf(request)) }));
+  r.get('/api/v1/datasets', { config: read, schema: { summary: 'Datasets the caller can read.', tags, response: { 200: z.object({ datasets: z.array(DatasetShape) }) } } }, async (request) => ({ datasets: await evals.listDatasets(callerOf(request)) }));
 
   r.post(
     '/api/v1/datasets',
@@ -25,6 +25,7 @@ export function registerEvalRoutes(app: FastifyInstance, evals: EvalService): vo
         summary: 'Create a dataset (team builders), with a first version when cases are given.',
         tags,
         body: z.strictObject({ name: z.string(), team: z.string(), description: z.string().optional(), cases: z.array(z.unknown()).max(100_000).optional() }),
+        response: { 201: DatasetShape },
       },
     },
     async (request, reply) => {
@@ -33,7 +34,7 @@ export function registerEvalRoutes(app: FastifyInstance, evals: EvalService): vo
     },
   );
 
-  r.get('/api/v1/datasets/:dataset', { config: read, schema: { summary: 'A dataset with its versions.', tags, params: Dataset } }, async (request) =>
+  r.get('/api/v1/datasets/:dataset', { config: read, schema: { summary: 'A dataset with its versions.', tags, params: Dataset, response: { 200: DatasetDetail } } }, async (request) =>
     evals.getDataset(callerOf(request), request.params.dataset),
   );
 
@@ -46,6 +47,7 @@ export function registerEvalRoutes(app: FastifyInstance, evals: EvalService): vo
         tags,
         params: Dataset,
         body: z.strictObject({ format: Format.default('jsonl'), content: z.string().min(1), note: z.string().max(2000).optional() }),
+        response: { 201: DatasetVersion },
       },
     },
     async (request, reply) => reply.code(201).send(await evals.importVersion(callerOf(request), request.params.dataset, request.body.content, request.body.format, request.body.note)),
@@ -54,7 +56,7 @@ export function registerEvalRoutes(app: FastifyInstance, evals: EvalService): vo
   r.get(
     '/api/v1/datasets/:dataset/export',
     {
-      config: read,
+      config: routeAuth({ scope: 'read' }, { undeclaredResponse: 'a JSONL or CSV file' }),
       schema: { summary: "A version's cases as JSONL or CSV.", tags, params: Dataset, querystring: z.strictObject({ version: z.coerce.number().int().min(1).optional(), format: Format.default('jsonl') }) },
     },
     async (request, reply) => {
@@ -65,7 +67,7 @@ export function registerEvalRoutes(app: FastifyInstance, evals: EvalService): vo
 
   r.get(
     '/api/v1/datasets/:dataset/cases',
-    { config: read, schema: { summary: "A version's cases (default: the current version).", tags, params: Dataset, querystring: z.strictObject({ version: z.coerce.number().int().min(1).optional() }) } },
+    { config: read, schema: { summary: "A version's cases (default: the current version).", tags, params: Dataset, querystring: z.strictObject({ version: z.coerce.number().int().min(1).optional() }), response: { 200: VersionCases } } },
     async (request) => evals.casesOf(callerOf(request), request.params.dataset, request.query.version),
   );
 
@@ -78,6 +80,7 @@ export function registerEvalRoutes(app: FastifyInstance, evals: EvalService): vo
         tags,
         params: Dataset,
         body: z.strictObject({ add: z.array(z.unknown()).max(100_000).optional(), remove: z.array(z.string()).max(100_000).optional(), note: z.string().max(2000).optional() }),
+        response: { 201: DatasetVersion },
       },
     },
     async (request, reply) => reply.code(201).send(await evals.editCases(callerOf(request), request.params.dataset, request.body)),
@@ -92,12 +95,13 @@ export function registerEvalRoutes(app: FastifyInstance, evals: EvalService): vo
         tags,
         params: Dataset,
         body: z.strictObject({ runId: z.string().min(1).max(100), tags: z.array(z.string().min(1).max(100)).max(50).optional(), expectedDocuments: z.array(z.string().min(1).max(1000)).max(1000).optional() }),
+        response: { 201: DatasetVersion },
       },
     },
     async (request, reply) => reply.code(201).send(await evals.caseFromRun(callerOf(request), request.params.dataset, request.body)),
   );
 
-  r.post('/api/v1/evals', { config: write, schema: { summary: 'Start an eval run of a use case configuration over a dataset version (team builders).', tags, body: z.record(z.string(), z.unknown()) } }, async (request, reply) =>
+  r.post('/api/v1/evals', { config: write, schema: { summary: 'Start an eval run of a use case configuration over a dataset version (team builders).', tags, body: z.record(z.string(), z.unknown()), response: { 202: EvalRunView } } }, async (request, reply) =>
     reply.code(202).send(await evals.start(callerOf(request), request.body)),
   );
 
@@ -109,6 +113,7 @@ export function registerEvalRoutes(app: FastifyInstance, evals: EvalService): vo
         summary: 'Eval runs, newest first.',
         tags,
         querystring: z.strictObject({ useCase: z.string().optional(), dataset: z.string().optional(), status: z.enum(EVAL_STATUSES).optional(), limit: z.coerce.number().int().min(1).max(500).default(50) }),
+        response: { 200: z.object({ evals: z.array(EvalRunView) }) },
       },
     },
     async (request) => ({ evals: await evals.list(callerOf(request), request.query) }),
@@ -116,12 +121,12 @@ export function registerEvalRoutes(app: FastifyInstance, evals: EvalService): vo
 
   r.get(
     '/api/v1/evals/compare',
-    { config: read, schema: { summary: 'B against A on the same dataset version: paired bootstrap intervals and a verdict per metric.', tags, querystring: z.strictObject({ a: z.string().min(1), b: z.string().min(1) }) } },
+    { config: read, schema: { summary: 'B against A on the same dataset version: paired bootstrap intervals and a verdict per metric.', tags, querystring: z.strictObject({ a: z.string().min(1), b: z.string().min(1) }), response: { 200: Comparison } } },
     async (request) => evals.compare(callerOf(request), request.query.a, request.query.b),
   );
 
   const Id = z.strictObject({ id: z.string().min(1).max(100) });
-  r.get('/api/v1/evals/:id', { config: read, schema: { summary: 'An eval run with its progress, summary and per-case results.', tags, params: Id } }, async (request) => evals.get(callerOf(request), request.params.id));
-  r.get('/api/v1/evals/:id/gate', { config: read, schema: { summary: "The use case's promotion gate held against this eval run.", tags, params: Id } }, async (request) => evals.gateOfRun(callerOf(request), request.params.id));
-  r.post('/api/v1/evals/:id/cancel', { config: write, schema: { summary: 'Cancel an eval run: finished trials are kept.', tags, params: Id } }, async (request) => evals.cancel(callerOf(request), request.params.id));
+  r.get('/api/v1/evals/:id', { config: read, schema: { summary: 'An eval run with its progress, summary and per-case results.', tags, params: Id, response: { 200: EvalRunDetail } } }, async (request) => evals.get(callerOf(request), request.params.id));
+  r.get('/api/v1/evals/:id/gate', { config: read, schema: { summary: "The use case's promotion gate held against this eval run.", tags, params: Id, response: { 200: GateReport } } }, async (request) => evals.gateOfRun(callerOf(request), request.params.id));
+  r.post('/api/v1/evals/:id/cancel', { config: write, schema: { summary: 'Cancel an eval run: finished trials are kept.', tags, params: Id, response: { 200: EvalRunView } } }, async (request) => evals.cancel(callerOf(request), request.params.id));
 }

@@ -42,7 +42,7 @@ export const EvalCase = z.strictObject({
     .describe('Where the case came from'),
 });
 export type EvalCaseInput = z.input<typeof EvalCase>;
-export type EvalCase = z.output<typeof EvalCase> & { id: string };
+export type EvalCase = z.output<typeof StoredCase>;
 
 export const DatasetName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and dashes, at most 63');
 
@@ -88,3 +88,138 @@ export const GATE_RESULTS = ['pass', 'fail', 'inconclusive'] as const;
 export type GateResult = (typeof GATE_RESULTS)[number];
 
 export const MetricCode = z.enum(EVAL_METRIC_CODES as [EvalMetric, ...EvalMetric[]]);
+
+// ── responses ─────────────────────────────────────────────────────────────────────────────────
+
+/** A case as stored in a version: every default filled in, its id set. */
+export const StoredCase = EvalCase.extend({ id: z.string() });
+export type StoredCase = z.output<typeof StoredCase>;
+
+export const Dataset = z.object({
+  id: z.string(),
+  name: z.string(),
+  teamId: z.string(),
+  description: z.string(),
+  version: z.number().describe('The current version (0 before the first)'),
+  caseCount: z.number(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type Dataset = z.output<typeof Dataset>;
+
+const VersionFields = { dataset: z.string(), version: z.number(), caseCount: z.number(), note: z.string(), createdBy: z.string().nullable(), createdAt: z.string() };
+export const DatasetVersion = z.object({ ...VersionFields, warnings: z.array(z.string()).describe('Expected documents that match no indexed document: their cases get no retrieval metrics') });
+export type DatasetVersion = z.output<typeof DatasetVersion>;
+export const DatasetDetail = Dataset.extend({ versions: z.array(z.object(VersionFields)) });
+export type DatasetDetail = z.output<typeof DatasetDetail>;
+export const VersionCases = z.object({ dataset: z.string(), version: z.number(), cases: z.array(StoredCase) });
+
+/** The configuration an eval run evaluated, resolved when it was created. */
+export const ResolvedConfig = z.object({ promptVersion: z.number(), route: z.string(), context: z.record(z.string(), z.unknown()), as: z.string().nullable() });
+export type ResolvedConfig = z.output<typeof ResolvedConfig>;
+
+/** A mean with its bootstrap 95% interval; null when there is nothing to compute it from. */
+export const Interval = z.object({ mean: z.number().nullable(), low: z.number().nullable(), high: z.number().nullable(), cases: z.number() });
+
+const MetricValues = z.partialRecord(MetricCode, z.number());
+
+export const EvalSummary = z.object({
+  cases: z.number(),
+  trialsDone: z.number(),
+  errors: z.number(),
+  errorRate: z.number().nullable(),
+  passRate: Interval,
+  passAll: z.number().nullable().describe('Share of cases all of whose trials passed (pass^k)'),
+  flakiness: z.number().nullable().describe('Share of cases whose trials disagree'),
+  metrics: z.partialRecord(MetricCode, Interval),
+  costUsd: z.number(),
+  wallSeconds: z.number().nullable(),
+  notAvailable: z.array(z.string()),
+});
+export type EvalSummary = z.output<typeof EvalSummary>;
+
+export const EvalRunView = z.object({
+  id: z.string(),
+  useCase: z.string(),
+  dataset: z.string(),
+  datasetVersion: z.number(),
+  config: ResolvedConfig,
+  judge: z.object({ model: z.string(), rubric: z.string() }).nullable(),
+  trials: z.number(),
+  concurrency: z.number(),
+  status: z.enum(EVAL_STATUSES),
+  progress: z.object({ done: z.number(), total: z.number(), errors: z.number(), etaSeconds: z.number().nullable() }),
+  summary: EvalSummary.nullable(),
+  error: z.string().nullable(),
+  createdBy: z.string().nullable(),
+  createdAt: z.string(),
+  startedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+});
+export type EvalRunView = z.output<typeof EvalRunView>;
+
+export const AssertionOutcome = z.object({ type: z.enum(ASSERTION_TYPES as [Assertion['type'], ...Assertion['type'][]]), passed: z.boolean(), detail: z.string() });
+
+export const CaseSummary = z.object({
+  caseId: z.string(),
+  input: z.string(),
+  trials: z.number(),
+  passed: z.number(),
+  passRate: z.number().nullable(),
+  passAll: z.boolean(),
+  errors: z.number(),
+  metrics: MetricValues,
+});
+export type CaseSummary = z.output<typeof CaseSummary>;
+
+export const TrialView = z.object({
+  trial: z.number(),
+  status: z.enum(['ok', 'error']),
+  answer: z.string().nullable(),
+  decision: z.string().nullable(),
+  error: z.string().nullable(),
+  passed: z.boolean(),
+  metrics: z.record(z.string(), z.number()),
+  assertions: z.array(AssertionOutcome),
+});
+
+export const EvalRunDetail = EvalRunView.extend({ cases: z.array(CaseSummary.extend({ results: z.array(TrialView) })) });
+export type EvalRunDetail = z.output<typeof EvalRunDetail>;
+
+export const PairedInterval = z.object({ difference: z.number().nullable(), low: z.number().nullable(), high: z.number().nullable(), cases: z.number() });
+
+export const CaseChange = z.object({
+  caseId: z.string(),
+  input: z.string(),
+  passRate: z.object({ a: z.number().nullable(), b: z.number().nullable() }),
+  answer: z.object({ a: z.string().nullable(), b: z.string().nullable() }),
+});
+export type CaseChange = z.output<typeof CaseChange>;
+
+export const MetricComparison = z.object({ metric: MetricCode, a: z.number().nullable(), b: z.number().nullable(), difference: PairedInterval, verdict: z.enum(VERDICTS) });
+export type MetricComparison = z.output<typeof MetricComparison>;
+
+export const Comparison = z.object({
+  a: z.string(),
+  b: z.string(),
+  dataset: z.string(),
+  datasetVersion: z.number(),
+  cases: z.number(),
+  metrics: z.array(MetricComparison),
+  regressed: z.array(CaseChange),
+  improved: z.array(CaseChange),
+});
+export type Comparison = z.output<typeof Comparison>;
+
+export const GateFailure = z.object({
+  metric: z.string(),
+  value: z.number().nullable(),
+  threshold: z.union([z.number(), z.string()]),
+  interval: z.object({ low: z.number().nullable(), high: z.number().nullable() }).nullable(),
+  casesNeeded: z.number().nullable().optional().describe('Cases an inconclusive figure would need to be decided (normal approximation)'),
+  message: z.string(),
+});
+export type GateFailure = z.output<typeof GateFailure>;
+
+export const GateReport = z.object({ result: z.enum(GATE_RESULTS), evalRun: z.string().nullable(), failures: z.array(GateFailure), inconclusive: z.array(GateFailure) });
+export type GateReport = z.output<typeof GateReport>;

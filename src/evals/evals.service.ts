@@ -13,138 +13,31 @@ import { missingDocuments } from '../sources/index.js';
 import { findUseCase, Gate, parseThreshold, useCasesRunning, type Stage, type UseCaseRow, type UseCaseService } from '../usecases/index.js';
 import { exportCases, normaliseCases, parseCases, type DatasetFormat } from './datasets.js';
 import * as repo from './evals.repository.js';
-import type { EvalCase} from './evals.schema.js';
-import { DatasetSpec, EvalRunInput, type EvalConfig, type EvalStatus, type GateResult, type Verdict } from './evals.schema.js';
+import {
+  DatasetSpec,
+  EvalRunInput,
+  type CaseChange,
+  type CaseSummary,
+  type Comparison,
+  type Dataset,
+  type DatasetDetail,
+  type DatasetVersion,
+  type EvalCase,
+  type EvalConfig,
+  type EvalRunDetail,
+  type EvalRunView,
+  type EvalSummary,
+  type GateFailure,
+  type GateReport,
+  type MetricComparison,
+  type ResolvedConfig,
+  type Verdict,
+} from './evals.schema.js';
 import { failedTrialMetrics, scoreTrial } from './score.js';
 import { bootstrapMean, casesNeeded, pairedBootstrap, resamplePlan, seedOf, type Interval, type PairedInterval } from './stats.js';
 
 const RESAMPLES = 2000;
 const DAY_MS = 86_400_000;
-
-export interface Dataset {
-  id: string;
-  name: string;
-  teamId: string;
-  description: string;
-  version: number;
-  caseCount: number;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface DatasetVersion {
-  dataset: string;
-  version: number;
-  caseCount: number;
-  note: string;
-  createdBy: string | null;
-  createdAt: string;
-  /** Expected documents no indexed document matches: their cases get no retrieval metrics. */
-  warnings: string[];
-}
-
-/** The configuration an eval run evaluated, resolved when it was created. */
-export interface ResolvedConfig {
-  promptVersion: number;
-  route: string;
-  context: Record<string, unknown>;
-  as: string | null;
-}
-
-export interface CaseSummary {
-  caseId: string;
-  input: string;
-  trials: number;
-  passed: number;
-  passRate: number | null;
-  /** Every trial passed (pass^k). */
-  passAll: boolean;
-  errors: number;
-  metrics: Partial<Record<EvalMetric, number>>;
-}
-
-export interface EvalSummary {
-  cases: number;
-  trialsDone: number;
-  errors: number;
-  errorRate: number | null;
-  passRate: Interval;
-  /** Share of cases all of whose trials passed. */
-  passAll: number | null;
-  /** Share of cases whose trials disagree (some pass, some fail). */
-  flakiness: number | null;
-  metrics: Partial<Record<EvalMetric, Interval>>;
-  costUsd: number;
-  wallSeconds: number | null;
-  /** Metrics left out for some cases: expected documents that no indexed document matches. */
-  notAvailable: string[];
-}
-
-export interface EvalRunView {
-  id: string;
-  useCase: string;
-  dataset: string;
-  datasetVersion: number;
-  config: ResolvedConfig;
-  judge: { model: string; rubric: string } | null;
-  trials: number;
-  concurrency: number;
-  status: EvalStatus;
-  progress: { done: number; total: number; errors: number; etaSeconds: number | null };
-  summary: EvalSummary | null;
-  error: string | null;
-  createdBy: string | null;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-}
-
-export interface EvalRunDetail extends EvalRunView {
-  cases: (CaseSummary & { results: { trial: number; status: 'ok' | 'error'; answer: string | null; decision: string | null; error: string | null; passed: boolean; metrics: Record<string, number>; assertions: repo.StoredTrial['assertions'] }[] })[];
-}
-
-export interface MetricComparison {
-  metric: EvalMetric;
-  a: number | null;
-  b: number | null;
-  difference: PairedInterval;
-  verdict: Verdict;
-}
-
-export interface Comparison {
-  a: string;
-  b: string;
-  dataset: string;
-  datasetVersion: number;
-  cases: number;
-  metrics: MetricComparison[];
-  regressed: CaseChange[];
-  improved: CaseChange[];
-}
-
-export interface CaseChange {
-  caseId: string;
-  input: string;
-  passRate: { a: number | null; b: number | null };
-  answer: { a: string | null; b: string | null };
-}
-
-export interface GateFailure {
-  metric: string;
-  value: number | null;
-  threshold: number | string;
-  interval: { low: number | null; high: number | null } | null;
-  /** Cases an inconclusive figure would need to be decided (normal approximation). */
-  casesNeeded?: number | null;
-  message: string;
-}
-
-export interface GateReport {
-  result: GateResult;
-  evalRun: string | null;
-  failures: GateFailure[];
-  inconclusive: GateFailure[];
-}
 
 /** How a created eval run reaches a worker: a job queue in the server, at once in process otherwise. */
 export type EvalDispatch = (evalRunId: string) => Promise<void>;
@@ -247,7 +140,7 @@ export class EvalService {
     return (await repo.listDatasets(this.db, p.isAdmin ? null : Object.keys(p.roles).filter((t) => roleIn(p, t) !== null))).map(datasetView);
   }
 
-  async getDataset(caller: Caller, ref: string): Promise<Dataset & { versions: Omit<DatasetVersion, 'warnings'>[] }> {
+  async getDataset(caller: Caller, ref: string): Promise<DatasetDetail> {
     const row = await this.visibleDataset(caller.principal, ref);
     const versions = await repo.listVersions(this.db, row.id);
     return {

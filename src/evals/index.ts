@@ -9,9 +9,31 @@
  * const run = await evals.start(caller, { useCase: 'underwriting-assistant', dataset: 'uw-cases', trials: 5 });
  * const verdicts = await evals.compare(caller, baselineId, run.id);
  */
-export { Assertion, ASSERTION_TYPES, DatasetDeclaration, DatasetSpec, EVAL_STATUSES, EvalCase, EvalConfig, EvalRunInput, GATE_RESULTS, VERDICTS, type EvalStatus, type GateResult, type Verdict } from './evals.schema.js';
+export {
+  Assertion,
+  ASSERTION_TYPES,
+  Comparison,
+  Dataset,
+  DatasetDeclaration,
+  DatasetDetail,
+  DatasetSpec,
+  DatasetVersion,
+  EVAL_STATUSES,
+  EvalCase,
+  EvalConfig,
+  EvalRunDetail,
+  EvalRunInput,
+  EvalRunView,
+  EvalSummary,
+  GATE_RESULTS,
+  GateReport,
+  VERDICTS,
+  type EvalStatus,
+  type GateResult,
+  type Verdict,
+} from './evals.schema.js';
 export { DATASET_FORMATS, derivedCaseId, exportCases, parseCases, type DatasetFormat } from './datasets.js';
-export { EvalService, type Comparison, type Dataset, type DatasetVersion, type EvalDispatch, type EvalRunDetail, type EvalRunView, type EvalSummary, type GateReport } from './evals.service.js';
+export { EvalService, type EvalDispatch } from './evals.service.js';
 export { bootstrapMean, pairedBootstrap, seededRandom } from './stats.js';
 export { retrievalMetrics, tokenF1 } from './score.js';
 export { capability } from './capability.js';

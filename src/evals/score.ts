@@ -1,16 +1,12 @@
 import { z } from 'zod';
 import { RETRIEVAL_KS, type EvalMetric } from '../metrics/index.js';
 import type { TrialResult } from '../runs/index.js';
-import type { Assertion, EvalCase } from './evals.schema.js';
+import type { Assertion, AssertionOutcome as AssertionOutcomeShape, EvalCase } from './evals.schema.js';
 
 /** A trial's metric values; a metric that does not apply to the case (or could not be computed) is absent. */
 export type TrialMetrics = Partial<Record<EvalMetric, number>>;
 
-export interface AssertionOutcome {
-  type: Assertion['type'];
-  passed: boolean;
-  detail: string;
-}
+export type AssertionOutcome = z.output<typeof AssertionOutcomeShape>;
 
 const normalise = (text: string) =>
   text

@@ -1,11 +1,8 @@
+import type { z } from 'zod';
+import type { Interval as IntervalShape, PairedInterval as PairedShape } from './evals.schema.js';
+
 /** A mean with its bootstrap 95% interval; every figure is null when there is nothing to compute it from. */
-export interface Interval {
-  mean: number | null;
-  low: number | null;
-  high: number | null;
-  /** Cases the figure is computed from. */
-  cases: number;
-}
+export type Interval = z.output<typeof IntervalShape>;
 
 /** A seeded uniform generator in [0, 1) (mulberry32): the same eval run gives the same intervals. */
 export function seededRandom(seed: number): () => number {
@@ -104,12 +101,7 @@ export function bootstrapMean(cases: number[][], options: { resamples: number; s
 }
 
 /** A paired difference (b − a) with its bootstrap 95% interval. */
-export interface PairedInterval {
-  difference: number | null;
-  low: number | null;
-  high: number | null;
-  cases: number;
-}
+export type PairedInterval = z.output<typeof PairedShape>;
 
 /**
  * The paired bootstrap of b − a over the cases both runs scored: each resample draws cases with replacement and,

@@ -5,7 +5,8 @@ import { isTarmacError, TarmacError } from '../errors/index.js';
 import type { GatewayCaller, GatewayService } from './gateway.service.js';
 import type { GatewayTrace } from './traces.js';
 import type { ChatBody, ChatChunk } from './providers/provider.js';
-import { spend, SPEND_GROUPS } from './spend.js';
+import { ModelList, SPEND_GROUPS, SpendReport } from './gateway.schema.js';
+import { spend } from './spend.js';
 import { readTrace, TraceView } from './trace-view.js';
 import type { Database } from '../db/index.js';
 
@@ -128,9 +129,9 @@ async function streamResponse(gateway: GatewayService, request: FastifyRequest, 
  * revoked or expired key: 401; a key without the scope: 403). Refusals after authentication are traced by the
  * gateway itself.
  */
-function v1Route(gateway: GatewayService, scope: Scope, endpoint: GatewayTrace['endpoint']) {
+function v1Route(gateway: GatewayService, scope: Scope, endpoint: GatewayTrace['endpoint'], undeclaredResponse?: string) {
   return {
-    config: routeAuth({ scope }),
+    config: routeAuth({ scope }, { undeclaredResponse }),
     onError: async (request: FastifyRequest, reply: FastifyReply, err: Error) => {
       if (!isTarmacError(err) || (err.code !== 'unauthorized' && err.code !== 'forbidden')) return;
       const principal = request.principal;
@@ -151,7 +152,7 @@ export function registerGatewayRoutes(app: FastifyInstance, gateway: GatewayServ
   const r = app.withTypeProvider<ZodTypeProvider>();
   r.post(
     '/v1/chat/completions',
-    { ...v1Route(gateway, 'write', 'chat'), schema: { summary: 'OpenAI-compatible chat completion (with stream: true for SSE).', tags: ['gateway'], body: ChatCompletionBody } },
+    { ...v1Route(gateway, 'write', 'chat', "the provider's response passes through (fields Tarmac does not interpret included), or an SSE stream"), schema: { summary: 'OpenAI-compatible chat completion (with stream: true for SSE).', tags: ['gateway'], body: ChatCompletionBody } },
     async (request, reply) => {
       const body = request.body as ChatBody;
       if (body.stream === true) return streamResponse(gateway, request, reply, body);
@@ -169,7 +170,7 @@ export function registerGatewayRoutes(app: FastifyInstance, gateway: GatewayServ
   );
   r.post(
     '/v1/embeddings',
-    { ...v1Route(gateway, 'write', 'embeddings'), schema: { summary: 'OpenAI-compatible embeddings.', tags: ['gateway'], body: EmbeddingsBody } },
+    { ...v1Route(gateway, 'write', 'embeddings', "the provider's response passes through"), schema: { summary: 'OpenAI-compatible embeddings.', tags: ['gateway'], body: EmbeddingsBody } },
     async (request, reply) => {
       const { caller: c } = caller(request, reply);
       try {
@@ -182,7 +183,7 @@ export function registerGatewayRoutes(app: FastifyInstance, gateway: GatewayServ
       }
     },
   );
-  r.get('/v1/models', { ...v1Route(gateway, 'read', 'models'), schema: { summary: 'Models and routes the gateway serves.', tags: ['gateway'] } }, async () =>
+  r.get('/v1/models', { ...v1Route(gateway, 'read', 'models'), schema: { summary: 'Models and routes the gateway serves.', tags: ['gateway'], response: { 200: ModelList } } }, async () =>
     gateway.models(),
   );
   r.get(
@@ -200,6 +201,7 @@ export function registerGatewayRoutes(app: FastifyInstance, gateway: GatewayServ
           from: z.iso.datetime({ offset: true }).or(z.iso.date()).optional(),
           to: z.iso.datetime({ offset: true }).or(z.iso.date()).optional(),
         }),
+        response: { 200: SpendReport },
       },
     },
     async (request) => {

@@ -118,3 +118,31 @@ export type GatewayBudget = z.output<typeof GatewayBudget>;
 export type GatewayPrice = z.output<typeof GatewayPrice>;
 
 export const EMPTY_GATEWAY_CONFIG: GatewayConfig = { providers: [], routes: [], budgets: [], prices: [] };
+
+export const SPEND_GROUPS = ['team', 'key', 'model', 'day', 'usecase'] as const;
+export type SpendGroup = (typeof SPEND_GROUPS)[number];
+
+/** One row of `GET /api/v1/spend`: the groups asked for (null when not grouped by it) and their totals. */
+export const SpendRow = z.object({
+  team: z.string().nullable(),
+  key: z.string().nullable(),
+  model: z.string().nullable(),
+  day: z.string().nullable(),
+  usecase: z.string().nullable().describe('The use case traces recorded (`x-tarmac-use-case`, or the run\'s use case)'),
+  requests: z.number(),
+  errors: z.number(),
+  inputTokens: z.number(),
+  outputTokens: z.number(),
+  costUsd: z.number(),
+  estimatedCostUsd: z.number(),
+});
+export type SpendRow = z.output<typeof SpendRow>;
+
+export const SpendReport = z.object({ groupBy: z.array(z.enum(SPEND_GROUPS)), rows: z.array(SpendRow) });
+
+/** OpenAI's model list, as `GET /v1/models` answers. */
+export const ModelList = z.object({
+  object: z.literal('list'),
+  data: z.array(z.object({ id: z.string(), object: z.literal('model'), created: z.number(), owned_by: z.string() })),
+});
+export type ModelList = z.output<typeof ModelList>;

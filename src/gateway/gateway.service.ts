@@ -8,7 +8,7 @@ import { CLASSIFICATIONS, egressAllows, piiActionFor, type Classification, type 
 import { CircuitBreakers } from './breaker.js';
 import { BudgetLedger, type Limit, type Reservation } from './budgets.js';
 import { loadGateway, type LoadedGateway } from './config.js';
-import type { GatewayRoute } from './gateway.schema.js';
+import type { GatewayRoute, ModelList } from './gateway.schema.js';
 import type { ChatBody, ChatChunk, ChatCompletion, ChatMessage, Usage } from './providers/provider.js';
 import { callWithFallback, ClientGone, orderTargets, type FallbackOptions } from './router.js';
 import { boundMessageTokens, boundTextTokens, countTextTokens, estimateMessageTokens, messageText } from './tokens.js';
@@ -169,7 +169,7 @@ export class GatewayService {
   }
 
   /** `GET /v1/models`: routes, declared provider models and the built-in model. */
-  async models(): Promise<{ object: 'list'; data: { id: string; object: 'model'; created: number; owned_by: string }[] }> {
+  async models(): Promise<ModelList> {
     const g = await this.gateway();
     const ids: { id: string; owner: string }[] = [
       ...g.config.routes.map((r) => ({ id: r.name, owner: 'tarmac' })),

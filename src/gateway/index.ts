@@ -8,7 +8,7 @@
  * const gateway = new GatewayService(db);
  * const result = await gateway.chat(caller, { model: 'local/extractive', messages });
  */
-export { GatewayConfig, type GatewayRoute, type GatewayTarget } from './gateway.schema.js';
+export { GatewayConfig, ModelList, SPEND_GROUPS, SpendReport, SpendRow, type GatewayRoute, type GatewayTarget, type SpendGroup } from './gateway.schema.js';
 export { hasGatewayConfig, storedGatewayConfig, writeGatewayConfig } from './config.js';
 export { GatewayService, type ChatResult, type ChatStream, type GatewayCaller, type GatewayOptions } from './gateway.service.js';
 export { openAiErrorType } from './gateway.routes.js';
@@ -19,7 +19,7 @@ export { BedrockProvider } from './providers/bedrock.js';
 export { GeminiProvider } from './providers/gemini.js';
 export { OpenAiCompatibleProvider } from './providers/openai-compatible.js';
 export { ProviderError, type Provider } from './providers/provider.js';
-export { spend, SPEND_GROUPS, type SpendQuery, type SpendRow } from './spend.js';
+export { spend, type SpendQuery } from './spend.js';
 export type { GatewayTrace } from './traces.js';
 export { readTrace, TraceView } from './trace-view.js';
 export { TraceJournal } from './traces.js';

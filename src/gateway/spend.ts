@@ -1,9 +1,8 @@
 import { teamsWithRole, type Principal } from '../access/index.js';
 import type { Database } from '../db/index.js';
 import { listTeams } from '../identity/index.js';
+import { SPEND_GROUPS, type SpendGroup, type SpendRow } from './gateway.schema.js';
 
-export const SPEND_GROUPS = ['team', 'key', 'model', 'day', 'usecase'] as const;
-export type SpendGroup = (typeof SPEND_GROUPS)[number];
 
 export interface SpendQuery {
   groupBy: SpendGroup[];
@@ -13,20 +12,6 @@ export interface SpendQuery {
   to?: string | undefined;
 }
 
-export interface SpendRow {
-  team: string | null;
-  key: string | null;
-  model: string | null;
-  day: string | null;
-  /** The use case traces recorded (`x-tarmac-use-case`, or the run's use case). */
-  usecase: string | null;
-  requests: number;
-  errors: number;
-  inputTokens: number;
-  outputTokens: number;
-  costUsd: number;
-  estimatedCostUsd: number;
-}
 
 const COLUMN: Record<SpendGroup, string> = {
   team: 'g.team_id',

@@ -1,14 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { ZodType } from 'zod';
-import { declaredAuth, requireScope, type RouteConfig } from '../access/index.js';
+import { z, type ZodType } from 'zod';
+import { declaredAuth, requireScope, routeAuth, type RouteConfig } from '../access/index.js';
 import type { Registry } from '../capability/index.js';
 import { pendingMigrations, type Database } from '../db/index.js';
 import { isTarmacError, parseInput, TarmacError } from '../errors/index.js';
 import { openAiErrorType } from '../gateway/index.js';
 import { HttpMetrics } from './metrics.js';
 import { OpenApiCollector } from './openapi.js';
+import { compileResponseSerializer, requireResponseSchemas } from './responses.js';
 import { registerTextRules } from './text.js';
 
 /** Everything the server serves: the built capabilities, whose routes it registers. */
@@ -25,6 +26,11 @@ export interface ServerOptions {
   logLevel: string;
   /** Write logs here instead of standard output (tests). */
   logStream?: NodeJS.WritableStream;
+  /**
+   * Fail a response that its schema does not describe exactly (a field the schema lacks, a value of another type)
+   * instead of serialising it without the field. Default: on when NODE_ENV is `test` or `development`.
+   */
+  checkResponses?: boolean;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -113,6 +119,7 @@ export async function buildServer(deps: ServerDeps, options: ServerOptions): Pro
   app.addHook('onRoute', (route) => {
     const auth = declaredAuth(route.config);
     if (!auth) throw new Error(`route ${String(route.method)} ${route.url} declares no auth`);
+    requireResponseSchemas(route);
     openapi.add(route, !('public' in auth));
   });
 
@@ -125,7 +132,9 @@ export async function buildServer(deps: ServerDeps, options: ServerOptions): Pro
       return { error: err as Error };
     }
   });
-  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  // Responses serialise through their declared schema; statuses without one (errors) stay on JSON.stringify.
+  const checkResponses = options.checkResponses ?? ['test', 'development'].includes(process.env.NODE_ENV ?? '');
+  app.setSerializerCompiler(({ schema, method, url, httpStatus }) => compileResponseSerializer(schema as ZodType, `${method} ${url} ${httpStatus}`, checkResponses));
 
   app.addHook('onRequest', async (request: FastifyRequest, reply) => {
     reply.header('x-request-id', request.id);
@@ -164,23 +173,22 @@ export async function buildServer(deps: ServerDeps, options: ServerOptions): Pro
   });
 
   const open = { config: { auth: { public: true } } satisfies RouteConfig };
-  app.get('/healthz', { ...open, schema: { summary: 'Liveness: the process serves requests.', tags: ['operations'] } }, async () => ({ status: 'ok' }));
-  app.get('/readyz', { ...open, schema: { summary: 'Readiness: database reachable and migrations applied.', tags: ['operations'] } }, async (_request, reply) => {
+  app.get('/healthz', { ...open, schema: { summary: 'Liveness: the process serves requests.', tags: ['operations'], response: { 200: z.object({ status: z.literal('ok') }) } } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { ...open, schema: { summary: 'Readiness: database reachable and migrations applied.', tags: ['operations'], response: { 200: z.object({ status: z.literal('ready'), database: z.string() }) } } }, async () => {
     try {
       await deps.db.query('select 1');
       const pending = await pendingMigrations(deps.db);
       if (pending.length > 0) throw new TarmacError('not_ready', `migrations pending: ${pending.join(', ')}`);
     } catch (err) {
-      const error = isTarmacError(err) ? err : new TarmacError('not_ready', `database unreachable: ${(err as Error).message}`);
-      return reply.code(error.status).send(error.toJSON());
+      throw isTarmacError(err) ? err : new TarmacError('not_ready', `database unreachable: ${(err as Error).message}`);
     }
     return { status: 'ready', database: deps.db.kind };
   });
-  app.get('/metrics', { ...open, schema: { summary: 'Prometheus metrics.', tags: ['operations'] } }, async (_request, reply) => {
+  app.get('/metrics', { config: routeAuth({ public: true }, { undeclaredResponse: 'Prometheus text format' }), schema: { summary: 'Prometheus metrics.', tags: ['operations'] } }, async (_request, reply) => {
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });
-  app.get('/openapi.json', { config: { auth: { scope: 'read' } } satisfies RouteConfig, schema: { summary: 'This document.', tags: ['operations'] } }, async () =>
+  app.get('/openapi.json', { config: routeAuth({ scope: 'read' }, { undeclaredResponse: 'the document generated from the route schemas' }), schema: { summary: 'This document.', tags: ['operations'] } }, async () =>
     openapi.document({ title: 'Tarmac API', version: deps.version }),
   );
 

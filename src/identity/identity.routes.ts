@@ -2,39 +2,12 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { callerOf, principalOf, routeAuth, SCOPES, TEAM_ROLES, type ZodTypeProvider } from '../access/index.js';
 import { CLASSIFICATIONS } from '../policies/index.js';
+import { ApiKey, CreatedKey, Me, Team, User } from './identity.schema.js';
 import type { IdentityService } from './identity.service.js';
 
 const TeamName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and dashes, at most 63');
 const Email = z.email().max(320);
 const Role = z.enum(TEAM_ROLES);
-
-const Member = z.object({ userId: z.string(), email: z.string(), role: Role });
-const Team = z.object({ id: z.string(), name: z.string(), description: z.string(), createdAt: z.string(), updatedAt: z.string(), members: z.array(Member) });
-const User = z.object({
-  id: z.string(),
-  email: z.string(),
-  name: z.string(),
-  admin: z.boolean(),
-  disabled: z.boolean(),
-  createdAt: z.string(),
-  updatedAt: z.string(),
-  teams: z.array(z.object({ teamId: z.string(), name: z.string(), role: Role })),
-});
-const ApiKey = z.object({
-  id: z.string(),
-  prefix: z.string(),
-  name: z.string(),
-  userId: z.string().nullable(),
-  teamId: z.string().nullable(),
-  teamRole: Role.nullable(),
-  scopes: z.array(z.enum(SCOPES)),
-  classification: z.enum(CLASSIFICATIONS).nullable(),
-  expiresAt: z.string().nullable(),
-  revokedAt: z.string().nullable(),
-  lastUsedAt: z.string().nullable(),
-  createdAt: z.string(),
-  createdBy: z.string().nullable(),
-});
 
 const CreateUserBody = z.strictObject({ email: Email, name: z.string().max(200).optional(), admin: z.boolean().optional() });
 const UpdateUserBody = z.strictObject({ name: z.string().max(200).optional(), admin: z.boolean().optional(), disabled: z.boolean().optional() });
@@ -70,16 +43,7 @@ export function registerIdentityRoutes(app: FastifyInstance, identity: IdentityS
       schema: {
         summary: 'The calling key, its user or team, scopes and roles.',
         tags: ['identity'],
-        response: {
-          200: z.object({
-            keyId: z.string(),
-            userId: z.string().nullable(),
-            teamId: z.string().nullable(),
-            admin: z.boolean(),
-            scopes: z.array(z.string()),
-            roles: z.record(z.string(), Role),
-          }),
-        },
+        response: { 200: Me },
       },
     },
     async (request) => {
@@ -156,7 +120,7 @@ export function registerIdentityRoutes(app: FastifyInstance, identity: IdentityS
         summary: 'Create an API key. The token is in this response only; Tarmac stores its hash.',
         tags: ['identity'],
         body: CreateKeyBody,
-        response: { 201: z.object({ key: ApiKey, token: z.string() }) },
+        response: { 201: CreatedKey },
       },
     },
     async (request, reply) => {

@@ -17,45 +17,9 @@ import { LOCK_KEYS, newId, type Database, type Queryable } from '../db/index.js'
 import { TarmacError } from '../errors/index.js';
 import type { CLASSIFICATIONS } from '../policies/index.js';
 import * as repo from './identity.repository.js';
+import type { ApiKey, CreatedKey, Team, User } from './identity.schema.js';
 import { generateKey, parseKey, secretMatches } from './keys.js';
 import { PrincipalCache } from './principal-cache.js';
-
-export interface Team {
-  id: string;
-  name: string;
-  description: string;
-  createdAt: string;
-  updatedAt: string;
-  members: { userId: string; email: string; role: TeamRole }[];
-}
-
-export interface User {
-  id: string;
-  email: string;
-  name: string;
-  admin: boolean;
-  disabled: boolean;
-  createdAt: string;
-  updatedAt: string;
-  teams: { teamId: string; name: string; role: TeamRole }[];
-}
-
-export interface ApiKey {
-  id: string;
-  prefix: string;
-  name: string;
-  userId: string | null;
-  teamId: string | null;
-  teamRole: TeamRole | null;
-  scopes: Scope[];
-  /** Data classification of the key's model requests that name none. */
-  classification: Classification | null;
-  expiresAt: string | null;
-  revokedAt: string | null;
-  lastUsedAt: string | null;
-  createdAt: string;
-  createdBy: string | null;
-}
 
 export interface CreateKeyInput {
   name: string;
@@ -210,7 +174,7 @@ export class IdentityWriter {
     classification?: Classification | null;
     expiresAt: Date | null;
     createdBy: string | null;
-  }): Promise<{ key: ApiKey; token: string }> {
+  }): Promise<CreatedKey> {
     const { id, token, secretHash } = generateKey();
     const row = await repo.insertKey(this.tx, {
       id,
@@ -419,7 +383,7 @@ export class IdentityService {
   // ── API keys ─────────────────────────────────────────────────────────────────────────────────
 
   /** Creates a key; its token is returned once and never stored. A key never gets scopes its creator lacks. */
-  async createKey(caller: Caller, input: CreateKeyInput): Promise<{ key: ApiKey; token: string }> {
+  async createKey(caller: Caller, input: CreateKeyInput): Promise<CreatedKey> {
     const p = caller.principal;
     requireScope(p, 'write');
     const name = input.name.trim();

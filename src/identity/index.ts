@@ -7,7 +7,8 @@
  * const principal = await identity.authenticate('tmk_…');
  * const { token } = await identity.createKey({ principal }, { name: 'ci', scopes: ['read'] });
  */
-export { IdentityService, IdentityWriter, keyView, type ApiKey, type CreateKeyInput, type Team, type User } from './identity.service.js';
+export { IdentityService, IdentityWriter, keyView, type CreateKeyInput } from './identity.service.js';
+export { ApiKey, CreatedKey, Team, User } from './identity.schema.js';
 export { KEY_PREFIX } from './keys.js';
 export { emailsNamed, findInstallation, principalsOfTeam, principalsOfUser, findTeam, findUser, listTeams, membershipsOfUser, membersOfTeam, type TeamRow, type UserRow } from './identity.repository.js';
 export { capability } from './capability.js';

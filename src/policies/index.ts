@@ -4,7 +4,7 @@
  * @example
  * const { rules } = await new PolicyService(db).get('default');
  */
-export { AUTONOMY_LEVELS, CLASSIFICATIONS, PII_ACTIONS, PolicyName, PolicyRules, RISK_TIERS } from './policies.schema.js';
+export { AUTONOMY_LEVELS, CLASSIFICATIONS, PII_ACTIONS, Policy, PolicyName, PolicyRules, RISK_TIERS } from './policies.schema.js';
 export {
   classificationRank,
   egressAllows,
@@ -16,5 +16,5 @@ export {
   type PiiAction,
   type RiskTier,
 } from './evaluate.js';
-export { findPolicy, PolicyService, upsertPolicy, type Policy } from './policies.service.js';
+export { findPolicy, PolicyService, upsertPolicy } from './policies.service.js';
 export { capability } from './capability.js';

@@ -1,10 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { routeAuth, type ZodTypeProvider } from '../access/index.js';
-import { PolicyName, PolicyRules } from './policies.schema.js';
+import { Policy, PolicyName } from './policies.schema.js';
 import type { PolicyService } from './policies.service.js';
-
-const Policy = z.object({ name: z.string(), description: z.string(), rules: PolicyRules, createdAt: z.string(), updatedAt: z.string() });
 
 /** `/api/v1/policies…`: read the platform policies (they change through `tarmac apply`). */
 export function registerPolicyRoutes(app: FastifyInstance, policies: PolicyService): void {

@@ -60,3 +60,7 @@ export const PolicyRules = z.strictObject({
 export type PolicyRules = z.infer<typeof PolicyRules>;
 
 export const PolicyName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and dashes, at most 63');
+
+/** A platform policy as the API shows it. */
+export const Policy = z.object({ name: z.string(), description: z.string(), rules: PolicyRules, createdAt: z.string(), updatedAt: z.string() });
+export type Policy = z.output<typeof Policy>;

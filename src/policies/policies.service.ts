@@ -1,15 +1,7 @@
 import type { RecordAudit } from '../audit/index.js';
 import type { Database, Queryable } from '../db/index.js';
 import { TarmacError } from '../errors/index.js';
-import type { PolicyRules } from './policies.schema.js';
-
-export interface Policy {
-  name: string;
-  description: string;
-  rules: PolicyRules;
-  createdAt: string;
-  updatedAt: string;
-}
+import type { Policy, PolicyRules } from './policies.schema.js';
 
 interface PolicyRow {
   name: string;

@@ -8,15 +8,13 @@
  * const { messages } = await prompts.render(caller, 'underwriting-answer', { label: 'production' }, { question });
  */
 export { LabelName, ModelParams, PRODUCTION_LABEL, PromptContent, PromptMessage, PromptName, VariableSpec } from './prompts.schema.js';
+export { AddedVersion, PromptDetail, PromptDiff, PromptSummary, PromptVersion, RenderedPrompt } from './prompts.schema.js';
 export {
   contentHash,
   PromptService,
   PromptWriter,
   requireLabelRole,
   type LabelGate,
-  type PromptDiff,
-  type PromptSummary,
-  type PromptVersion,
   type VersionSelector,
 } from './prompts.service.js';
 export { findPrompt, labels as promptLabels, versions as promptVersions } from './prompts.repository.js';

@@ -1,32 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { callerOf, routeAuth, type ZodTypeProvider } from '../access/index.js';
-import { LabelName, ModelParams, PromptContent, PromptMessage, PromptName, VariableSpec } from './prompts.schema.js';
+import { AddedVersion, LabelName, PromptContent, PromptDetail, PromptDiff, PromptName, PromptSummary, PromptVersion, RenderedPrompt } from './prompts.schema.js';
 import type { PromptService, VersionSelector } from './prompts.service.js';
-
-const Summary = z.object({
-  id: z.string(),
-  name: z.string(),
-  teamId: z.string(),
-  team: z.string(),
-  description: z.string(),
-  latestVersion: z.number(),
-  labels: z.record(z.string(), z.number()),
-  createdAt: z.string(),
-  updatedAt: z.string(),
-});
-const Version = z.object({
-  prompt: z.string(),
-  version: z.number(),
-  messages: z.array(PromptMessage),
-  variables: z.record(z.string(), VariableSpec),
-  model: ModelParams,
-  contentHash: z.string(),
-  note: z.string(),
-  createdBy: z.string().nullable(),
-  createdAt: z.string(),
-  labels: z.array(z.string()),
-});
 
 const Labels = z.array(LabelName).max(20).optional().describe('Labels to point at this version');
 const Note = z.string().max(2000).optional().describe('What changed and why');
@@ -60,13 +36,13 @@ export function registerPromptRoutes(app: FastifyInstance, prompts: PromptServic
   const write = routeAuth({ scope: 'write' });
   const tags = ['prompts'];
 
-  r.get('/api/v1/prompts', { config: read, schema: { summary: 'Prompts of your teams (admins: all).', tags, response: { 200: z.object({ prompts: z.array(Summary) }) } } }, async (request) => ({
+  r.get('/api/v1/prompts', { config: read, schema: { summary: 'Prompts of your teams (admins: all).', tags, response: { 200: z.object({ prompts: z.array(PromptSummary) }) } } }, async (request) => ({
     prompts: await prompts.list(callerOf(request)),
   }));
 
   r.post(
     '/api/v1/prompts',
-    { config: write, schema: { summary: 'Create a prompt with its first version (team builders; labelling production needs an owner).', tags, body: CreateBody, response: { 201: Version } } },
+    { config: write, schema: { summary: 'Create a prompt with its first version (team builders; labelling production needs an owner).', tags, body: CreateBody, response: { 201: PromptVersion } } },
     async (request, reply) => {
       const { name, team, description, note, labels, ...content } = request.body;
       return reply.code(201).send(await prompts.create(callerOf(request), { name, team, description, note, labels, content }));
@@ -75,7 +51,7 @@ export function registerPromptRoutes(app: FastifyInstance, prompts: PromptServic
 
   r.get(
     '/api/v1/prompts/:prompt',
-    { config: read, schema: { summary: 'A prompt with its labels and every version.', tags, params: Params, response: { 200: Summary.extend({ versions: z.array(Version) }) } } },
+    { config: read, schema: { summary: 'A prompt with its labels and every version.', tags, params: Params, response: { 200: PromptDetail } } },
     async (request) => prompts.get(callerOf(request), request.params.prompt),
   );
 
@@ -88,7 +64,7 @@ export function registerPromptRoutes(app: FastifyInstance, prompts: PromptServic
         tags,
         params: Params,
         body: VersionBody,
-        response: { 200: Version.extend({ created: z.boolean() }) },
+        response: { 200: AddedVersion },
       },
     },
     async (request) => {
@@ -99,7 +75,7 @@ export function registerPromptRoutes(app: FastifyInstance, prompts: PromptServic
 
   r.get(
     '/api/v1/prompts/:prompt/versions/:version',
-    { config: read, schema: { summary: 'One version of a prompt.', tags, params: VersionParams, response: { 200: Version } } },
+    { config: read, schema: { summary: 'One version of a prompt.', tags, params: VersionParams, response: { 200: PromptVersion } } },
     async (request) => prompts.getVersion(callerOf(request), request.params.prompt, { version: request.params.version }),
   );
 
@@ -112,15 +88,7 @@ export function registerPromptRoutes(app: FastifyInstance, prompts: PromptServic
         tags,
         params: Params,
         querystring: z.strictObject({ from: z.coerce.number().int().min(1), to: z.coerce.number().int().min(1) }),
-        response: {
-          200: z.object({
-            prompt: z.string(),
-            from: z.number(),
-            to: z.number(),
-            patch: z.string(),
-            changed: z.object({ messages: z.boolean(), variables: z.boolean(), model: z.boolean() }),
-          }),
-        },
+        response: { 200: PromptDiff },
       },
     },
     async (request) => prompts.diff(callerOf(request), request.params.prompt, request.query.from, request.query.to),
@@ -138,7 +106,7 @@ export function registerPromptRoutes(app: FastifyInstance, prompts: PromptServic
           version: z.number().int().min(1),
           overrideGate: z.string().min(3).max(2000).optional().describe('Moves production past a failing promotion gate: the reason, audited (team owners and admins)'),
         }),
-        response: { 200: Summary },
+        response: { 200: PromptSummary },
       },
     },
     async (request) => prompts.moveLabel(callerOf(request), request.params.prompt, request.params.label, request.body.version, { overrideGate: request.body.overrideGate }),
@@ -146,7 +114,7 @@ export function registerPromptRoutes(app: FastifyInstance, prompts: PromptServic
 
   r.delete(
     '/api/v1/prompts/:prompt/labels/:label',
-    { config: write, schema: { summary: 'Remove a label.', tags, params: LabelParams, response: { 200: Summary } } },
+    { config: write, schema: { summary: 'Remove a label.', tags, params: LabelParams, response: { 200: PromptSummary } } },
     async (request) => prompts.removeLabel(callerOf(request), request.params.prompt, request.params.label),
   );
 
@@ -159,7 +127,7 @@ export function registerPromptRoutes(app: FastifyInstance, prompts: PromptServic
         tags,
         params: Params,
         body: RenderBody,
-        response: { 200: z.object({ prompt: z.string(), version: z.number(), messages: z.array(PromptMessage), model: ModelParams }) },
+        response: { 200: RenderedPrompt },
       },
     },
     async (request) => prompts.render(callerOf(request), request.params.prompt, selector(request.body), request.body.variables),

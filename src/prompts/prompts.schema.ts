@@ -40,3 +40,49 @@ export type VariableSpec = z.output<typeof VariableSpec>;
 export type PromptMessage = z.output<typeof PromptMessage>;
 export type ModelParams = z.output<typeof ModelParams>;
 export type PromptContent = z.output<typeof PromptContent>;
+
+/** A prompt as listed: its team, latest version and labels. */
+export const PromptSummary = z.object({
+  id: z.string(),
+  name: z.string(),
+  teamId: z.string(),
+  team: z.string().describe("The team's name"),
+  description: z.string(),
+  latestVersion: z.number(),
+  labels: z.record(z.string(), z.number()).describe('Label → version'),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type PromptSummary = z.output<typeof PromptSummary>;
+
+export const PromptVersion = z.object({
+  prompt: z.string(),
+  version: z.number(),
+  messages: z.array(PromptMessage),
+  variables: z.record(z.string(), VariableSpec),
+  model: ModelParams,
+  contentHash: z.string(),
+  note: z.string(),
+  createdBy: z.string().nullable(),
+  createdAt: z.string(),
+  labels: z.array(z.string()),
+});
+export type PromptVersion = z.output<typeof PromptVersion>;
+
+export const PromptDetail = PromptSummary.extend({ versions: z.array(PromptVersion) });
+export type PromptDetail = z.output<typeof PromptDetail>;
+
+export const AddedVersion = PromptVersion.extend({ created: z.boolean() });
+export type AddedVersion = z.output<typeof AddedVersion>;
+
+export const PromptDiff = z.object({
+  prompt: z.string(),
+  from: z.number(),
+  to: z.number(),
+  patch: z.string().describe('Unified diff of the two versions rendered as text (messages, variables, model parameters)'),
+  changed: z.object({ messages: z.boolean(), variables: z.boolean(), model: z.boolean() }),
+});
+export type PromptDiff = z.output<typeof PromptDiff>;
+
+export const RenderedPrompt = z.object({ prompt: z.string(), version: z.number(), messages: z.array(PromptMessage), model: ModelParams });
+export type RenderedPrompt = z.output<typeof RenderedPrompt>;

@@ -6,41 +6,8 @@ import { type Database, newId, type Queryable, ReadCache } from '../db/index.js'
 import { TarmacError } from '../errors/index.js';
 import { findTeam } from '../identity/index.js';
 import * as repo from './prompts.repository.js';
-import { PRODUCTION_LABEL, type ModelParams, type PromptContent, type PromptMessage } from './prompts.schema.js';
+import { PRODUCTION_LABEL, type AddedVersion, type PromptContent, type PromptDetail, type PromptDiff, type PromptSummary, type PromptVersion, type RenderedPrompt } from './prompts.schema.js';
 import { checkTemplates, renderMessages } from './template.js';
-
-export interface PromptSummary {
-  id: string;
-  name: string;
-  teamId: string;
-  /** The team's name. */
-  team: string;
-  description: string;
-  latestVersion: number;
-  /** Label → version. */
-  labels: Record<string, number>;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface PromptVersion extends PromptContent {
-  prompt: string;
-  version: number;
-  contentHash: string;
-  note: string;
-  createdBy: string | null;
-  createdAt: string;
-  labels: string[];
-}
-
-export interface PromptDiff {
-  prompt: string;
-  from: number;
-  to: number;
-  /** Unified diff of the two versions rendered as text (messages, variables, model parameters). */
-  patch: string;
-  changed: { messages: boolean; variables: boolean; model: boolean };
-}
 
 /** Which version: a number, or a label (default `production`). */
 export type VersionSelector = { version: number } | { label: string };
@@ -231,7 +198,7 @@ export class PromptService {
     return Promise.all(rows.map((r) => this.summary(r)));
   }
 
-  async get(caller: Caller, ref: string): Promise<PromptSummary & { versions: PromptVersion[] }> {
+  async get(caller: Caller, ref: string): Promise<PromptDetail> {
     const row = await this.visible(caller, ref);
     const labels = await repo.labels(this.db, row.id);
     const all = await repo.versions(this.db, row.id);
@@ -281,7 +248,7 @@ export class PromptService {
     caller: Caller,
     ref: string,
     input: { content: PromptContent; note?: string | undefined; labels?: string[] | undefined },
-  ): Promise<PromptVersion & { created: boolean }> {
+  ): Promise<AddedVersion> {
     const row = await this.visible(caller, ref);
     requireTeamRole(caller.principal, row.team_id, 'builder');
     for (const label of input.labels ?? []) requireLabelRole(caller.principal, row.team_id, label);
@@ -334,7 +301,7 @@ export class PromptService {
     ref: string,
     label: string,
     variables: Record<string, unknown>,
-  ): Promise<{ prompt: string; version: number; messages: PromptMessage[]; model: ModelParams }> {
+  ): Promise<RenderedPrompt> {
     const row = await this.labelled.get(`${label}\u0000${ref}`, () => repo.labelledVersion(this.db, ref, label));
     if (!row) throw new TarmacError('not_found', `prompt ${ref} does not exist`);
     if (row.label_version === null) throw new TarmacError('not_found', `prompt ${row.name} has no label ${label}`);
@@ -343,7 +310,7 @@ export class PromptService {
   }
 
   /** Renders one version for a run (an eval trial of a candidate version); the caller was authorised. */
-  async renderVersionForRun(ref: string, version: number, variables: Record<string, unknown>): Promise<{ prompt: string; version: number; messages: PromptMessage[]; model: ModelParams }> {
+  async renderVersionForRun(ref: string, version: number, variables: Record<string, unknown>): Promise<RenderedPrompt> {
     const row = await repo.findPrompt(this.db, ref);
     if (!row) throw new TarmacError('not_found', `prompt ${ref} does not exist`);
     const v = await repo.version(this.db, row.id, version);
@@ -357,7 +324,7 @@ export class PromptService {
     ref: string,
     selector: VersionSelector,
     variables: Record<string, unknown>,
-  ): Promise<{ prompt: string; version: number; messages: PromptMessage[]; model: ModelParams }> {
+  ): Promise<RenderedPrompt> {
     const row = await this.visible(caller, ref);
     const v = await this.select(row, selector);
     return { prompt: row.name, version: v.version, messages: renderMessages(v, variables), model: v.model };

@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { parseInput, TarmacError } from '../errors/index.js';
 import { classificationRank, CLASSIFICATIONS } from '../policies/index.js';
 import { loadTokenizer, type EntityField, type SourceService } from '../sources/index.js';
-import type { RetrievalService, SearchHit, SearchIdentity } from './retrieval.service.js';
+import type { RetrievalService, SearchIdentity } from './retrieval.service.js';
+import type { AssembledContext, ContextManifest, ContextPassage, FiredRule, ManifestChunk, SearchHit } from './retrieval.schema.js';
 
 const Fallback = z.enum(['fail', 'warn', 'proceed_flagged']);
 
@@ -41,70 +42,6 @@ export const ContextRecipe = z.strictObject({
 export type ContextRecipe = z.output<typeof ContextRecipe>;
 export type ContextRecipeInput = z.input<typeof ContextRecipe>;
 
-/** One chunk in a manifest. */
-export interface ManifestChunk {
-  /** Its passage number in the context (records come first: the first chunk is not always 1). */
-  ref: number;
-  chunkId: number;
-  documentId: string;
-  version: number;
-  source: string;
-  title: string;
-  sectionPath: string[];
-  start: number;
-  end: number;
-  score: number;
-  tokens: number;
-  classification: string;
-  freshness: { indexedAt: string; stale: boolean };
-}
-
-/** A rule that changed what the context holds, or a fallback that applied. */
-export interface FiredRule {
-  rule: string;
-  detail: string;
-  chunkId?: number;
-  action?: 'fail' | 'warn' | 'proceed_flagged';
-}
-
-/** Exactly what a context was made of, and why. */
-export interface ContextManifest {
-  query: string;
-  as: string;
-  assembledAt: string;
-  tokenBudget: number;
-  tokensUsed: number;
-  chunks: ManifestChunk[];
-  lookups: { name: string; key: string; found: boolean; fields: Record<string, EntityField | null>; sources: { name: string; stale: boolean; lagSeconds: number | null }[] }[];
-  rules: FiredRule[];
-  flagged: boolean;
-  warnings: string[];
-}
-
-/**
- * One numbered passage of an assembled context, as data: a looked-up record or a retrieved chunk. Its `id` is
- * its number (`"1"`), the `[1]` the model sees and cites; `text` is what the passage says, without its label.
- */
-export interface ContextPassage {
-  id: string;
-  kind: 'record' | 'chunk';
-  /** The line above the text in the prompt: `[1] kb/roofs.md v2 § Roof age`, `[2] record customer (c1)`. */
-  label: string;
-  text: string;
-  source: string;
-  /** The chunk's document, or the record's entity key. */
-  documentId: string;
-  title: string;
-  /** Null for a record. */
-  chunkId: number | null;
-}
-
-export interface AssembledContext {
-  /** The passages, rendered for the prompt by {@link renderContext}. */
-  context: string;
-  passages: ContextPassage[];
-  manifest: ContextManifest;
-}
 
 /** The context text a prompt gets: each passage under its label, one blank line between passages. */
 export function renderContext(passages: readonly ContextPassage[]): string {

@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { principalOf, routeAuth, type ZodTypeProvider } from '../access/index.js';
 import { ContextRecipe } from './context.service.js';
-import { SEARCH_MODES, type RetrievalService } from './retrieval.service.js';
+import { AssembledContext, SEARCH_MODES, SearchResult } from './retrieval.schema.js';
+import type { RetrievalService } from './retrieval.service.js';
 
 const SearchBody = z.strictObject({
   query: z.string().min(1).max(10_000),
@@ -17,7 +18,7 @@ const SearchBody = z.strictObject({
 export function registerRetrievalRoutes(app: FastifyInstance, retrieval: RetrievalService): void {
   app.withTypeProvider<ZodTypeProvider>().post(
     '/api/v1/search',
-    { config: routeAuth({ scope: 'read' }), schema: { summary: 'Search the chunks the caller may read (lexical BM25, vector or hybrid).', tags: ['retrieval'], body: SearchBody } },
+    { config: routeAuth({ scope: 'read' }), schema: { summary: 'Search the chunks the caller may read (lexical BM25, vector or hybrid).', tags: ['retrieval'], body: SearchBody, response: { 200: SearchResult } } },
     async (request) => retrieval.search(principalOf(request), request.body),
   );
   app.withTypeProvider<ZodTypeProvider>().post(
@@ -33,6 +34,7 @@ export function registerRetrievalRoutes(app: FastifyInstance, retrieval: Retriev
           inputs: z.record(z.string(), z.string()).optional().describe('Values for {placeholders} in lookup keys'),
           as: z.string().min(1).max(320).optional().describe('Assemble as this user (platform admins, and keys with the act_as scope)'),
         }),
+        response: { 200: AssembledContext },
       },
     },
     async (request) => retrieval.assemble(principalOf(request), request.body.recipe, request.body),

@@ -3,30 +3,12 @@ import { ReadCache, type Database } from '../db/index.js';
 import { principalsOfTeam, principalsOfUser } from '../identity/index.js';
 import { TarmacError } from '../errors/index.js';
 import { freshnessOf, type SourceService } from '../sources/index.js';
-import { ContextAssembler, type AssembledContext, type ContextRecipeInput } from './context.service.js';
+import { ContextAssembler, type ContextRecipeInput } from './context.service.js';
+import type { AssembledContext, Retrieved, SearchHit, SearchMode, SearchResult } from './retrieval.schema.js';
 import { lexicalSearch } from './lexical.repository.js';
 import * as repo from './retrieval.repository.js';
 import { EmbeddingsFailure, fuse, type EmbeddingsFailureReason, type VectorIndex } from './vector.service.js';
 
-/** One search result: a chunk, where it comes from, and how fresh its source is. */
-export interface SearchHit {
-  chunkId: number;
-  source: string;
-  sourceId: string;
-  documentId: string;
-  version: number;
-  title: string;
-  text: string;
-  sectionPath: string[];
-  start: number;
-  end: number;
-  tokenCount: number;
-  classification: string;
-  metadata: Record<string, unknown>;
-  score: number;
-  indexedAt: string;
-  stale: boolean;
-}
 
 export interface SearchInput {
   query: string;
@@ -41,20 +23,6 @@ export interface SearchInput {
   mode?: SearchMode | undefined;
 }
 
-export const SEARCH_MODES = ['lexical', 'vector', 'hybrid'] as const;
-export type SearchMode = (typeof SEARCH_MODES)[number];
-
-/** The ranking a search used (`lexical` when vectors failed), what it found, and why it fell back, if it did. */
-export interface Retrieved {
-  mode: SearchMode;
-  results: SearchHit[];
-  warnings: string[];
-}
-
-export interface SearchResult extends Retrieved {
-  query: string;
-  as: string;
-}
 
 /** The start of the warning a search gives when it went lexical because the embeddings endpoint failed. */
 export const LEXICAL_FALLBACK_WARNING = 'vector search unavailable, results are lexical only';

@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/index.js';
+import type { TaskStatus } from './review.schema.js';
 
 export interface EscalationStep {
   afterMinutes: number;
@@ -15,7 +16,7 @@ export interface TaskRow {
   use_case_id: string;
   team_id: string;
   kind: 'hold' | 'sample';
-  status: 'open' | 'approved' | 'edited' | 'rejected' | 'timed_out';
+  status: TaskStatus;
   assignee_user_id: string | null;
   assignee_email: string | null;
   due_at: Date;

@@ -1,33 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { callerOf, routeAuth, type ZodTypeProvider } from '../access/index.js';
+import { Decision, ReviewTask, TASK_STATUSES } from './review.schema.js';
 import type { ReviewService } from './review.service.js';
 
-const Task = z.object({
-  id: z.string(),
-  runId: z.string(),
-  useCaseId: z.string(),
-  teamId: z.string(),
-  kind: z.enum(['hold', 'sample']),
-  status: z.enum(['open', 'approved', 'edited', 'rejected', 'timed_out']),
-  assigneeUserId: z.string().nullable(),
-  assigneeEmail: z.string().nullable(),
-  dueAt: z.string(),
-  escalationLevel: z.number(),
-  escalationSteps: z.number(),
-  timeoutAction: z.enum(['block', 'deliver']),
-  decidedBy: z.string().nullable(),
-  decidedAt: z.string().nullable(),
-  reason: z.string().nullable(),
-  editedAnswer: z.string().nullable(),
-  createdAt: z.string(),
-});
 const Params = z.strictObject({ id: z.string().min(1).max(100) });
-const DecisionBody = z.discriminatedUnion('action', [
-  z.strictObject({ action: z.literal('approve') }),
-  z.strictObject({ action: z.literal('edit'), answer: z.string().min(1).max(20_000).describe('The answer to deliver instead') }),
-  z.strictObject({ action: z.literal('reject'), reason: z.string().min(1).max(2000).describe('Why, recorded on the run and in the audit log') }),
-]);
 
 /** `/api/v1/reviews…`: the review queue. The run under review is read with `GET /api/v1/runs/:id`. */
 export function registerReviewRoutes(app: FastifyInstance, review: ReviewService): void {
@@ -41,16 +18,16 @@ export function registerReviewRoutes(app: FastifyInstance, review: ReviewService
         summary: 'Review tasks of the teams you review for, earliest due first.',
         tags,
         querystring: z.strictObject({
-          status: z.enum(['open', 'approved', 'edited', 'rejected', 'timed_out']).optional(),
+          status: z.enum(TASK_STATUSES).optional(),
           mine: z.enum(['true', 'false']).optional().describe('Only tasks assigned to you'),
           limit: z.coerce.number().int().min(1).max(500).default(50),
         }),
-        response: { 200: z.object({ tasks: z.array(Task) }) },
+        response: { 200: z.object({ tasks: z.array(ReviewTask) }) },
       },
     },
     async (request) => ({ tasks: await review.list(callerOf(request), { status: request.query.status, mine: request.query.mine === 'true', limit: request.query.limit }) }),
   );
-  r.get('/api/v1/reviews/:id', { config: routeAuth({ scope: 'read' }), schema: { summary: 'One review task.', tags, params: Params, response: { 200: Task } } }, async (request) =>
+  r.get('/api/v1/reviews/:id', { config: routeAuth({ scope: 'read' }), schema: { summary: 'One review task.', tags, params: Params, response: { 200: ReviewTask } } }, async (request) =>
     review.get(callerOf(request), request.params.id),
   );
   r.post(
@@ -61,8 +38,8 @@ export function registerReviewRoutes(app: FastifyInstance, review: ReviewService
         summary: 'Approve, edit (the edited answer is delivered) or reject (with a reason); 409 review_conflict when decided already or assigned to someone else.',
         tags,
         params: Params,
-        body: DecisionBody,
-        response: { 200: Task },
+        body: Decision,
+        response: { 200: ReviewTask },
       },
     },
     async (request) => review.decide(callerOf(request), request.params.id, request.body),
@@ -76,7 +53,7 @@ export function registerReviewRoutes(app: FastifyInstance, review: ReviewService
         tags,
         params: Params,
         body: z.strictObject({ user: z.string().min(1).max(320).describe('Email or id of the person who decides the task') }),
-        response: { 200: Task },
+        response: { 200: ReviewTask },
       },
     },
     async (request) => review.assign(callerOf(request), request.params.id, request.body.user),

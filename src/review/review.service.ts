@@ -3,8 +3,8 @@ import type { AuditLog, RecordAudit } from '../audit/index.js';
 import { type Database, newId, type Queryable } from '../db/index.js';
 import { TarmacError } from '../errors/index.js';
 import { findUser } from '../identity/index.js';
-import { z } from 'zod';
 import * as repo from './review.repository.js';
+import type { Decision, ReviewTask, RunReview } from './review.schema.js';
 
 /** What a decision (or a timeout) does to the run under review. */
 export interface RunVerdict {
@@ -16,44 +16,12 @@ export interface RunVerdict {
   timedOut?: boolean | undefined;
 }
 
-/** The review of a run as the run shows it: `decision` is what the review did to the run, null while open. */
-export const RunReview = z.object({
-  taskId: z.string(),
-  kind: z.enum(['hold', 'sample']),
-  status: z.enum(['open', 'approved', 'edited', 'rejected', 'timed_out']),
-  decidedBy: z.string().nullable(),
-  decidedAt: z.string().nullable(),
-  decision: z.enum(['delivered', 'blocked']).nullable(),
-});
-export type RunReview = z.infer<typeof RunReview>;
 
 /** How review reaches the runs it decides (the runs live with use cases; review does not import them). */
 export interface RunPort {
   applyVerdict(tx: Queryable, runId: string, verdict: RunVerdict): Promise<void>;
 }
 
-export interface ReviewTask {
-  id: string;
-  runId: string;
-  useCaseId: string;
-  teamId: string;
-  kind: 'hold' | 'sample';
-  status: repo.TaskRow['status'];
-  assigneeUserId: string | null;
-  /** The assignee's email (null when unassigned). */
-  assigneeEmail: string | null;
-  dueAt: string;
-  escalationLevel: number;
-  escalationSteps: number;
-  timeoutAction: 'block' | 'deliver';
-  decidedBy: string | null;
-  decidedAt: string | null;
-  reason: string | null;
-  editedAnswer: string | null;
-  createdAt: string;
-}
-
-export type Decision = { action: 'approve' } | { action: 'edit'; answer: string } | { action: 'reject'; reason: string };
 
 export interface ReviewOptions {
   /** The clock (tests move it). */

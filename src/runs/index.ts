@@ -8,6 +8,7 @@
  * const result = await runs.run(caller, { useCase: 'underwriting-assistant', input: 'Which breeds are declined?' });
  * const trial = await runs.evaluate(caller, input); // the same steps, nothing recorded
  */
-export { decide, RunService, type Citation, type Decision, type DecisionInput, type Delivery, type RunInput, type RunRecord, type RunResult, type RunState, type RunStatus, type RunStreamSink, type ToolCall, type ToolExecutor, type TrialOptions, type TrialResult } from './runs.service.js';
+export { decide, RunService, type DecisionInput, type Delivery, type RunInput, type RunState, type RunStreamSink, type ToolCall, type ToolExecutor, type TrialOptions, type TrialResult } from './runs.service.js';
+export { Citation, DECISIONS, ListedRun, OUTCOMES, RUN_STATUSES, RunRecord, RunResult, type Decision, type RunStatus } from './runs.schema.js';
 export { Reason, REASON_CODES, type ReasonCode } from './reasons.js';
 export { capability } from './capability.js';

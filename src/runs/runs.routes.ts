@@ -2,69 +2,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { callerOf, routeAuth, type ZodTypeProvider } from '../access/index.js';
 import { isTarmacError, TarmacError } from '../errors/index.js';
-import { RunReview } from '../review/index.js';
-import { Reason } from './reasons.js';
+import { DECISIONS, ListedRun, OUTCOMES, RunRecord, RunResult } from './runs.schema.js';
 import type { RunInput, RunService } from './runs.service.js';
-
-const Decision = z.enum(['delivered', 'flagged', 'held_for_review', 'blocked']);
-const Citation = z.object({
-  ref: z.number(),
-  kind: z.enum(['chunk', 'record']).describe('A retrieved chunk, or a looked-up record'),
-  chunkId: z.number().nullable().describe('Null for a record'),
-  documentId: z.string().describe("The chunk's document, or the record's entity key"),
-  title: z.string(),
-  source: z.string(),
-  quote: z.string(),
-});
-const RunResult = z.object({
-  runId: z.string(),
-  useCase: z.string(),
-  status: z.enum(['completed', 'failed', 'cancelled']),
-  decision: Decision.nullable(),
-  reasons: z.array(Reason),
-  answer: z.string().nullable(),
-  citations: z.array(Citation),
-  groundedness: z
-    .object({
-      score: z.number().describe('The score held against the threshold'),
-      threshold: z.number(),
-      unsupported: z.array(z.object({ text: z.string(), missing: z.array(z.string()) })),
-      offlineScore: z.number(),
-      decidedBy: z.enum(['offline', 'judge']),
-      judge: z.object({ model: z.string(), score: z.number().nullable(), error: z.string().nullable() }).nullable(),
-    })
-    .nullable(),
-  relevance: z
-    .object({
-      score: z.number().describe('The share of the question the answer and its supporting passages address, held against the threshold'),
-      threshold: z.number(),
-      contextScore: z.number().describe('The same share for the passage that holds the most of the question'),
-      missing: z.array(z.string()).describe("The question's words left unaddressed (withheld with the answer)"),
-    })
-    .nullable(),
-  costUsd: z.number(),
-  latencyMs: z.number(),
-  error: z.string().nullable(),
-});
-const RunRecord = RunResult.extend({
-  teamId: z.string(),
-  userId: z.string().nullable(),
-  keyId: z.string().nullable(),
-  input: z.string(),
-  variables: z.record(z.string(), z.string()),
-  manifest: z.unknown(),
-  spans: z.array(z.object({ name: z.string(), ms: z.number() })),
-  prompt: z.string().nullable(),
-  promptVersion: z.number().nullable(),
-  route: z.string().nullable(),
-  model: z.string().nullable(),
-  gatewayRunId: z.string().nullable(),
-  tokens: z.object({ input: z.number(), output: z.number() }),
-  createdAt: z.string(),
-  feedback: z.array(z.object({ userId: z.string().nullable(), rating: z.number().nullable(), comment: z.string().nullable(), correction: z.string().nullable(), at: z.string() })),
-  outcome: z.object({ outcome: z.string(), timeSpentSeconds: z.number().nullable(), recordedBy: z.string().nullable(), at: z.string() }).nullable(),
-  review: RunReview.nullable(),
-});
 
 const RunBody = z.strictObject({
   input: z.string().min(1).max(20_000).describe('The question or task'),
@@ -147,14 +86,14 @@ export function registerRunRoutes(app: FastifyInstance, runs: RunService): void 
         tags,
         querystring: z.strictObject({
           useCase: z.string().max(100).optional(),
-          decision: Decision.optional(),
+          decision: z.enum(DECISIONS).optional(),
           user: z.string().max(320).optional(),
           since: z.iso.datetime({ offset: true }).optional(),
           until: z.iso.datetime({ offset: true }).optional(),
           before: z.iso.datetime({ offset: true }).optional().describe('Cursor: runs created before this time'),
           limit: z.coerce.number().int().min(1).max(500).default(50),
         }),
-        response: { 200: z.object({ runs: z.array(RunResult.extend({ userId: z.string().nullable(), createdAt: z.string() })) }) },
+        response: { 200: z.object({ runs: z.array(ListedRun) }) },
       },
     },
     async (request) => {
@@ -195,7 +134,7 @@ export function registerRunRoutes(app: FastifyInstance, runs: RunService): void 
         summary: 'Record what became of the answer: accepted, edited, overridden or abandoned.',
         tags,
         params: RunParams,
-        body: z.strictObject({ outcome: z.enum(['accepted', 'edited', 'overridden', 'abandoned']), timeSpentSeconds: z.number().int().min(0).max(86_400).optional() }),
+        body: z.strictObject({ outcome: z.enum(OUTCOMES), timeSpentSeconds: z.number().int().min(0).max(86_400).optional() }),
         response: { 200: RunRecord },
       },
     },

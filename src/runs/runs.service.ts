@@ -9,13 +9,11 @@ import type { GatewayCaller, GatewayService } from '../gateway/index.js';
 import { highestClassification, type Classification } from '../policies/index.js';
 import type { PromptService } from '../prompts/index.js';
 import type { AssembledContext, ContextManifest, ContextPassage as AssembledPassage, RetrievalService, SearchIdentity } from '../retrieval/index.js';
-import type { ReviewService, RunPort, RunReview, RunVerdict } from '../review/index.js';
+import type { ReviewService, RunPort, RunVerdict } from '../review/index.js';
 import { reason, type Reason } from './reasons.js';
 import * as repo from './runs.repository.js';
+import type { Citation, Decision, ListedRun, RunRecord, RunResult, RunStatus } from './runs.schema.js';
 import { findUseCase, useCaseNames, type UseCase, type UseCaseService } from '../usecases/index.js';
-
-export type Decision = 'delivered' | 'flagged' | 'held_for_review' | 'blocked';
-export type RunStatus = 'completed' | 'failed' | 'cancelled';
 
 /** How a streaming run sends its answer text: as it is generated, or once the decision released it. */
 export type Delivery = 'progressive' | 'after_decision';
@@ -162,76 +160,6 @@ class RunCancelled extends Error {
   constructor(readonly spent: Omit<ModelReply, 'answer' | 'toolCalls'>) {
     super('the client disconnected');
   }
-}
-
-export interface Citation {
-  ref: number;
-  /** A retrieved chunk, or a looked-up record (then `documentId` is its entity key and `chunkId` null). */
-  kind: 'chunk' | 'record';
-  chunkId: number | null;
-  documentId: string;
-  title: string;
-  source: string;
-  quote: string;
-}
-
-/** What the caller of a run gets back. */
-export interface RunResult {
-  runId: string;
-  useCase: string;
-  status: RunStatus;
-  decision: Decision | null;
-  reasons: Reason[];
-  /** Null while held for review, and when blocked. */
-  answer: string | null;
-  citations: Citation[];
-  /**
-   * `score` is the one held against `threshold`: the offline score, the judge's, or the lower of the two, as
-   * the posture's `judge.decides` says (`decidedBy`); `judge` is null when the posture names no judge.
-   */
-  groundedness: {
-    score: number;
-    threshold: number;
-    unsupported: { text: string; missing: string[] }[];
-    offlineScore: number;
-    decidedBy: 'offline' | 'judge';
-    judge: { model: string; score: number | null; error: string | null } | null;
-  } | null;
-  /**
-   * Whether the answer, with the passages that support it, addresses the question: `score` is held against
-   * `threshold`; `missing` names the question's words left unaddressed (withheld with the answer).
-   */
-  relevance: { score: number; threshold: number; contextScore: number; missing: string[] } | null;
-  costUsd: number;
-  latencyMs: number;
-  error: string | null;
-}
-
-/** A run as listed: its result, whose it is and when it ran. */
-export interface ListedRun extends RunResult {
-  userId: string | null;
-  createdAt: string;
-}
-
-export interface RunRecord extends RunResult {
-  teamId: string;
-  userId: string | null;
-  keyId: string | null;
-  input: string;
-  variables: Record<string, string>;
-  manifest: ContextManifest | null;
-  spans: { name: string; ms: number }[];
-  prompt: string | null;
-  promptVersion: number | null;
-  route: string | null;
-  model: string | null;
-  gatewayRunId: string | null;
-  tokens: { input: number; output: number };
-  createdAt: string;
-  feedback: { userId: string | null; rating: number | null; comment: string | null; correction: string | null; at: string }[];
-  outcome: { outcome: string; timeSpentSeconds: number | null; recordedBy: string | null; at: string } | null;
-  /** The run's review task (held, or sampled), null when it had none. */
-  review: RunReview | null;
 }
 
 /** A trial of an eval run: the configuration under evaluation (each part defaulting to the use case's). */

@@ -15,7 +15,7 @@ export { applyFieldRules, resolveAllowed, type SourceDocument } from './ingest.j
 export { DOCUMENT_FORMATS, formatOf, parseDocument, type Block, type DocumentFormat, type ParsedDocument } from './parse.js';
 export { missingDocuments, missingSources, recordVersions, type RecordVersion, type SourceRow, type SyncRunRow } from './sources.repository.js';
 export { dueSources, isValidCron } from './schedule.js';
-export { SourceSpec, type SourceSpecInput } from './sources.schema.js';
-export { declareSource, freshnessOf, sourceDiff, SourceService, sourceView, type Entity, type EntityField, type PushedDocument, type Source, type SourceStatus } from './sources.service.js';
-export { emptyCounts, type SyncCounts, type SyncResult } from './sync.service.js';
+export { EntityField, PushedDocument, Source, SourceSpec, SourceStatus, SyncCounts, SyncResult, type SourceSpecInput } from './sources.schema.js';
+export { declareSource, freshnessOf, sourceDiff, SourceService, sourceView, type Entity } from './sources.service.js';
+export { emptyCounts } from './sync.service.js';
 export { capability } from './capability.js';

@@ -1,5 +1,5 @@
 import type { Queryable } from '../db/index.js';
-import type { AclMapping, ConnectorConfig, FieldRule } from './sources.schema.js';
+import type { AclMapping, ConnectorConfig, FieldRule, SyncCounts } from './sources.schema.js';
 
 export interface SourceRow {
   id: string;
@@ -22,16 +22,6 @@ export interface SourceRow {
   updated_at: Date;
 }
 
-/** Counts of one sync run (or one push). */
-export interface SyncCounts {
-  seen: number;
-  added: number;
-  updated: number;
-  unchanged: number;
-  deleted: number;
-  failed: number;
-  quarantined: number;
-}
 
 export interface SyncRunRow extends SyncCounts {
   id: string;

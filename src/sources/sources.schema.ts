@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CLASSIFICATIONS } from '../policies/index.js';
+import { DOCUMENT_FORMATS } from './parse.js';
 import { isValidCron } from './schedule.js';
 
 export const SourceName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and dashes, at most 63');
@@ -121,3 +122,113 @@ export const SourceSpec = z.strictObject({
 });
 export type SourceSpec = z.output<typeof SourceSpec>;
 export type SourceSpecInput = z.input<typeof SourceSpec>;
+
+const chunked = { chunking: Chunking.optional() };
+const StoredConnector = z.discriminatedUnion('type', [
+  PushConnector.extend(chunked),
+  FilesystemConnector.extend(chunked),
+  RecordsConnector.extend(chunked),
+  HttpConnector.extend(chunked),
+  PostgresConnector.extend(chunked),
+]);
+
+/** A source as the API shows it. */
+export const Source = z.object({
+  id: z.string(),
+  name: z.string(),
+  teamId: z.string(),
+  description: z.string(),
+  connector: StoredConnector,
+  classification: z.enum(CLASSIFICATIONS),
+  freshnessSlaSeconds: z.number().nullable(),
+  precedence: z.number(),
+  fields: z.array(FieldRule),
+  acl: AclMapping,
+  schedule: z.string().nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type Source = z.output<typeof Source>;
+
+/** Counts of one sync run (or one push). */
+export const SyncCounts = z.object({
+  seen: z.number(),
+  added: z.number(),
+  updated: z.number(),
+  unchanged: z.number(),
+  deleted: z.number(),
+  failed: z.number(),
+  quarantined: z.number(),
+});
+export type SyncCounts = z.output<typeof SyncCounts>;
+
+export const SyncResult = z.object({
+  runId: z.string(),
+  status: z.enum(['succeeded', 'failed']),
+  error: z.string().nullable(),
+  counts: SyncCounts,
+  resumed: z.string().nullable().describe('The unfinished run this one took over, if any (its process died)'),
+});
+export type SyncResult = z.output<typeof SyncResult>;
+
+/** Freshness and counts of a source. */
+export const SourceStatus = z.object({
+  source: z.string(),
+  id: z.string(),
+  lastSyncAt: z.string().nullable(),
+  lastSuccessAt: z.string().nullable(),
+  lastStatus: z.string().nullable(),
+  lastError: z.string().nullable(),
+  lagSeconds: z.number().nullable(),
+  freshnessSlaSeconds: z.number().nullable(),
+  stale: z.boolean(),
+  counts: z.object({
+    total: z.number(),
+    indexed: z.number(),
+    chunks: z.number(),
+    added: z.number(),
+    updated: z.number(),
+    deleted: z.number(),
+    failed: z.number(),
+    quarantined: z.number(),
+    embeddingsPending: z.number().nullable().describe('Chunks not embedded yet (null without vector search)'),
+  }),
+  lastRun: z.object({ id: z.string(), status: z.string(), trigger: z.string(), startedAt: z.string(), finishedAt: z.string().nullable(), counts: SyncCounts }).nullable(),
+});
+export type SourceStatus = z.output<typeof SourceStatus>;
+
+export const DeclaredSource = z.object({ source: Source, changed: z.boolean() });
+export const PushResult = z.object({
+  counts: SyncCounts,
+  documents: z.array(z.object({ id: z.string(), status: z.string(), error: z.string().nullable().optional() })),
+});
+export type PushResult = z.output<typeof PushResult>;
+export const QuarantinedItem = z.object({ id: z.string(), reason: z.string(), payload: z.unknown(), at: z.string() });
+export type QuarantinedItem = z.output<typeof QuarantinedItem>;
+export const FailedDocument = z.object({ id: z.string(), error: z.string().nullable() });
+export type FailedDocument = z.output<typeof FailedDocument>;
+export const Deleted = z.object({ deleted: z.literal(true) });
+
+/** One document pushed through the API. */
+export const PushedDocument = z.strictObject({
+  id: z.string().min(1).max(1000).describe('Stable id of the document within the source'),
+  title: z.string().max(1000).optional(),
+  text: z.string().optional().describe('The content as text (markdown, plain text, HTML, CSV or JSON: see format)'),
+  contentBase64: z.string().optional().describe('The content as bytes, base64 (PDF, DOCX, or text in any encoding)'),
+  format: z.enum(DOCUMENT_FORMATS).optional().describe('Default from fileName, else text'),
+  fileName: z.string().max(1000).optional(),
+  fields: z.record(z.string(), z.unknown()).optional().describe('A record instead of content: checked against the field rules'),
+  metadata: z.record(z.string(), z.unknown()).optional().describe('Filterable metadata'),
+  updatedAt: z.iso.datetime({ offset: true }).optional(),
+  allowed: z.array(z.string().min(1)).optional().describe('Access list; mapped through the source ACL mapping. Absent: the source default'),
+});
+export type PushedDocument = z.output<typeof PushedDocument>;
+
+/** One field of an entity: the authoritative value, where it comes from, and the values that lost. */
+export const EntityField = z.object({
+  value: z.unknown(),
+  source: z.string(),
+  precedence: z.number(),
+  competing: z.array(z.object({ value: z.unknown(), source: z.string(), precedence: z.number() })),
+});
+export type EntityField = z.output<typeof EntityField>;

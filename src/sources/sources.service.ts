@@ -7,35 +7,11 @@ import { findTeam } from '../identity/index.js';
 import { connectorFor } from './connectors.js';
 import { documentCounts, getDocument } from './documents.repository.js';
 import type { SourceDocument } from './ingest.js';
-import type { DocumentFormat } from './parse.js';
 import * as repo from './sources.repository.js';
-import { durationSeconds, SourceSpec, type SourceSpecInput } from './sources.schema.js';
-import { DocumentWriter, type SyncCounts, type SyncResult } from './sync.service.js';
+import { durationSeconds, SourceSpec, type EntityField, type FailedDocument, type PushedDocument, type PushResult, type QuarantinedItem, type Source, type SourceSpecInput, type SourceStatus, type SyncCounts, type SyncResult } from './sources.schema.js';
+import { DocumentWriter } from './sync.service.js';
 
-/** A source as the API shows it. */
-export interface Source {
-  id: string;
-  name: string;
-  teamId: string;
-  description: string;
-  connector: repo.SourceRow['config'];
-  classification: repo.SourceRow['classification'];
-  freshnessSlaSeconds: number | null;
-  precedence: number;
-  fields: repo.SourceRow['field_rules'];
-  acl: repo.SourceRow['acl'];
-  schedule: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
 
-/** One field of an entity: the authoritative value, where it comes from, and the values that lost. */
-export interface EntityField {
-  value: unknown;
-  source: string;
-  precedence: number;
-  competing: { value: unknown; source: string; precedence: number }[];
-}
 
 /** An entity assembled from every record source that has its key. */
 export interface Entity {
@@ -45,35 +21,7 @@ export interface Entity {
   sources: { name: string; classification: string; precedence: number; stale: boolean; lagSeconds: number | null }[];
 }
 
-/** Freshness and counts of a source. */
-export interface SourceStatus {
-  source: string;
-  id: string;
-  lastSyncAt: string | null;
-  lastSuccessAt: string | null;
-  lastStatus: string | null;
-  lastError: string | null;
-  lagSeconds: number | null;
-  freshnessSlaSeconds: number | null;
-  stale: boolean;
-  /** `embeddingsPending`: chunks not embedded yet (null without vector search). */
-  counts: { total: number; indexed: number; chunks: number; added: number; updated: number; deleted: number; failed: number; quarantined: number; embeddingsPending: number | null };
-  lastRun: { id: string; status: string; trigger: string; startedAt: string; finishedAt: string | null; counts: SyncCounts } | null;
-}
 
-/** One document pushed through the API. */
-export interface PushedDocument {
-  id: string;
-  title?: string | undefined;
-  text?: string | undefined;
-  contentBase64?: string | undefined;
-  format?: DocumentFormat | undefined;
-  fileName?: string | undefined;
-  fields?: Record<string, unknown> | undefined;
-  metadata?: Record<string, unknown> | undefined;
-  updatedAt?: string | undefined;
-  allowed?: string[] | undefined;
-}
 
 export function sourceView(row: repo.SourceRow): Source {
   return {
@@ -261,7 +209,7 @@ export class SourceService {
   }
 
   /** Upserts documents into a push source (builders of its team). Unchanged documents are skipped. */
-  async push(caller: Caller, ref: string, docs: PushedDocument[]): Promise<{ counts: SyncCounts; documents: { id: string; status: string; error?: string | null }[] }> {
+  async push(caller: Caller, ref: string, docs: PushedDocument[]): Promise<PushResult> {
     const row = await this.writable(caller, ref);
     if (row.connector !== 'push') throw new TarmacError('bad_request', `source ${row.name} is a ${row.connector} source; only push sources accept documents`);
     const incoming: SourceDocument[] = docs.map((d) => {
@@ -400,13 +348,13 @@ export class SourceService {
   }
 
   /** Quarantined records and documents of a source, with the reasons. */
-  async quarantine(caller: Caller, ref: string, limit = 100): Promise<{ id: string; reason: string; payload: unknown; at: string }[]> {
+  async quarantine(caller: Caller, ref: string, limit = 100): Promise<QuarantinedItem[]> {
     const row = await this.visible(caller, ref);
     return (await repo.listQuarantine(this.db, row.id, limit)).map((r) => ({ id: r.item_id, reason: r.reason, payload: r.payload, at: r.at.toISOString() }));
   }
 
   /** Failed documents of a source with the reasons. */
-  async failures(caller: Caller, ref: string, limit = 100): Promise<{ id: string; error: string | null }[]> {
+  async failures(caller: Caller, ref: string, limit = 100): Promise<FailedDocument[]> {
     const row = await this.visible(caller, ref);
     const { rows } = await this.db.query<{ doc_id: string; error: string | null }>(
       "select doc_id, error from documents where source_id = $1 and status = 'failed' order by doc_id limit $2",

@@ -8,9 +8,8 @@ import type { Connector } from './connectors.js';
 import { deleteDocuments, documentHashes, markSeen, unseenDocuments, writeDocuments, type PreparedDocument } from './documents.repository.js';
 import { contentHash, prepareDocument, resolveAllowed, type SourceDocument } from './ingest.js';
 import * as repo from './sources.repository.js';
+import type { SyncCounts, SyncResult } from './sources.schema.js';
 
-/** Counts of one sync run (or one push). */
-export type SyncCounts = repo.SyncCounts;
 
 export const emptyCounts = (): SyncCounts => ({ seen: 0, added: 0, updated: 0, unchanged: 0, deleted: 0, failed: 0, quarantined: 0 });
 
@@ -21,14 +20,6 @@ export interface SyncOptions {
   batchSize?: number;
 }
 
-export interface SyncResult {
-  runId: string;
-  status: 'succeeded' | 'failed';
-  error: string | null;
-  counts: SyncCounts;
-  /** The unfinished run this one took over, if any (its process died). */
-  resumed: string | null;
-}
 
 /** A run whose heartbeat is older than this is taken over by the next sync. */
 const STALE_RUN_MS = 60_000;

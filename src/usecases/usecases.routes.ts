@@ -1,29 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { callerOf, routeAuth, type ZodTypeProvider } from '../access/index.js';
-import { Cohort, KillCriterion, Kpi, RiskPosture, STAGES, UseCaseSpec } from './usecases.schema.js';
+import { UseCase, UseCaseSpec } from './usecases.schema.js';
 import type { UseCaseService } from './usecases.service.js';
-
-const UseCase = z.object({
-  id: z.string(),
-  name: z.string(),
-  teamId: z.string(),
-  owner: z.object({ userId: z.string(), email: z.string() }),
-  description: z.string(),
-  stage: z.enum(STAGES),
-  resumeStage: z.enum(STAGES).nullable(),
-  riskTier: z.string(),
-  posture: RiskPosture,
-  context: z.record(z.string(), z.unknown()),
-  prompt: z.string(),
-  promptLabel: z.string(),
-  route: z.string(),
-  cohort: Cohort,
-  kpis: z.array(Kpi),
-  killCriteria: z.array(KillCriterion),
-  createdAt: z.string(),
-  updatedAt: z.string(),
-});
 
 const Params = z.strictObject({ usecase: z.string().min(1).max(100) });
 const Reason = z.strictObject({ reason: z.string().min(1).max(1000).describe('Why: recorded in the audit log') });

@@ -130,3 +130,27 @@ export function contextSourceRefs(recipe: UseCaseSpec['context']): { path: strin
     ...recipe.exclude.sources.map((ref, i) => ({ path: `context.exclude.sources[${i}]`, ref })),
   ];
 }
+
+/** A use case as the API shows it. */
+export const UseCase = z.object({
+  id: z.string(),
+  name: z.string(),
+  teamId: z.string(),
+  owner: z.object({ userId: z.string(), email: z.string() }),
+  description: z.string(),
+  stage: z.enum(STAGES),
+  resumeStage: z.enum(STAGES).nullable(),
+  riskTier: z.string(),
+  posture: RiskPosture,
+  context: z.record(z.string(), z.unknown()),
+  prompt: z.string(),
+  promptLabel: z.string(),
+  route: z.string(),
+  cohort: Cohort,
+  kpis: z.array(Kpi),
+  killCriteria: z.array(KillCriterion),
+  gate: Gate.nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type UseCase = z.output<typeof UseCase>;

@@ -6,30 +6,7 @@ import { parseInput, TarmacError } from '../errors/index.js';
 import { findTeam, findUser, membersOfTeam } from '../identity/index.js';
 import { missingSources } from '../sources/index.js';
 import * as repo from './usecases.repository.js';
-import { contextSourceRefs, Gate, RiskPosture, UseCaseSpec, type Stage } from './usecases.schema.js';
-
-/** A use case as the API shows it. */
-export interface UseCase {
-  id: string;
-  name: string;
-  teamId: string;
-  owner: { userId: string; email: string };
-  description: string;
-  stage: Stage;
-  resumeStage: Stage | null;
-  riskTier: string;
-  posture: UseCaseSpec['posture'];
-  context: Record<string, unknown>;
-  prompt: string;
-  promptLabel: string;
-  route: string;
-  cohort: UseCaseSpec['cohort'];
-  kpis: UseCaseSpec['kpis'];
-  killCriteria: UseCaseSpec['killCriteria'];
-  gate: Gate | null;
-  createdAt: string;
-  updatedAt: string;
-}
+import { contextSourceRefs, Gate, RiskPosture, UseCaseSpec, type Stage, type UseCase } from './usecases.schema.js';
 
 /**
  * The promotion gate a use case's stage change passes (the evals capability): null when no gate applies, what

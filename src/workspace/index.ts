@@ -6,6 +6,6 @@
  * const result = await workspace.apply(principal, requestId, text, 'tarmac.yaml', { dryRun: true });
  * console.log(formatChanges(result.changes));
  */
-export { WorkspaceFile } from './workspace.schema.js';
-export { formatChanges, WorkspaceService, type ApplyResult, type Change, type FieldChange, type WorkspaceGates } from './workspace.service.js';
+export { ApplyResult, Change, FieldChange, WorkspaceFile } from './workspace.schema.js';
+export { formatChanges, WorkspaceService, type WorkspaceGates } from './workspace.service.js';
 export { capability } from './capability.js';

@@ -1,19 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { principalOf, routeAuth, type ZodTypeProvider } from '../access/index.js';
+import { ApplyResult } from './workspace.schema.js';
 import type { WorkspaceService } from './workspace.service.js';
 
 const ApplyBody = z.strictObject({
   yaml: z.string().max(10 * 1024 * 1024).describe('The text of a tarmac.yaml'),
   file: z.string().max(500).default('tarmac.yaml').describe('File name shown in errors and recorded in the audit log'),
   dryRun: z.boolean().default(false),
-});
-
-const Change = z.object({
-  op: z.enum(['create', 'update', 'delete']),
-  kind: z.enum(['user', 'team', 'member', 'policy', 'prompt', 'label', 'source', 'gateway', 'usecase']),
-  name: z.string(),
-  fields: z.array(z.object({ path: z.string(), from: z.unknown(), to: z.unknown() })),
 });
 
 /** `POST /api/v1/apply`: config as code over HTTP (what `tarmac apply` calls when a server holds the database). */
@@ -26,7 +20,7 @@ export function registerWorkspaceRoutes(app: FastifyInstance, workspace: Workspa
         summary: 'Validate a tarmac.yaml and show or apply its changes (platform admins; applying needs the write scope).',
         tags: ['workspace'],
         body: ApplyBody,
-        response: { 200: z.object({ file: z.string(), sha256: z.string(), dryRun: z.boolean(), changes: z.array(Change) }) },
+        response: { 200: ApplyResult },
       },
     },
     async (request) => workspace.apply(principalOf(request), request.id, request.body.yaml, request.body.file, { dryRun: request.body.dryRun }),

@@ -102,3 +102,19 @@ export function checkSections(declared: readonly string[]): void {
   const unknown = declared.filter((s) => !WORKSPACE_SECTIONS.includes(s));
   if (unknown.length > 0) throw new Error(`capabilities declare tarmac.yaml sections ${unknown.join(', ')} that the workspace schema (src/workspace/workspace.schema.ts) does not hold`);
 }
+
+/** One field that an apply changes. */
+export const FieldChange = z.object({ path: z.string(), from: z.unknown(), to: z.unknown() });
+export type FieldChange = z.output<typeof FieldChange>;
+
+/** One object that an apply creates, updates or deletes. */
+export const Change = z.object({
+  op: z.enum(['create', 'update', 'delete']),
+  kind: z.enum(['user', 'team', 'member', 'policy', 'prompt', 'label', 'source', 'gateway', 'usecase']),
+  name: z.string().describe('Email, team name, `team/email`, policy, source or prompt name, `prompt:label`, or `gateway`'),
+  fields: z.array(FieldChange),
+});
+export type Change = z.output<typeof Change>;
+
+export const ApplyResult = z.object({ file: z.string(), sha256: z.string(), dryRun: z.boolean(), changes: z.array(Change) });
+export type ApplyResult = z.output<typeof ApplyResult>;

@@ -10,30 +10,7 @@ import { findPolicy, upsertPolicy, type PolicyRules } from '../policies/index.js
 import { changedFields, checkContextSources, findUseCase, UseCaseWriter, type StageGate } from '../usecases/index.js';
 import { checkTemplates, contentHash, findPrompt, promptLabels, promptVersions, PromptWriter, type LabelGate, type PromptContent } from '../prompts/index.js';
 import { declareSource, sourceDiff } from '../sources/index.js';
-import { WorkspaceFile } from './workspace.schema.js';
-
-/** One field that an apply changes. */
-export interface FieldChange {
-  path: string;
-  from: unknown;
-  to: unknown;
-}
-
-/** One object that an apply creates, updates or deletes. */
-export interface Change {
-  op: 'create' | 'update' | 'delete';
-  kind: 'user' | 'team' | 'member' | 'policy' | 'source' | 'prompt' | 'label' | 'gateway' | 'usecase';
-  /** Email, team name, `team/email`, policy, source or prompt name, `prompt:label`, or `gateway`. */
-  name: string;
-  fields: FieldChange[];
-}
-
-export interface ApplyResult {
-  file: string;
-  sha256: string;
-  dryRun: boolean;
-  changes: Change[];
-}
+import { WorkspaceFile, type ApplyResult, type Change, type FieldChange } from './workspace.schema.js';
 
 const same = (a: unknown, b: unknown) => canonicalJson(a ?? null) === canonicalJson(b ?? null);
 
