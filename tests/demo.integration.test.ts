@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemActor } from '../src/access/index.js';
 import { DEMO_KNOWLEDGE, renderDemoDocs } from '../scripts/build-demo-docs.js';
-import { demoWorkspaceText } from '../src/app/index.js';
+import { DEMO_WORKSPACE_FILE, demoWorkspaceText } from '../src/app/index.js';
 import { BACKEND } from './support/db.js';
 import { openTestServices, type TestServices } from './support/services.js';
 
@@ -67,7 +67,7 @@ describe(`the demo workspace ingests (${BACKEND})`, () => {
   beforeAll(async () => {
     s = await openTestServices();
     // The seed applies the file exactly as `npm start` does, with the knowledge folder made absolute.
-    await s.workspace.applyAs({ actor: systemActor('demo-seed') }, demoWorkspaceText(), 'examples/tarmac.yaml', { dryRun: false });
+    await s.workspace.applyAs({ actor: systemActor('demo-seed') }, demoWorkspaceText(), 'examples/tarmac.yaml', { dryRun: false, readFrom: path.dirname(DEMO_WORKSPACE_FILE) });
   });
   afterAll(async () => {
     await s?.close();
@@ -127,7 +127,7 @@ describe(`the demo use case answers offline (${BACKEND})`, () => {
   let s: TestServices;
   beforeAll(async () => {
     s = await openTestServices();
-    await s.workspace.applyAs({ actor: systemActor('demo-seed') }, demoWorkspaceText(), 'examples/tarmac.yaml', { dryRun: false });
+    await s.workspace.applyAs({ actor: systemActor('demo-seed') }, demoWorkspaceText(), 'examples/tarmac.yaml', { dryRun: false, readFrom: path.dirname(DEMO_WORKSPACE_FILE) });
     await s.sources.sync({ principal: s.admin }, 'underwriting-kb');
   });
   afterAll(async () => {

@@ -146,7 +146,7 @@ export async function openServices(config: Config, options: { command: string; l
       });
       installed = result !== null;
       if (installed && config.seedDemo && existsSync(DEMO_WORKSPACE_FILE)) {
-        const demo = await workspace.applyAs({ actor: systemActor('demo-seed') }, demoWorkspaceText(), 'examples/tarmac.yaml', { dryRun: false });
+        const demo = await workspace.applyAs({ actor: systemActor('demo-seed') }, demoWorkspaceText(), 'examples/tarmac.yaml', { dryRun: false, readFrom: path.dirname(DEMO_WORKSPACE_FILE) });
         seededSources = demo.changes.filter((c) => c.kind === 'source' && c.op === 'create').map((c) => c.name);
         logger.info({ changes: demo.changes.length }, 'demo workspace seeded');
       }
@@ -160,7 +160,7 @@ export async function openServices(config: Config, options: { command: string; l
       } catch (err) {
         throw new Error(`TARMAC_CONFIG: cannot read ${file}: ${(err as Error).message}`);
       }
-      const result = await workspace.applyAs({ actor: systemActor('config') }, text, config.configFile, { dryRun: false });
+      const result = await workspace.applyAs({ actor: systemActor('config') }, text, config.configFile, { dryRun: false, readFrom: path.dirname(file) });
       if (result.changes.length > 0) logger.info({ file: config.configFile, diff: formatChanges(result.changes) }, 'configuration applied');
     }
     return { ...services, config, db, logger, registry, installed, replacedAdminKey, seededSources };

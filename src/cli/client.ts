@@ -19,7 +19,7 @@ import type { Comparison, Dataset, DatasetFormat, DatasetVersion, EvalRunDetail,
 /** What the CLI does, against the database directly or through a running server's API. */
 export interface TarmacClient {
   readonly mode: 'local' | 'remote';
-  apply(text: string, file: string, dryRun: boolean): Promise<ApplyResult>;
+  apply(text: string, file: string, dryRun: boolean, files: Record<string, string>): Promise<ApplyResult>;
   verifyAudit(): Promise<VerifyResult>;
   createKey(input: CreateKeyInput): Promise<CreatedKey>;
   listKeys(): Promise<ApiKey[]>;
@@ -35,7 +35,7 @@ export interface TarmacClient {
   assignReview(taskId: string, user: string): Promise<ReviewTask>;
   getPromptVersion(name: string, selector: VersionSelector): Promise<PromptVersion>;
   diffPrompt(name: string, from: number, to: number): Promise<PromptDiff>;
-  movePromptLabel(name: string, label: string, version: number): Promise<PromptSummary>;
+  movePromptLabel(name: string, label: string, version: number, overrideGate?: string): Promise<PromptSummary>;
   sync(source: string, onProgress: (counts: SyncCounts) => void): Promise<SyncResult>;
   sourceStatus(source: string): Promise<SourceStatus>;
   search(input: SearchInput): Promise<SearchResult>;
@@ -86,8 +86,8 @@ class LocalClient implements TarmacClient {
     }
   }
 
-  apply(text: string, file: string, dryRun: boolean): Promise<ApplyResult> {
-    return this.services.workspace.apply(this.principal, null, text, file, { dryRun });
+  apply(text: string, file: string, dryRun: boolean, files: Record<string, string>): Promise<ApplyResult> {
+    return this.services.workspace.apply(this.principal, null, text, file, { dryRun, files });
   }
 
   async verifyAudit(): Promise<VerifyResult> {
@@ -148,8 +148,8 @@ class LocalClient implements TarmacClient {
     return this.services.prompts.diff({ principal: this.principal }, name, from, to);
   }
 
-  movePromptLabel(name: string, label: string, version: number): Promise<PromptSummary> {
-    return this.services.prompts.moveLabel({ principal: this.principal }, name, label, version);
+  movePromptLabel(name: string, label: string, version: number, overrideGate?: string): Promise<PromptSummary> {
+    return this.services.prompts.moveLabel({ principal: this.principal }, name, label, version, { overrideGate });
   }
 
   sync(source: string, onProgress: (counts: SyncCounts) => void): Promise<SyncResult> {
@@ -241,8 +241,8 @@ class RemoteClient implements TarmacClient {
     return payload as T;
   }
 
-  apply(text: string, file: string, dryRun: boolean): Promise<ApplyResult> {
-    return this.call('POST', '/api/v1/apply', { yaml: text, file, dryRun });
+  apply(text: string, file: string, dryRun: boolean, files: Record<string, string>): Promise<ApplyResult> {
+    return this.call('POST', '/api/v1/apply', { yaml: text, file, dryRun, files });
   }
 
   verifyAudit(): Promise<VerifyResult> {
@@ -333,8 +333,8 @@ class RemoteClient implements TarmacClient {
     return this.call('GET', `/api/v1/prompts/${encodeURIComponent(name)}/diff?from=${from}&to=${to}`);
   }
 
-  movePromptLabel(name: string, label: string, version: number): Promise<PromptSummary> {
-    return this.call('PUT', `/api/v1/prompts/${encodeURIComponent(name)}/labels/${encodeURIComponent(label)}`, { version });
+  movePromptLabel(name: string, label: string, version: number, overrideGate?: string): Promise<PromptSummary> {
+    return this.call('PUT', `/api/v1/prompts/${encodeURIComponent(name)}/labels/${encodeURIComponent(label)}`, { version, ...(overrideGate ? { overrideGate } : {}) });
   }
 
   sync(source: string): Promise<SyncResult> {

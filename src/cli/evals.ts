@@ -3,6 +3,7 @@ import path from 'node:path';
 import { type Command, Option } from 'commander';
 import { TarmacError } from '../errors/index.js';
 import { DATASET_FORMATS, type DatasetFormat, type EvalRunDetail, type EvalRunView, type GateReport } from '../evals/index.js';
+import { EVAL_METRIC_CODES } from '../metrics/index.js';
 import type { TarmacClient } from './client.js';
 
 interface Helpers {
@@ -64,7 +65,11 @@ function printSummary(h: Helpers, run: EvalRunDetail | EvalRunView): void {
   h.out(`eval run ${run.id}: ${run.status} · ${run.useCase} on ${run.dataset} v${run.datasetVersion} · prompt v${run.config.promptVersion} · route ${run.config.route} · ${run.trials} trials per case`);
   if (!s) return;
   h.out(`pass rate ${fmt(s.passRate.mean)} (95% ${fmt(s.passRate.low)}…${fmt(s.passRate.high)}) · pass^k ${fmt(s.passAll)} · flaky cases ${fmt(s.flakiness)} · errors ${s.errors} · cost $${s.costUsd.toFixed(6)} · ${fmt(s.wallSeconds, 1)} s`);
-  const rows = Object.entries(s.metrics).map(([metric, i]) => [metric, fmt(i.mean), `${fmt(i.low)}…${fmt(i.high)}`, String(i.cases)]);
+  // In the order the metrics are defined (stored summaries come back with their keys reordered).
+  const rows = EVAL_METRIC_CODES.flatMap((metric) => {
+    const i = s.metrics[metric];
+    return i ? [[metric, fmt(i.mean), `${fmt(i.low)}…${fmt(i.high)}`, String(i.cases)]] : [];
+  });
   h.out(h.table([['METRIC', 'MEAN', '95% INTERVAL', 'CASES'], ...rows]));
   for (const note of s.notAvailable) h.err(`note: ${note}`);
 }

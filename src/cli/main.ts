@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYamlText } from 'yaml';
 import { Command, CommanderError, Option } from 'commander';
 import { packageVersion, startBanner, startServer } from '../app/index.js';
 import { SCOPES, TEAM_ROLES, type Scope, type TeamRole } from '../access/index.js';
@@ -95,7 +97,7 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
 
   program
     .command('apply')
-    .description('Create or update what tarmac.yaml declares (users, teams, policies, sources, prompts, use cases, gateway); shows the diff; idempotent and audited')
+    .description('Create or update what tarmac.yaml declares (users, teams, policies, sources, prompts, datasets, use cases, gateway); shows the diff; idempotent and audited')
     .requiredOption('-f, --file <file>', 'the tarmac.yaml to apply')
     .option('--dry-run', 'show the diff without changing anything')
     .option('--json', 'machine-readable output')
@@ -106,7 +108,7 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
       } catch (err) {
         throw new TarmacError('config_invalid', `cannot read ${opts.file}: ${(err as Error).message}`);
       }
-      const result = await withClient((c) => c.apply(text, opts.file, opts.dryRun ?? false));
+      const result = await withClient((c) => c.apply(text, opts.file, opts.dryRun ?? false, namedFiles(text, opts.file)));
       if (opts.json) return io.out(JSON.stringify(result, null, 2));
       io.out(formatChanges(result.changes));
       const n = result.changes.length;
@@ -362,9 +364,10 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
     .argument('<name>', 'prompt name')
     .argument('<label>', 'label, e.g. production or staging')
     .argument('<version>', 'version number')
+    .option('--override-gate <reason>', "move production past a failing promotion gate, with this reason (audited; team owners and admins)")
     .option('--json', 'machine-readable output')
-    .action(async (name: string, label: string, version: string, opts: { json?: boolean }) => {
-      const summary = await withClient((c) => c.movePromptLabel(name, label, versionNumber(version, 'version')));
+    .action(async (name: string, label: string, version: string, opts: { overrideGate?: string; json?: boolean }) => {
+      const summary = await withClient((c) => c.movePromptLabel(name, label, versionNumber(version, 'version'), opts.overrideGate));
       if (opts.json) return io.out(JSON.stringify(summary, null, 2));
       io.out(`${name}: ${label} → v${summary.labels[label]}`);
     });
@@ -454,6 +457,32 @@ export function buildCli(io: Io, env: NodeJS.ProcessEnv = process.env): Command 
   });
 
   return program;
+}
+
+/**
+ * The files a tarmac.yaml names (`datasets[].file`), read relative to it, by the path written in it: the apply
+ * sends them along, so a server never reads its own disk for a caller. A file that cannot be read is left out
+ * (the apply then names it); a file that does not parse is left to the apply to report.
+ */
+function namedFiles(text: string, yamlFile: string): Record<string, string> {
+  let doc: unknown;
+  try {
+    doc = parseYamlText(text);
+  } catch {
+    return {};
+  }
+  const datasets = (doc as { datasets?: unknown } | null)?.datasets;
+  const files: Record<string, string> = {};
+  for (const d of Array.isArray(datasets) ? datasets : []) {
+    const file = (d as { file?: unknown } | null)?.file;
+    if (typeof file !== 'string') continue;
+    try {
+      files[file] = readFileSync(path.resolve(path.dirname(yamlFile), file), 'utf8');
+    } catch {
+      // The apply reports the file it cannot have.
+    }
+  }
+  return files;
 }
 
 /** One progress line of a sync: a bar of the documents written so far and the counts. */

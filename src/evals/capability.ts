@@ -12,12 +12,14 @@ import { EvalService } from './evals.service.js';
 export const capability = defineCapability({
   name: 'evals',
   needs: [audit, identity, usecases, prompts, runs, gateway, workspace],
+  workspace: ['datasets'],
   build: ({ db, logger, audit, identity, usecases, prompts, runs, gateway, workspace }, options?: { now?: () => Date }) => {
     const evals = new EvalService(db, { audit, identity, usecases, runs, gateway, onError: (err, what) => logger.error({ err }, what), ...(options?.now ? { now: options.now } : {}) });
     // Stage changes and the production label, by the API or by tarmac.yaml, pass the use case's gate.
     usecases.connectGate(evals);
     prompts.connectGate(evals);
     workspace.connectGates({ stage: evals, label: evals });
+    workspace.connectDatasets(evals);
     return evals;
   },
   routes: (app, evals) => registerEvalRoutes(app, evals),

@@ -232,6 +232,21 @@ usecases:
     expect(run.summary!.metrics['judge.score']).toBeUndefined();
   });
 
+  it('applies datasets declared in tarmac.yaml idempotently; a changed file makes a new version, a bad one nothing', async () => {
+    const ctx = { actor: systemActor('test') };
+    const yaml = 'version: 1\ndatasets:\n  - { name: uw-yaml, team: underwriting, file: evals/cases.jsonl }\n';
+    const lines = CASES.map((c) => JSON.stringify(c));
+    const apply = (content: string | null) => s.workspace.applyAs(ctx, yaml, 'tarmac.yaml', { dryRun: false, files: content === null ? {} : { 'evals/cases.jsonl': content } });
+    expect((await apply(lines.join('\n'))).changes).toEqual([expect.objectContaining({ op: 'create', kind: 'dataset', name: 'uw-yaml' })]);
+    expect((await apply(lines.join('\n'))).changes).toEqual([]);
+    expect((await apply(lines.slice(0, 2).join('\n'))).changes).toEqual([expect.objectContaining({ op: 'update', kind: 'dataset', fields: [{ path: 'version', from: 1, to: 2 }] })]);
+    await expect(apply(`${lines[0]}\n{oops`)).rejects.toThrow(/evals\/cases\.jsonl: .*line 2/);
+    await expect(apply(null)).rejects.toThrow(/cannot read evals\/cases\.jsonl/);
+    const ds = await s.evals.getDataset({ principal: analyst }, 'uw-yaml');
+    expect(ds.versions.map((v) => v.caseCount)).toEqual([3, 2]);
+    expect((await s.evals.casesOf({ principal: analyst }, 'uw-yaml')).cases[0]!.origin).toEqual({ kind: 'config' });
+  });
+
   it('keeps datasets and eval runs to their team', async () => {
     await s.identity.createUser({ principal: s.admin }, { email: 'outsider@x.io' });
     const outsider = await s.identity.authenticate((await s.identity.createKey({ principal: s.admin }, { name: 'out', user: 'outsider@x.io' })).token);

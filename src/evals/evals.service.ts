@@ -173,6 +173,51 @@ export class EvalService {
     return version;
   }
 
+  /**
+   * A dataset as `tarmac.yaml` declares it (its cases a JSONL file's text): what would change, and how to write
+   * it; null when it is as declared. Same cases (ids, order and every field) make no new version.
+   */
+  async planDataset(
+    q: Queryable,
+    declared: { name: string; team: string; description: string },
+    text: string,
+    where: string,
+  ): Promise<{ op: 'create' | 'update'; fields: { path: string; from: unknown; to: unknown }[]; write(tx: Queryable, record: RecordAudit): Promise<void> } | null> {
+    let cases: EvalCase[];
+    try {
+      cases = normaliseCases(parseCases(text, 'jsonl'), 'config');
+    } catch (err) {
+      if (isTarmacError(err)) throw new TarmacError(err.code, `${where}: ${err.message}`, err.details, { cause: err });
+      throw err;
+    }
+    const current = await repo.findDataset(q, declared.name);
+    const latest = current && current.version > 0 ? await repo.findVersion(q, current.id, current.version) : null;
+    const sameCases = latest !== null && canonicalJson(latest.cases) === canonicalJson(cases);
+    const fields: { path: string; from: unknown; to: unknown }[] = [];
+    if (current && current.description !== declared.description) fields.push({ path: 'description', from: current.description, to: declared.description });
+    if (!sameCases) fields.push({ path: 'version', from: current?.version ?? null, to: (current?.version ?? 0) + 1 });
+    if (current && fields.length === 0) return null;
+    return {
+      op: current ? 'update' : 'create',
+      fields,
+      write: async (tx, record) => {
+        const team = await findTeam(tx, declared.team);
+        if (!team) throw new TarmacError('not_found', `team ${declared.team} does not exist`);
+        let row = await repo.findDataset(tx, declared.name);
+        if (row && row.team_id !== team.id) throw new TarmacError('conflict', `dataset ${declared.name} belongs to another team; a dataset does not move between teams`);
+        if (!row) {
+          const id = newId('ds');
+          await repo.insertDataset(tx, { id, team_id: team.id, name: declared.name, description: declared.description });
+          await record({ action: 'dataset.created', targetType: 'dataset', targetId: id, teamId: team.id, after: { name: declared.name, description: declared.description } });
+          row = (await repo.findDataset(tx, id))!;
+        } else if (row.description !== declared.description) {
+          await repo.updateDescription(tx, row.id, declared.description);
+        }
+        if (!sameCases) await this.addVersionIn(tx, record, row, cases, `applied from ${where}`, null);
+      },
+    };
+  }
+
   /** Expected documents that name no indexed document. */
   private async warningsOf(cases: EvalCase[]): Promise<string[]> {
     const refs = [...new Set(cases.flatMap((c) => c.expectedDocuments))];

@@ -7,5 +7,5 @@
  * console.log(formatChanges(result.changes));
  */
 export { ApplyResult, Change, FieldChange, WorkspaceFile } from './workspace.schema.js';
-export { formatChanges, WorkspaceService, type WorkspaceGates } from './workspace.service.js';
+export { formatChanges, WorkspaceService, type DatasetDeclarer, type FileReader, type WorkspaceGates } from './workspace.service.js';
 export { capability } from './capability.js';

@@ -205,8 +205,12 @@ gateway:
   it('applies the demo workspace', async () => {
     const { readFileSync } = await import('node:fs');
     const text = readFileSync(new URL('../../examples/tarmac.yaml', import.meta.url), 'utf8');
-    const result = await apply(text);
+    // The files it names travel with it, as `tarmac apply` sends them.
+    const files = { 'evals/underwriting.jsonl': readFileSync(new URL('../../examples/evals/underwriting.jsonl', import.meta.url), 'utf8') };
+    const applyDemo = () => s.workspace.apply(s.admin, 'req', text, 'tarmac.yaml', { dryRun: false, files });
+    const result = await applyDemo();
     expect(result.changes.length).toBeGreaterThan(5);
-    expect((await apply(text)).changes).toEqual([]);
+    expect(result.changes).toContainEqual(expect.objectContaining({ kind: 'dataset', name: 'underwriting-cases', op: 'create' }));
+    expect((await applyDemo()).changes).toEqual([]);
   });
 });

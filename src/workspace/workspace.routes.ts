@@ -8,6 +8,7 @@ const ApplyBody = z.strictObject({
   yaml: z.string().max(10 * 1024 * 1024).describe('The text of a tarmac.yaml'),
   file: z.string().max(500).default('tarmac.yaml').describe('File name shown in errors and recorded in the audit log'),
   dryRun: z.boolean().default(false),
+  files: z.record(z.string().max(1000), z.string().max(10 * 1024 * 1024)).default({}).describe('The files the yaml names (dataset cases), by the path written in it'),
 });
 
 /** `POST /api/v1/apply`: config as code over HTTP (what `tarmac apply` calls when a server holds the database). */
@@ -23,6 +24,6 @@ export function registerWorkspaceRoutes(app: FastifyInstance, workspace: Workspa
         response: { 200: ApplyResult },
       },
     },
-    async (request) => workspace.apply(principalOf(request), request.id, request.body.yaml, request.body.file, { dryRun: request.body.dryRun }),
+    async (request) => workspace.apply(principalOf(request), request.id, request.body.yaml, request.body.file, { dryRun: request.body.dryRun, files: request.body.files }),
   );
 }

@@ -52,6 +52,14 @@ function unique<T>(items: T[], key: (item: T) => string, ctx: z.RefinementCtx, p
   });
 }
 
+/** An eval dataset: its cases are a JSONL file, read relative to the `tarmac.yaml` that names it. */
+export const WorkspaceDataset = z.strictObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and dashes, at most 63').describe('Identifies the dataset'),
+  team: z.string().min(1).max(200).describe('Owning team (name), declared here or already in Tarmac'),
+  description: z.string().max(2000).optional(),
+  file: z.string().min(1).max(1000).describe('JSONL file of its cases, relative to this file; a changed file becomes a new version'),
+});
+
 /**
  * The sections of `tarmac.yaml`, by name. Each is declared by the capability whose state it holds (its
  * `workspace` list); the workspace capability checks at start that the two agree.
@@ -63,6 +71,7 @@ const SECTIONS = {
   prompts: z.array(WorkspacePrompt).default([]).describe('Prompts, by name: a changed content becomes a new version'),
   usecases: z.array(UseCaseSpec).default([]).describe('Use cases, by name; a paused use case stays paused'),
   sources: z.array(SourceSpec).default([]).describe('Context sources, by name'),
+  datasets: z.array(WorkspaceDataset).default([]).describe('Eval datasets, by name'),
   gateway: GatewayConfig.optional().describe('The model gateway: providers, routes, budgets and prices; when present it replaces the stored one'),
 };
 
@@ -82,6 +91,7 @@ export const WorkspaceFile = z
     unique(file.prompts, (p) => p.name, ctx, 'prompts', 'prompt');
     unique(file.usecases, (u) => u.name, ctx, 'usecases', 'use case');
     unique(file.sources, (s) => s.name, ctx, 'sources', 'source');
+    unique(file.datasets, (d) => d.name, ctx, 'datasets', 'dataset');
     file.teams.forEach((team, t) => {
       const seen = new Set<string>();
       (team.members ?? []).forEach((m, i) => {
@@ -110,7 +120,7 @@ export type FieldChange = z.output<typeof FieldChange>;
 /** One object that an apply creates, updates or deletes. */
 export const Change = z.object({
   op: z.enum(['create', 'update', 'delete']),
-  kind: z.enum(['user', 'team', 'member', 'policy', 'prompt', 'label', 'source', 'gateway', 'usecase']),
+  kind: z.enum(['user', 'team', 'member', 'policy', 'prompt', 'label', 'source', 'gateway', 'usecase', 'dataset']),
   name: z.string().describe('Email, team name, `team/email`, policy, source or prompt name, `prompt:label`, or `gateway`'),
   fields: z.array(FieldChange),
 });

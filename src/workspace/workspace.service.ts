@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { requireAdmin, requireScope, type AuditContext, type Principal } from '../access/index.js';
 import { canonicalJson, type AuditLog, type RecordAudit } from '../audit/index.js';
 import { parseYaml, yamlErrorAt } from '../config/index.js';
@@ -44,7 +46,30 @@ interface Plan {
 }
 
 /** Compares the file with the database and returns the changes and how to make them. */
-async function plan(q: Queryable, file: WorkspaceFile, source: { text: string; name: string }, by: string): Promise<Plan> {
+/**
+ * How eval datasets declared in `tarmac.yaml` are compared and written (the evals capability connects it):
+ * null when the dataset is as declared.
+ */
+export interface DatasetDeclarer {
+  planDataset(
+    q: Queryable,
+    declared: { name: string; team: string; description: string },
+    cases: string,
+    where: string,
+  ): Promise<{ op: 'create' | 'update'; fields: FieldChange[]; write(tx: Queryable, record: RecordAudit): Promise<void> } | null>;
+}
+
+/** The text of a file a `tarmac.yaml` names, by the path written in it; null when it cannot be had. */
+export type FileReader = (relative: string) => string | null;
+
+async function plan(
+  q: Queryable,
+  file: WorkspaceFile,
+  source: { text: string; name: string },
+  by: string,
+  files: FileReader = () => null,
+  datasets: DatasetDeclarer | null = null,
+): Promise<Plan> {
   const changes: Change[] = [];
   const steps: Step[] = [];
   const users = new Map<string, UserRow | null>();
@@ -139,6 +164,21 @@ async function plan(q: Queryable, file: WorkspaceFile, source: { text: string; n
     });
   }
   for (const [i, p] of file.prompts.entries()) await planPrompt(q, file, source, by, i, p, changes, steps);
+  for (const [i, d] of file.datasets.entries()) {
+    if (!datasets) throw yamlErrorAt(source.text, source.name, ['datasets', i], 'eval datasets cannot be declared here: the evals capability is not running');
+    if (!(await findTeam(q, d.team)) && !file.teams.some((t) => t.name === d.team)) {
+      throw yamlErrorAt(source.text, source.name, ['datasets', i, 'team'], `team ${d.team} is neither declared in teams nor known to Tarmac`);
+    }
+    const text = files(d.file);
+    if (text === null) throw yamlErrorAt(source.text, source.name, ['datasets', i, 'file'], `cannot read ${d.file} (relative to ${source.name}); \`tarmac apply\` sends the files a tarmac.yaml names`);
+    const planned = await datasets.planDataset(q, { name: d.name, team: d.team, description: d.description ?? '' }, text, d.file).catch((err: unknown) => {
+      if (err instanceof TarmacError) throw yamlErrorAt(source.text, source.name, ['datasets', i, 'file'], err.message);
+      throw err;
+    });
+    if (!planned) continue;
+    changes.push({ op: planned.op, kind: 'dataset', name: d.name, fields: planned.fields });
+    steps.push(async (_w, tx, record) => planned.write(tx, record));
+  }
   for (const [i, u] of file.usecases.entries()) await planUseCase(q, file, source, i, u, changes, steps);
   if (file.gateway) {
     const current = (await hasGatewayConfig(q)) ? await storedGatewayConfig(q) : null;
@@ -279,6 +319,12 @@ export class WorkspaceService {
   ) {}
 
   private gates: WorkspaceGates = { stage: null, label: null };
+  private datasets: DatasetDeclarer | null = null;
+
+  /** Eval datasets a file declares are planned and written by this declarer from now on. */
+  connectDatasets(declarer: DatasetDeclarer): void {
+    this.datasets = declarer;
+  }
 
   /** Stage changes and production label moves an apply makes pass these gates from now on. */
   connectGates(gates: WorkspaceGates): void {
@@ -290,17 +336,30 @@ export class WorkspaceService {
     return parseYaml(WorkspaceFile, text, fileName);
   }
 
-  /** Applies a validated file as `ctx.actor` (callers authorise first; see {@link apply}). */
-  async applyAs(ctx: AuditContext, text: string, fileName: string, options: { dryRun: boolean }): Promise<ApplyResult> {
+  /**
+   * Applies a validated file as `ctx.actor` (callers authorise first; see {@link apply}). `files` are the texts
+   * of the files it names (dataset cases), by the path written in it; `readFrom` lets a trusted caller (the
+   * server's own TARMAC_CONFIG, the demo seed) read them from that directory instead.
+   */
+  async applyAs(ctx: AuditContext, text: string, fileName: string, options: { dryRun: boolean; files?: Record<string, string> | undefined; readFrom?: string | undefined }): Promise<ApplyResult> {
     const file = this.parse(text, fileName);
     const sha256 = createHash('sha256').update(text).digest('hex');
+    const read: FileReader = (relative) => {
+      if (options.files && Object.prototype.hasOwnProperty.call(options.files, relative)) return options.files[relative] ?? null;
+      if (!options.readFrom) return null;
+      try {
+        return readFileSync(path.resolve(options.readFrom, relative), 'utf8');
+      } catch {
+        return null;
+      }
+    };
     if (options.dryRun) {
-      const { changes } = await plan(this.db, file, { text, name: fileName }, ctx.actor.userId ?? ctx.actor.id);
+      const { changes } = await plan(this.db, file, { text, name: fileName }, ctx.actor.userId ?? ctx.actor.id, read, this.datasets);
       return { file: fileName, sha256, dryRun: true, changes };
     }
     const result = await this.audit.transaction(ctx, async (tx, record) => {
       await tx.query('select pg_advisory_xact_lock($1)', [APPLY_LOCK_KEY]);
-      const p = await plan(tx, file, { text, name: fileName }, ctx.actor.userId ?? ctx.actor.id);
+      const p = await plan(tx, file, { text, name: fileName }, ctx.actor.userId ?? ctx.actor.id, read, this.datasets);
       if (p.changes.length === 0) return { file: fileName, sha256, dryRun: false, changes: [] };
       await p.run(new IdentityWriter(tx, record), tx, record, this.gates);
       await record({
@@ -316,10 +375,11 @@ export class WorkspaceService {
   }
 
   /** Applies a file for an authenticated caller: platform admins only. */
-  async apply(principal: Principal, requestId: string | null, text: string, fileName: string, options: { dryRun: boolean }): Promise<ApplyResult> {
+  async apply(principal: Principal, requestId: string | null, text: string, fileName: string, options: { dryRun: boolean; files?: Record<string, string> | undefined }): Promise<ApplyResult> {
     requireScope(principal, options.dryRun ? 'read' : 'write');
     requireAdmin(principal);
-    return this.applyAs({ actor: principal.actor, requestId }, text, fileName, options);
+    // Over the API the files come with the request: the server never reads its disk for a caller.
+    return this.applyAs({ actor: principal.actor, requestId }, text, fileName, { dryRun: options.dryRun, files: options.files });
   }
 }
 

@@ -66,7 +66,11 @@ describe('tarmac CLI', () => {
       });
       expect(added.status).toBe(200);
       expect((await runCli(['prompts', 'diff', 'underwriting-answer', '1', '2'], env)).stdout).toContain('+Be brief.');
-      const moved = await runCli(['prompts', 'label', 'underwriting-answer', 'production', '2'], env);
+      // The demo use case's gate holds production to a passing eval run of version 2; an owner may override.
+      const refused = await runCli(['prompts', 'label', 'underwriting-answer', 'production', '2'], env);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/error \(gate_failed\): .*no eval run of prompt version 2/);
+      const moved = await runCli(['prompts', 'label', 'underwriting-answer', 'production', '2', '--override-gate', 'shipping the brief variant to test it'], env);
       expect(moved.stdout.trim()).toBe('underwriting-answer: production → v2');
       expect((await runCli(['prompts', 'label', 'underwriting-answer', 'production', 'two'], env)).code).toBe(1);
     } finally {
