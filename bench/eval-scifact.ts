@@ -24,6 +24,7 @@ const services = await openServices(config, { command: 'bench eval-scifact' });
 try {
   const caller = { principal: await services.identity.authenticate(readFileSync(path.join(dir, 'admin-key'), 'utf8').trim()) };
   await services.identity.createTeam(caller, { name: 'research' });
+  await services.identity.setMember(caller, 'research', 'admin@tarmac.local', 'owner');
   await services.sources.declare(caller, { name: 'scifact', team: 'research', connector: { type: 'push' }, acl: { default: ['*'], map: {} } });
   const corpus = scifactCorpus();
   progress(`pushing ${corpus.length} abstracts`);
