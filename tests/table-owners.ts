@@ -35,6 +35,7 @@ export const TABLE_OWNERS: Record<string, string> = {
   eval_dataset_versions: 'evals',
   eval_runs: 'evals',
   eval_trials: 'evals',
+  eval_alerts: 'evals',
   review_tasks: 'review',
   reviewer_load: 'review',
 };

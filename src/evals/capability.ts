@@ -23,7 +23,17 @@ export const capability = defineCapability({
     return evals;
   },
   routes: (app, evals) => registerEvalRoutes(app, evals),
-  jobs: (evals) => [{ queue: 'eval-run', work: async ({ evalRun }) => evals.execute(evalRun) }],
+  jobs: (evals, { logger }) => [
+    { queue: 'eval-run', work: async ({ evalRun }) => evals.execute(evalRun) },
+    {
+      queue: 'eval-schedule-tick',
+      work: async () => {
+        const started = await evals.scheduleTick();
+        if (started.length > 0) logger.info({ evalRuns: started }, 'scheduled eval runs started');
+      },
+      schedule: { cron: '* * * * *', payload: { reason: 'schedule' } },
+    },
+  ],
   start: async (evals, { runner }) => {
     evals.dispatchWith(async (id) => {
       await runner.send('eval-run', { evalRun: id }, { singletonKey: id });

@@ -247,6 +247,64 @@ usecases:
     expect((await s.evals.casesOf({ principal: analyst }, 'uw-yaml')).cases[0]!.origin).toEqual({ kind: 'config' });
   });
 
+  it('runs the production configuration on its schedule and raises eval_drift when a bad prompt version ships', async () => {
+    // Twelve distinct questions the good prompt answers and the bad one cannot.
+    const many = Array.from({ length: 12 }, (_, i) => ({ id: `s${i}`, input: `${ROOF_Q.replace(/\?$/, '')} (${i})?`, assertions: [{ type: 'contains', value: '20 years' }] }));
+    await s.evals.createDataset({ principal: analyst }, { name: 'uw-scheduled', team: 'underwriting' }, many);
+    await s.prompts.create({ principal: s.admin }, {
+      name: 'uw-sched-answer',
+      team: 'underwriting',
+      labels: ['production'],
+      content: {
+        messages: [
+          { role: 'system', content: 'Answer only from the context.\n\nContext:\n{{context}}' },
+          { role: 'user', content: '{{question}}' },
+        ],
+        variables: { context: { type: 'string', required: true }, question: { type: 'string', required: true } },
+        model: {},
+      },
+    });
+    const start = new Date(Date.now() - 86_400_000);
+    start.setUTCMinutes(30, 0, 0);
+    clock = start;
+    await s.usecases.declare({ principal: s.admin }, {
+      name: 'uw-sched',
+      team: 'underwriting',
+      owner: 'owner@x.io',
+      riskTier: 'medium',
+      prompt: 'uw-sched-answer',
+      route: 'local/extractive',
+      posture: { deliverThreshold: 0.6 },
+      evalSchedule: { dataset: 'uw-scheduled', cron: '0 * * * *', trials: 2, baselineRuns: 3 },
+    });
+    await s.db.query("update use_cases set created_at = $1 where name = 'uw-sched'", [new Date(start.getTime() - 3_600_000)]);
+    const tick = async (hours: number) => {
+      clock = new Date(start.getTime() + hours * 3_600_000);
+      const started = await s.evals.scheduleTick(clock);
+      await s.evals.idle();
+      return started;
+    };
+    expect(await tick(0)).toHaveLength(1);
+    expect(await tick(0.2)).toHaveLength(0);
+    for (const h of [1, 2]) expect(await tick(h)).toHaveLength(1);
+    expect(await s.evals.alerts({ principal: analyst }, { useCase: 'uw-sched', limit: 50 })).toEqual([]);
+    // A version that hides the context reaches production.
+    await s.prompts.addVersion({ principal: s.admin }, 'uw-sched-answer', {
+      content: { messages: [{ role: 'user', content: '{{question}}' }], variables: { context: { type: 'string', required: true }, question: { type: 'string', required: true } }, model: {} },
+      labels: ['production'],
+    });
+    const [bad] = await tick(3);
+    const alerts = await s.evals.alerts({ principal: analyst }, { useCase: 'uw-sched', limit: 50 });
+    expect(alerts.map((a) => a.metric)).toContain('pass');
+    const pass = alerts.find((a) => a.metric === 'pass')!;
+    expect(pass).toMatchObject({ kind: 'eval_drift', evalRun: bad, baseline: 1, value: 0 });
+    expect(pass.baselineRuns).toHaveLength(3);
+    const scheduled = await s.evals.get({ principal: analyst }, bad!);
+    expect(scheduled).toMatchObject({ trigger: 'schedule', config: { promptVersion: 2 }, status: 'completed' });
+    expect(await s.evals.alerts({ principal: { ...analyst, roles: {} } }, { limit: 50 })).toEqual([]);
+    clock = new Date();
+  });
+
   it('keeps datasets and eval runs to their team', async () => {
     await s.identity.createUser({ principal: s.admin }, { email: 'outsider@x.io' });
     const outsider = await s.identity.authenticate((await s.identity.createKey({ principal: s.admin }, { name: 'out', user: 'outsider@x.io' })).token);

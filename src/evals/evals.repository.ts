@@ -78,6 +78,7 @@ export interface EvalRunRow {
   trials: number;
   concurrency: number;
   status: EvalStatus;
+  trigger: 'manual' | 'schedule';
   total: number;
   key_id: string | null;
   user_id: string | null;
@@ -90,10 +91,58 @@ export interface EvalRunRow {
 
 export async function insertEvalRun(q: Queryable, r: Omit<EvalRunRow, 'created_at' | 'started_at' | 'finished_at' | 'summary' | 'error' | 'status'>): Promise<void> {
   await q.query(
-    `insert into eval_runs (id, team_id, use_case_id, dataset_id, dataset_version, config, trials, concurrency, status, total, key_id, user_id)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', $9, $10, $11)`,
-    [r.id, r.team_id, r.use_case_id, r.dataset_id, r.dataset_version, JSON.stringify(r.config), r.trials, r.concurrency, r.total, r.key_id, r.user_id],
+    `insert into eval_runs (id, team_id, use_case_id, dataset_id, dataset_version, config, trials, concurrency, status, total, key_id, user_id, trigger)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', $9, $10, $11, $12)`,
+    [r.id, r.team_id, r.use_case_id, r.dataset_id, r.dataset_version, JSON.stringify(r.config), r.trials, r.concurrency, r.total, r.key_id, r.user_id, r.trigger],
   );
+}
+
+/** When the newest scheduled eval run of a use case was started; null before the first. */
+export async function lastScheduled(q: Queryable, useCaseId: string): Promise<Date | null> {
+  return (await q.query<{ at: Date | null }>("select max(created_at) as at from eval_runs where use_case_id = $1 and trigger = 'schedule'", [useCaseId])).rows[0]?.at ?? null;
+}
+
+/** The completed scheduled runs of a use case on a dataset version before `before`, newest first. */
+export async function scheduledBefore(q: Queryable, r: { useCaseId: string; datasetId: string; datasetVersion: number; before: Date; limit: number }): Promise<EvalRunRow[]> {
+  return (
+    await q.query<EvalRunRow>(
+      `select * from eval_runs where use_case_id = $1 and dataset_id = $2 and dataset_version = $3 and trigger = 'schedule'
+         and status = 'completed' and created_at < $4 order by created_at desc limit $5`,
+      [r.useCaseId, r.datasetId, r.datasetVersion, r.before, r.limit],
+    )
+  ).rows;
+}
+
+export interface AlertRow {
+  id: string;
+  kind: 'eval_drift' | 'online_drift';
+  team_id: string;
+  use_case_id: string;
+  eval_run_id: string | null;
+  metric: string;
+  detail: Record<string, unknown>;
+  created_at: Date;
+}
+
+export async function insertAlert(q: Queryable, a: Omit<AlertRow, 'created_at'>): Promise<void> {
+  await q.query('insert into eval_alerts (id, kind, team_id, use_case_id, eval_run_id, metric, detail) values ($1, $2, $3, $4, $5, $6, $7)', [
+    a.id,
+    a.kind,
+    a.team_id,
+    a.use_case_id,
+    a.eval_run_id,
+    a.metric,
+    JSON.stringify(a.detail),
+  ]);
+}
+
+export async function listAlerts(q: Queryable, f: { teamIds: string[] | null; useCaseId?: string | undefined; limit: number }): Promise<AlertRow[]> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (f.teamIds) where.push(`team_id = any($${params.push(f.teamIds)})`);
+  if (f.useCaseId) where.push(`use_case_id = $${params.push(f.useCaseId)}`);
+  params.push(f.limit);
+  return (await q.query<AlertRow>(`select * from eval_alerts${where.length ? ` where ${where.join(' and ')}` : ''} order by created_at desc, id desc limit $${params.length}`, params)).rows;
 }
 
 export async function findEvalRun(q: Queryable, id: string): Promise<EvalRunRow | null> {

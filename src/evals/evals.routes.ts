@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { callerOf, routeAuth, type ZodTypeProvider } from '../access/index.js';
 import { DATASET_FORMATS } from './datasets.js';
-import { Comparison, Dataset as DatasetShape, DatasetDetail, DatasetVersion, EVAL_STATUSES, EvalRunDetail, EvalRunView, GateReport, VersionCases } from './evals.schema.js';
+import { Comparison, Dataset as DatasetShape, EvalAlert, DatasetDetail, DatasetVersion, EVAL_STATUSES, EvalRunDetail, EvalRunView, GateReport, VersionCases } from './evals.schema.js';
 import type { EvalService } from './evals.service.js';
 
 const tags = ['evals'];
@@ -123,6 +123,20 @@ export function registerEvalRoutes(app: FastifyInstance, evals: EvalService): vo
     '/api/v1/evals/compare',
     { config: read, schema: { summary: 'B against A on the same dataset version: paired bootstrap intervals and a verdict per metric.', tags, querystring: z.strictObject({ a: z.string().min(1), b: z.string().min(1) }), response: { 200: Comparison } } },
     async (request) => evals.compare(callerOf(request), request.query.a, request.query.b),
+  );
+
+  r.get(
+    '/api/v1/evals/alerts',
+    {
+      config: read,
+      schema: {
+        summary: 'Drift alerts of scheduled eval runs, newest first.',
+        tags,
+        querystring: z.strictObject({ useCase: z.string().optional(), limit: z.coerce.number().int().min(1).max(500).default(50) }),
+        response: { 200: z.object({ alerts: z.array(EvalAlert) }) },
+      },
+    },
+    async (request) => ({ alerts: await evals.alerts(callerOf(request), request.query) }),
   );
 
   const Id = z.strictObject({ id: z.string().min(1).max(100) });

@@ -148,6 +148,7 @@ export const EvalRunView = z.object({
   trials: z.number(),
   concurrency: z.number(),
   status: z.enum(EVAL_STATUSES),
+  trigger: z.enum(['manual', 'schedule']).describe('Started by a caller, or by the use case\'s eval schedule'),
   progress: z.object({ done: z.number(), total: z.number(), errors: z.number(), etaSeconds: z.number().nullable() }),
   summary: EvalSummary.nullable(),
   error: z.string().nullable(),
@@ -223,3 +224,21 @@ export type GateFailure = z.output<typeof GateFailure>;
 
 export const GateReport = z.object({ result: z.enum(GATE_RESULTS), evalRun: z.string().nullable(), failures: z.array(GateFailure), inconclusive: z.array(GateFailure) });
 export type GateReport = z.output<typeof GateReport>;
+
+export const ALERT_KINDS = ['eval_drift', 'online_drift'] as const;
+
+/** A drift a scheduled eval run found: a metric outside its trailing baseline, in the worse direction. */
+export const EvalAlert = z.object({
+  id: z.string(),
+  kind: z.enum(ALERT_KINDS),
+  useCase: z.string(),
+  evalRun: z.string().nullable(),
+  metric: z.string(),
+  value: z.number().nullable(),
+  interval: z.object({ low: z.number().nullable(), high: z.number().nullable() }),
+  baseline: z.number(),
+  baselineRuns: z.array(z.string()),
+  message: z.string(),
+  createdAt: z.string(),
+});
+export type EvalAlert = z.output<typeof EvalAlert>;

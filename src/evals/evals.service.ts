@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { type AuditContext, type Caller, hasTeamRole, type Principal, requireScope, requireTeamRole, roleIn } from '../access/index.js';
+import cronParser from 'cron-parser';
+import { type AuditContext, type Caller, hasTeamRole, type Principal, requireScope, requireTeamRole, roleIn, systemActor } from '../access/index.js';
 import { canonicalJson, type AuditLog, type RecordAudit } from '../audit/index.js';
 import { type Database, newId, type Queryable } from '../db/index.js';
 import { isTarmacError, parseInput, TarmacError } from '../errors/index.js';
@@ -10,7 +11,7 @@ import { findPrompt, promptLabels, promptVersions } from '../prompts/index.js';
 import { ContextRecipe } from '../retrieval/index.js';
 import type { RunService, TrialResult } from '../runs/index.js';
 import { missingDocuments } from '../sources/index.js';
-import { findUseCase, Gate, parseThreshold, useCasesRunning, type Stage, type UseCaseRow, type UseCaseService } from '../usecases/index.js';
+import { EvalSchedule, findUseCase, Gate, parseThreshold, scheduledUseCases, useCaseNames, useCasesRunning, type Stage, type UseCaseRow, type UseCaseService } from '../usecases/index.js';
 import { exportCases, normaliseCases, parseCases, type DatasetFormat } from './datasets.js';
 import * as repo from './evals.repository.js';
 import {
@@ -23,6 +24,7 @@ import {
   type DatasetDetail,
   type DatasetVersion,
   type EvalCase,
+  type EvalAlert,
   type EvalConfig,
   type EvalRunDetail,
   type EvalRunView,
@@ -37,6 +39,8 @@ import { failedTrialMetrics, scoreTrial } from './score.js';
 import { bootstrapMean, casesNeeded, pairedBootstrap, resamplePlan, seedOf, type Interval, type PairedInterval } from './stats.js';
 
 const RESAMPLES = 2000;
+/** The system actor scheduled eval runs are started and run as. */
+const SCHEDULER = 'eval-scheduler';
 const DAY_MS = 86_400_000;
 
 /** How a created eval run reaches a worker: a job queue in the server, at once in process otherwise. */
@@ -351,6 +355,7 @@ export class EvalService {
         total: v.case_count * input.trials,
         key_id: caller.principal.keyId,
         user_id: caller.principal.userId,
+        trigger: 'manual',
       });
       await record({ action: 'eval.started', targetType: 'eval_run', targetId: id, teamId: uc.team_id, after: { useCase: uc.name, dataset: ds.name, version, trials: input.trials, config } });
     });
@@ -421,6 +426,7 @@ export class EvalService {
       trials: row.trials,
       concurrency: row.concurrency,
       status: row.status,
+      trigger: row.trigger,
       progress: { done: progress.done, total: row.total, errors: progress.errors, etaSeconds: eta },
       summary: (row.summary as EvalSummary | null) ?? (row.status === 'running' || row.status === 'cancelling' ? await this.summarise(row) : null),
       error: row.error,
@@ -445,7 +451,14 @@ export class EvalService {
     await repo.moveStatus(this.db, id, ['queued', 'running'], 'running');
     let caller: Caller;
     try {
-      const principal = await this.deps.identity.principalOfKey(row.key_id ?? '');
+      // A scheduled run acts for the use case's owner as they are now; another, for the key that started it.
+      const principal =
+        row.key_id === null
+          ? await this.deps.identity.principalOfUser(row.user_id ?? '', SCHEDULER).then((p) => {
+              if (!p) throw new TarmacError('forbidden', 'the owner this scheduled eval run acts for is no longer an enabled user');
+              return p;
+            })
+          : await this.deps.identity.principalOfKey(row.key_id);
       if (!hasTeamRole(principal, row.team_id, 'builder')) throw new TarmacError('forbidden', 'the key that started this eval run is no longer a builder of the use case\'s team');
       caller = { principal, requestId: id };
     } catch (err) {
@@ -487,7 +500,108 @@ export class EvalService {
     const status = await repo.statusOf(this.db, id);
     const fresh = (await repo.findEvalRun(this.db, id))!;
     if (status === 'cancelling') await repo.moveStatus(this.db, id, ['cancelling'], 'cancelled', { summary: await this.summarise(fresh) });
-    else await repo.moveStatus(this.db, id, ['running'], 'completed', { summary: await this.summarise(fresh) });
+    else if (await repo.moveStatus(this.db, id, ['running'], 'completed', { summary: await this.summarise(fresh) })) {
+      if (fresh.trigger === 'schedule') await this.checkDrift((await repo.findEvalRun(this.db, id))!);
+    }
+  }
+
+  // ── schedules and drift ──────────────────────────────────────────────────────────────────────
+
+  /**
+   * Starts a scheduled eval run of every use case whose eval schedule fired since its last one: the production
+   * configuration on the schedule's dataset's current version, acting for the use case's owner.
+   */
+  async scheduleTick(now: Date = this.now()): Promise<string[]> {
+    const started: string[] = [];
+    for (const uc of await scheduledUseCases(this.db)) {
+      const schedule = EvalSchedule.parse(uc.eval_schedule);
+      let previous: Date;
+      try {
+        previous = cronParser.parseExpression(schedule.cron, { currentDate: now, utc: true }).prev().toDate();
+      } catch {
+        continue;
+      }
+      const last = await repo.lastScheduled(this.db, uc.id);
+      if ((last ?? uc.created_at) >= previous) continue;
+      try {
+        started.push(await this.startScheduled(uc, schedule, now));
+      } catch (err) {
+        this.deps.onError?.(err, `scheduled eval run of ${uc.name} could not start`);
+      }
+    }
+    return started;
+  }
+
+  private async startScheduled(uc: UseCaseRow, schedule: EvalSchedule, now: Date): Promise<string> {
+    const ds = await repo.findDataset(this.db, schedule.dataset);
+    if (!ds || ds.version === 0) throw new TarmacError('not_found', `dataset ${schedule.dataset} does not exist or has no version`);
+    const v = (await repo.findVersion(this.db, ds.id, ds.version))!;
+    const config = { ...(await this.currentConfig(this.db, uc)), as: null };
+    const id = newId('ev');
+    await this.deps.audit.transaction({ actor: systemActor(SCHEDULER) }, async (tx, record) => {
+      await repo.insertEvalRun(tx, {
+        id,
+        team_id: uc.team_id,
+        use_case_id: uc.id,
+        dataset_id: ds.id,
+        dataset_version: ds.version,
+        config: { ...config, judge: null },
+        trials: schedule.trials,
+        concurrency: 4,
+        total: v.case_count * schedule.trials,
+        key_id: null,
+        user_id: uc.owner_user_id,
+        trigger: 'schedule',
+      });
+      // The run's row is created at the tick's time, so the schedule reads as it fired.
+      await tx.query('update eval_runs set created_at = $2 where id = $1', [id, now]);
+      await record({ action: 'eval.started', targetType: 'eval_run', targetId: id, teamId: uc.team_id, after: { useCase: uc.name, dataset: ds.name, version: ds.version, trials: schedule.trials, config, trigger: 'schedule' } });
+    });
+    await this.dispatcher(id);
+    return id;
+  }
+
+  /**
+   * After a scheduled run: each metric whose 95% interval leaves the trailing baseline (the mean of the last
+   * `baselineRuns` scheduled runs' means) in the worse direction raises an `eval_drift` alert.
+   */
+  private async checkDrift(row: repo.EvalRunRow): Promise<void> {
+    const uc = await findUseCase(this.db, row.use_case_id);
+    const schedule = uc?.eval_schedule ? EvalSchedule.parse(uc.eval_schedule) : null;
+    const summary = row.summary as EvalSummary | null;
+    if (!uc || !schedule || !summary) return;
+    const previous = await repo.scheduledBefore(this.db, { useCaseId: uc.id, datasetId: row.dataset_id, datasetVersion: row.dataset_version, before: row.created_at, limit: schedule.baselineRuns });
+    if (previous.length === 0) return;
+    for (const metric of Object.keys(EVAL_METRICS) as EvalMetric[]) {
+      const now = summary.metrics[metric];
+      if (!now || now.mean === null || now.low === null || now.high === null) continue;
+      const means = previous.map((p) => (p.summary as EvalSummary | null)?.metrics[metric]?.mean).filter((m): m is number => typeof m === 'number');
+      if (means.length === 0) continue;
+      const baseline = means.reduce((a, b) => a + b, 0) / means.length;
+      const worse = EVAL_METRICS[metric].better === 'higher' ? now.high < baseline : now.low > baseline;
+      if (!worse || metric === 'latency_ms') continue;
+      const detail = {
+        value: now.mean,
+        interval: { low: now.low, high: now.high },
+        baseline: Math.round(baseline * 1e9) / 1e9,
+        baselineRuns: previous.map((p) => p.id),
+        message: `${metric} ${now.mean} (95% interval ${now.low}…${now.high}) left its baseline ${Math.round(baseline * 1e6) / 1e6} of the last ${previous.length} scheduled run(s)`,
+      };
+      await repo.insertAlert(this.db, { id: newId('alr'), kind: 'eval_drift', team_id: row.team_id, use_case_id: row.use_case_id, eval_run_id: row.id, metric, detail });
+    }
+  }
+
+  /** Drift alerts of the use cases the caller's teams own, newest first. */
+  async alerts(caller: Caller, filter: { useCase?: string | undefined; limit: number }): Promise<EvalAlert[]> {
+    const p = caller.principal;
+    const uc = filter.useCase ? await findUseCase(this.db, filter.useCase) : null;
+    if (filter.useCase && (!uc || !hasTeamRole(p, uc.team_id, 'viewer'))) throw new TarmacError('not_found', `use case ${filter.useCase} does not exist`);
+    const rows = await repo.listAlerts(this.db, { teamIds: p.isAdmin ? null : Object.keys(p.roles), useCaseId: uc?.id, limit: filter.limit });
+    const names = await useCaseNames(this.db, [...new Set(rows.map((r) => r.use_case_id))]);
+    return rows.map((r) => {
+      const d = r.detail as { value: number | null; interval: { low: number | null; high: number | null }; baseline: number; baselineRuns: string[]; message: string };
+      return { id: r.id, kind: r.kind, useCase: names.get(r.use_case_id) ?? r.use_case_id, evalRun: r.eval_run_id, metric: r.metric, ...d, createdAt: r.created_at.toISOString() };
+    });
   }
 
   private async runTrial(caller: Caller, row: repo.EvalRunRow, config: ResolvedConfig & { judge: { model: string; rubric: string } | null }, c: EvalCase, trial: number, missing: Set<string>) {

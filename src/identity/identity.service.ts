@@ -263,6 +263,18 @@ export class IdentityService {
     return this.principalOfRow(row);
   }
 
+  /**
+   * A principal for background work a user's schedule does (a scheduled eval run): the user's memberships as they
+   * are now, read and write scopes, acting as the system actor `id`. Null when the user is gone or disabled.
+   */
+  async principalOfUser(userId: string, id: string): Promise<Principal | null> {
+    const user = await repo.findUser(this.db, userId);
+    if (!user || user.disabled) return null;
+    const roles: Record<string, TeamRole> = {};
+    for (const m of await repo.membershipsOfUser(this.db, user.id)) roles[m.team_id] = m.role;
+    return { keyId: `system:${id}`, userId: user.id, teamId: null, isAdmin: false, scopes: ['read', 'write'], roles, actor: systemActor(id) };
+  }
+
   private async principalOfRow(row: NonNullable<Awaited<ReturnType<typeof repo.findKey>>>): Promise<Principal> {
     // Past the secret check the key is known to be this one: its id (never its secret) says which was refused.
     if (row.revoked_at) throw new TarmacError('unauthorized', 'the API key was revoked', { keyId: row.id });

@@ -31,6 +31,7 @@ describe(`jobs on pg-boss (${BACKEND})`, () => {
       'source-sync-tick': '* * * * *',
       'review-escalation': '* * * * *',
       'gateway-trace-retention': '17 3 * * *',
+      'eval-schedule-tick': '* * * * *',
     });
   });
 

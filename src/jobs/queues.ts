@@ -12,6 +12,8 @@ export const QUEUES = {
   /** Delete gateway traces older than the policy's retention.traceDays, in batches (daily). */
   'gateway-trace-retention': z.strictObject({ reason: z.enum(['schedule']) }),
   'source-sync': z.strictObject({ source: z.string().min(1), reason: z.enum(['schedule', 'manual', 'seed']) }),
+  /** Start the scheduled eval runs whose use case's schedule fired (every minute). */
+  'eval-schedule-tick': z.strictObject({ reason: z.enum(['schedule']) }),
   /** Execute (or resume) one eval run. */
   'eval-run': z.strictObject({ evalRun: z.string().min(1) }),
 } as const;

@@ -7,7 +7,7 @@
  * const useCase = await usecases.forRun('underwriting-assistant');
  * await usecases.authorizeRun(useCase, { userId, teamIds }); // use_case_paused, not_in_rollout
  */
-export { ACTIVE_STAGES, Cohort, contextSourceRefs, Gate, KillCriterion, Kpi, parseThreshold, RiskPosture, STAGES, UseCase, UseCaseName, UseCaseSpec, type Stage } from './usecases.schema.js';
+export { ACTIVE_STAGES, Cohort, contextSourceRefs, EvalSchedule, Gate, KillCriterion, Kpi, parseThreshold, RiskPosture, STAGES, UseCase, UseCaseName, UseCaseSpec, type Stage } from './usecases.schema.js';
 export { changedFields, checkContextSources, inPercentCohort, UseCaseService, UseCaseWriter, type EndUser, type StageGate } from './usecases.service.js';
-export { findUseCase, useCaseNames, useCasesRunning, type UseCaseRow } from './usecases.repository.js';
+export { findUseCase, scheduledUseCases, useCaseNames, useCasesRunning, type UseCaseRow } from './usecases.repository.js';
 export { capability } from './capability.js';

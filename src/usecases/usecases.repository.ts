@@ -19,6 +19,7 @@ export interface UseCaseRow {
   kpis: unknown[];
   kill_criteria: unknown[];
   gate: unknown;
+  eval_schedule: unknown;
   created_at: Date;
   updated_at: Date;
 }
@@ -50,6 +51,11 @@ export async function listUseCases(q: Queryable, teamIds: string[] | null): Prom
   return (await q.query<UseCaseRow>('select * from use_cases where team_id = any($1) order by name', [teamIds])).rows;
 }
 
+/** Use cases with an eval schedule. */
+export async function scheduledUseCases(q: Queryable): Promise<UseCaseRow[]> {
+  return (await q.query<UseCaseRow>('select * from use_cases where eval_schedule is not null order by name')).rows;
+}
+
 /** Use cases that run a prompt under a label (the gate of a label move reads them). */
 export async function useCasesRunning(q: Queryable, prompt: string, label: string): Promise<UseCaseRow[]> {
   return (await q.query<UseCaseRow>('select * from use_cases where prompt = $1 and prompt_label = $2 order by name', [prompt, label])).rows;
@@ -61,9 +67,9 @@ export async function insertUseCase(q: Queryable, u: UseCaseFields): Promise<Use
   return (
     await q.query<UseCaseRow>(
       `insert into use_cases (id, name, team_id, owner_user_id, description, stage, risk_tier, posture, context, prompt, prompt_label,
-         route, cohort, kpis, kill_criteria, gate)
-       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) returning *`,
-      [u.id, u.name, u.team_id, u.owner_user_id, u.description, u.stage, u.risk_tier, json(u.posture), json(u.context), u.prompt, u.prompt_label, u.route, json(u.cohort), json(u.kpis), json(u.kill_criteria), u.gate === null ? null : json(u.gate)],
+         route, cohort, kpis, kill_criteria, gate, eval_schedule)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) returning *`,
+      [u.id, u.name, u.team_id, u.owner_user_id, u.description, u.stage, u.risk_tier, json(u.posture), json(u.context), u.prompt, u.prompt_label, u.route, json(u.cohort), json(u.kpis), json(u.kill_criteria), u.gate === null ? null : json(u.gate), u.eval_schedule === null ? null : json(u.eval_schedule)],
     )
   ).rows[0] as UseCaseRow;
 }
@@ -73,9 +79,9 @@ export async function updateUseCase(q: Queryable, u: Omit<UseCaseFields, 'stage'
   return (
     await q.query<UseCaseRow>(
       `update use_cases set owner_user_id = $2, description = $3, risk_tier = $4, posture = $5, context = $6, prompt = $7,
-         prompt_label = $8, route = $9, cohort = $10, kpis = $11, kill_criteria = $12, gate = $13, updated_at = now()
+         prompt_label = $8, route = $9, cohort = $10, kpis = $11, kill_criteria = $12, gate = $13, eval_schedule = $14, updated_at = now()
        where id = $1 returning *`,
-      [u.id, u.owner_user_id, u.description, u.risk_tier, json(u.posture), json(u.context), u.prompt, u.prompt_label, u.route, json(u.cohort), json(u.kpis), json(u.kill_criteria), u.gate === null ? null : json(u.gate)],
+      [u.id, u.owner_user_id, u.description, u.risk_tier, json(u.posture), json(u.context), u.prompt, u.prompt_label, u.route, json(u.cohort), json(u.kpis), json(u.kill_criteria), u.gate === null ? null : json(u.gate), u.eval_schedule === null ? null : json(u.eval_schedule)],
     )
   ).rows[0] as UseCaseRow;
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { DEFAULT_RELEVANCE_THRESHOLD } from '../guard/index.js';
 import { DerivedMetric, resolveMetric } from '../metrics/index.js';
 import { ContextRecipe } from '../retrieval/index.js';
+import { isValidCron } from '../sources/index.js';
 
 export const STAGES = ['pilot', 'limited', 'production', 'paused', 'retired'] as const;
 export type Stage = (typeof STAGES)[number];
@@ -100,6 +101,15 @@ export const Gate = z.strictObject({
 });
 export type Gate = z.output<typeof Gate>;
 
+/** Evaluating the production configuration on a schedule: a drift from the last runs raises an alert. */
+export const EvalSchedule = z.strictObject({
+  dataset: z.string().min(1).max(100).describe('Dataset whose current version each scheduled run uses'),
+  cron: z.string().min(9).max(100).refine(isValidCron, 'a five-field cron expression, e.g. "0 6 * * *"').describe('When to run (UTC)'),
+  trials: z.number().int().min(1).max(50).default(3).describe('Trials per case'),
+  baselineRuns: z.number().int().min(1).max(50).default(5).describe('How many previous scheduled runs make the trailing baseline'),
+});
+export type EvalSchedule = z.output<typeof EvalSchedule>;
+
 /** Everything declared about a use case (API body and `tarmac.yaml` entry). */
 export const UseCaseSpec = z.strictObject({
   name: UseCaseName.describe('Identifies the use case'),
@@ -116,6 +126,7 @@ export const UseCaseSpec = z.strictObject({
   cohort: Cohort.default(Cohort.parse({})),
   kpis: z.array(Kpi).max(20).default([]),
   killCriteria: z.array(KillCriterion).max(20).default([]),
+  evalSchedule: EvalSchedule.optional().describe('Evaluate the production configuration on a schedule, alerting on drift (docs/evaluation.md)'),
   gate: Gate.optional().describe('The promotion gate: moving to limited or production, or the prompt\'s production label, needs a passing eval run'),
 });
 export type UseCaseSpec = z.output<typeof UseCaseSpec>;
@@ -150,6 +161,7 @@ export const UseCase = z.object({
   kpis: z.array(Kpi),
   killCriteria: z.array(KillCriterion),
   gate: Gate.nullable(),
+  evalSchedule: EvalSchedule.nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });

@@ -6,7 +6,7 @@ import { parseInput, TarmacError } from '../errors/index.js';
 import { findTeam, findUser, membersOfTeam } from '../identity/index.js';
 import { missingSources } from '../sources/index.js';
 import * as repo from './usecases.repository.js';
-import { contextSourceRefs, Gate, RiskPosture, UseCaseSpec, type Stage, type UseCase } from './usecases.schema.js';
+import { contextSourceRefs, EvalSchedule, Gate, RiskPosture, UseCaseSpec, type Stage, type UseCase } from './usecases.schema.js';
 
 /**
  * The promotion gate a use case's stage change passes (the evals capability): null when no gate applies, what
@@ -50,6 +50,7 @@ function viewWith(row: repo.UseCaseRow, ownerEmail: string): UseCase {
     kpis: row.kpis as UseCase['kpis'],
     killCriteria: row.kill_criteria as UseCase['killCriteria'],
     gate: row.gate === null ? null : Gate.parse(row.gate),
+    evalSchedule: row.eval_schedule === null ? null : EvalSchedule.parse(row.eval_schedule),
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
   };
@@ -70,6 +71,7 @@ function fields(spec: UseCaseSpec, ownerId: string) {
     kpis: spec.kpis,
     kill_criteria: spec.killCriteria,
     gate: spec.gate ?? null,
+    eval_schedule: spec.evalSchedule ?? null,
   };
 }
 
@@ -90,6 +92,7 @@ const auditable = (row: repo.UseCaseRow | null): Fields | null =>
         kpis: row.kpis as Fields['kpis'],
         kill_criteria: row.kill_criteria as Fields['kill_criteria'],
         gate: row.gate as Fields['gate'],
+        eval_schedule: row.eval_schedule as Fields['eval_schedule'],
       }
     : null;
 
