@@ -6,6 +6,6 @@
  * review.connect(runs);
  * const tasks = await review.list(caller, { status: 'open', mine: true, limit: 50 });
  */
-export { ReviewService, RunReview, type Decision, type ReviewOptions, type ReviewTask, type RunPort, type RunVerdict } from './review.service.js';
+export { ReviewService, RunReview, type Decision, type OpenReview, type ReviewOptions, type ReviewTask, type RunPort, type RunVerdict } from './review.service.js';
 export type { EscalationStep } from './review.repository.js';
 export { registerReviewRoutes } from './review.routes.js';

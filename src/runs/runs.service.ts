@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { type Caller, canReview, hasScope, hasTeamRole, type Principal, systemActor } from '../access/index.js';
 import type { AuditLog } from '../audit/index.js';
-import { type Database, newId, type Queryable } from '../db/index.js';
+import { type Database, GroupCommit, newId, type Queryable } from '../db/index.js';
 import { isTarmacError, TarmacError } from '../errors/index.js';
 import { checkGroundedness, checkRelevance, detectPii, injectionMarkers, judgeMessages, parseJudgeVerdict, type GroundednessResult, type RelevanceResult } from '../guard/index.js';
 import { emailsNamed, findUser, membershipsOfUser } from '../identity/index.js';
@@ -9,7 +9,7 @@ import type { GatewayCaller, GatewayService } from '../gateway/index.js';
 import { highestClassification, type Classification } from '../policies/index.js';
 import type { PromptService } from '../prompts/index.js';
 import type { AssembledContext, ContextManifest, ContextPassage as AssembledPassage, RetrievalService, SearchIdentity } from '../retrieval/index.js';
-import type { ReviewService, RunPort, RunReview, RunVerdict } from '../review/index.js';
+import type { OpenReview, ReviewService, RunPort, RunReview, RunVerdict } from '../review/index.js';
 import { reason, type Reason } from './reasons.js';
 import * as repo from './runs.repository.js';
 import { findUseCase, useCaseNames, type UseCase, type UseCaseService } from '../usecases/index.js';
@@ -65,6 +65,12 @@ type StoredRelevance = RelevanceResult & { threshold: number };
 /** The passages that support at least one of the answer's claims. */
 function supportingPassages(g: GroundednessResult): string[] {
   return g.claims.flatMap((c) => (c.supported && c.support ? [c.support.passageId] : []));
+}
+
+/** A run's record as it waits to be committed, with the review task it opens (if any). */
+interface PendingRecord {
+  row: Omit<repo.RunRow, 'created_at'>;
+  review: OpenReview | null;
 }
 
 /** A tool call a model asked for, as the OpenAI wire format carries it. */
@@ -275,7 +281,7 @@ function contextEvent(manifest: ContextManifest, delivery: Delivery): Record<str
  * result.decision; // 'delivered' | 'flagged' | 'held_for_review' | 'blocked'
  */
 export class RunService implements RunPort {
-  private readonly writer: ReturnType<typeof repo.runWriter>;
+  private readonly records: GroupCommit<PendingRecord>;
 
   constructor(
     private readonly db: Database,
@@ -291,7 +297,24 @@ export class RunService implements RunPort {
       tools?: ToolExecutor;
     },
   ) {
-    this.writer = repo.runWriter(db);
+    this.records = new GroupCommit((batch: PendingRecord[]) => this.commit(batch));
+  }
+
+  /**
+   * Writes runs' records together (group commit): one insert of every record, and, when some open a review task,
+   * in one transaction with their tasks and the tasks' audit entries. Atomic: none of the batch or all of it.
+   */
+  private async commit(batch: PendingRecord[]): Promise<void> {
+    const rows = batch.map((p) => p.row);
+    if (batch.every((p) => p.review === null)) return repo.insertRuns(this.db, rows);
+    // The statements are sent together and run in order: the records, then each task (the next one sees the
+    // reviewers' load after the last); each task's audit entry names its own run's request.
+    await this.deps.audit.transaction({ actor: systemActor('run'), requestId: null }, async (tx, recordAudit) => {
+      await Promise.all([
+        repo.insertRuns(tx, rows),
+        ...batch.flatMap(({ row, review }) => (review ? [this.deps.review.open(tx, (entry) => recordAudit({ ...entry, requestId: row.request_id }), review)] : [])),
+      ]);
+    });
   }
 
   private async endUser(principal: Principal, as: string | undefined): Promise<{ userId: string; teamIds: string[]; admin: boolean; actingFor: string | undefined }> {
@@ -685,29 +708,13 @@ export class RunService implements RunPort {
     };
     // An evaluation sees the result as a caller would, and writes nothing.
     if (!persist) return this.result(row, r.useCase.name, false);
-    // One statement is atomic by itself: only a run that opens a review task needs a transaction. Concurrent
-    // runs share the statement; each is answered once its own record is committed.
-    if (!review) {
-      await this.writer.insert(row);
-      return this.result(row, r.useCase.name, false);
-    }
-    // The transaction holds the embedded database's one session: its statements are sent together (they run in
-    // order: the record, then its task) rather than one round trip after another.
-    await this.deps.audit.transaction({ actor: systemActor('run'), requestId: base.request_id }, async (tx, recordAudit) => {
-      const posture = r.useCase.posture;
-      await Promise.all([
-        repo.insertRun(tx, row),
-        this.deps.review.open(tx, recordAudit, {
-          runId: row.id,
-          runUserId: row.user_id,
-          useCaseId: row.use_case_id,
-          teamId: row.team_id,
-          kind: review,
-          slaMinutes: posture.reviewSlaMinutes,
-          escalation: posture.escalation,
-          timeoutAction: posture.timeoutAction,
-        }),
-      ]);
+    const posture = r.useCase.posture;
+    // Concurrent runs share the commit; each is answered once its own record (and task) is committed.
+    await this.records.submit({
+      row,
+      review: review
+        ? { runId: row.id, runUserId: row.user_id, useCaseId: row.use_case_id, teamId: row.team_id, kind: review, slaMinutes: posture.reviewSlaMinutes, escalation: posture.escalation, timeoutAction: posture.timeoutAction }
+        : null,
     });
     return this.result(row, r.useCase.name, false);
   }
