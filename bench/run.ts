@@ -20,7 +20,7 @@
 // and every question is one the demo use case delivers (a run held for review writes a review task and an audit
 // entry besides its record; `decisions` shows what each level decided).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -152,13 +152,23 @@ async function inProcess(): Promise<void> {
       await services.gateway.flush();
       statements = 0;
       const cpu = process.cpuUsage();
+      const threads = threadCpuMs();
       const { done, wallMs } = await closedLoop(concurrency, once);
       await services.gateway.flush();
       const used = process.cpuUsage(cpu);
+      const threadsAfter = threadCpuMs();
       const ran = statements;
       const { rows } = await query<{ id: string; spans: { name: string; ms: number }[] }>('select id, spans from runs where id = any($1::text[])', [done.map((d) => d.runId)]);
       const byId = new Map(rows.map((r) => [r.id, r.spans]));
-      levels[`concurrency_${concurrency}`] = summary(done, done.map((d) => overheadOf(d, byId.get(d.runId) ?? [])), { wallMs, extra: { sql_per_run: ran, cpu_ms_per_run: (used.user + used.system) / 1000 } });
+      levels[`concurrency_${concurrency}`] = summary(done, done.map((d) => overheadOf(d, byId.get(d.runId) ?? [])), {
+        wallMs,
+        extra: {
+          sql_per_run: ran,
+          cpu_ms_per_run: (used.user + used.system) / 1000,
+          main_thread_cpu_ms_per_run: threadsAfter.main - threads.main,
+          other_threads_cpu_ms_per_run: threadsAfter.others - threads.others,
+        },
+      });
     }
     emit({ ...meta, mode: 'in_process', servers: 1, ...levels, targets, node: process.version });
   } finally {
@@ -173,6 +183,20 @@ function cpuMs(pid: number): number {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // utime and stime are fields 14 and 15 of stat, in clock ticks (100 per second on Linux).
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
+/** CPU time of this process's main thread and of all its other threads (the embedded database's among them), in ms. */
+function threadCpuMs(): { main: number; others: number } {
+  let main = 0;
+  let others = 0;
+  for (const tid of readdirSync('/proc/self/task')) {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ms = ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+    if (Number(tid) === process.pid) main += ms;
+    else others += ms;
+  }
+  return { main, others };
 }
 
 function listening(child: ChildProcess): Promise<string> {
