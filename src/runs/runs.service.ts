@@ -67,10 +67,10 @@ function supportingPassages(g: GroundednessResult): string[] {
   return g.claims.flatMap((c) => (c.supported && c.support ? [c.support.passageId] : []));
 }
 
-/** A run's record as it waits to be committed, with the review task it opens (if any). */
-interface PendingRecord {
+/** A run's record as it waits to be committed with the review task it opens. */
+interface ReviewedRecord {
   row: Omit<repo.RunRow, 'created_at'>;
-  review: OpenReview | null;
+  review: OpenReview;
 }
 
 /** A tool call a model asked for, as the OpenAI wire format carries it. */
@@ -281,7 +281,10 @@ function contextEvent(manifest: ContextManifest, delivery: Delivery): Record<str
  * result.decision; // 'delivered' | 'flagged' | 'held_for_review' | 'blocked'
  */
 export class RunService implements RunPort {
-  private readonly records: GroupCommit<PendingRecord>;
+  /** Records of runs that open no review task: one multi-row insert per batch. */
+  private readonly plain: GroupCommit<ReviewedRecord['row']>;
+  /** Records of runs that open one, with their tasks and audit entries: one transaction per batch. */
+  private readonly reviewed: GroupCommit<ReviewedRecord>;
 
   constructor(
     private readonly db: Database,
@@ -297,22 +300,22 @@ export class RunService implements RunPort {
       tools?: ToolExecutor;
     },
   ) {
-    this.records = new GroupCommit((batch: PendingRecord[]) => this.commit(batch));
+    // Two queues, so that a batch waiting for a reviewer's load or the audit chain never holds up the others.
+    this.plain = new GroupCommit((rows: ReviewedRecord['row'][]) => repo.insertRuns(this.db, rows));
+    this.reviewed = new GroupCommit((batch: ReviewedRecord[]) => this.commitReviewed(batch));
   }
 
   /**
-   * Writes runs' records together (group commit): one insert of every record, and, when some open a review task,
-   * in one transaction with their tasks and the tasks' audit entries. Atomic: none of the batch or all of it.
+   * Writes runs' records with their review tasks and the tasks' audit entries, several runs in one transaction
+   * (group commit): none of the batch or all of it.
    */
-  private async commit(batch: PendingRecord[]): Promise<void> {
-    const rows = batch.map((p) => p.row);
-    if (batch.every((p) => p.review === null)) return repo.insertRuns(this.db, rows);
+  private async commitReviewed(batch: ReviewedRecord[]): Promise<void> {
     // The statements are sent together and run in order: the records, then each task (the next one sees the
     // reviewers' load after the last); each task's audit entry names its own run's request.
     await this.deps.audit.transaction({ actor: systemActor('run'), requestId: null }, async (tx, recordAudit) => {
       await Promise.all([
-        repo.insertRuns(tx, rows),
-        ...batch.flatMap(({ row, review }) => (review ? [this.deps.review.open(tx, (entry) => recordAudit({ ...entry, requestId: row.request_id }), review)] : [])),
+        repo.insertRuns(tx, batch.map((p) => p.row)),
+        ...batch.map(({ row, review }) => this.deps.review.open(tx, (entry) => recordAudit({ ...entry, requestId: row.request_id }), review)),
       ]);
     });
   }
@@ -708,14 +711,15 @@ export class RunService implements RunPort {
     };
     // An evaluation sees the result as a caller would, and writes nothing.
     if (!persist) return this.result(row, r.useCase.name, false);
-    const posture = r.useCase.posture;
     // Concurrent runs share the commit; each is answered once its own record (and task) is committed.
-    await this.records.submit({
-      row,
-      review: review
-        ? { runId: row.id, runUserId: row.user_id, useCaseId: row.use_case_id, teamId: row.team_id, kind: review, slaMinutes: posture.reviewSlaMinutes, escalation: posture.escalation, timeoutAction: posture.timeoutAction }
-        : null,
-    });
+    if (!review) await this.plain.submit(row);
+    else {
+      const posture = r.useCase.posture;
+      await this.reviewed.submit({
+        row,
+        review: { runId: row.id, runUserId: row.user_id, useCaseId: row.use_case_id, teamId: row.team_id, kind: review, slaMinutes: posture.reviewSlaMinutes, escalation: posture.escalation, timeoutAction: posture.timeoutAction },
+      });
+    }
     return this.result(row, r.useCase.name, false);
   }
 
