@@ -15,6 +15,8 @@ export interface AuditRecord {
   teamId?: string | null;
   before?: unknown;
   after?: unknown;
+  /** The request this change answers, when it differs from the transaction's (changes of several requests committed together). */
+  requestId?: string | null;
 }
 
 /** Queues an audit entry in the current transaction (see {@link AuditLog.transaction}). */
@@ -125,7 +127,7 @@ export class AuditLog {
         team_id: record.teamId ?? null,
         before: jsonValue(record.before),
         after: jsonValue(record.after),
-        request_id: ctx.requestId ?? null,
+        request_id: (record.requestId !== undefined ? record.requestId : ctx.requestId) ?? null,
         prev_hash: prevHash,
         hash: '',
       };

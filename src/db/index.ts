@@ -13,7 +13,7 @@ export type { ChangeListener, Database, DatabaseKind, QueryResult, Queryable } f
 export { ReadCache } from './changes.js';
 export { newId, randomId } from './ids.js';
 export { LOCK_KEYS } from './locks.js';
-export { GroupInsert, insertStatement } from './group-insert.js';
+export { GroupCommit, InsertStatements, insertStatement } from './group-commit.js';
 export { bundledMigrations, migrate, pendingMigrations, type Migration } from './migrate.js';
 export { embeddedLockOwner, type EmbeddedLockOwner } from './pglite.js';
 

@@ -22,6 +22,19 @@ export interface RunPort {
   applyVerdict(tx: Queryable, runId: string, verdict: RunVerdict): Promise<void>;
 }
 
+/** The review task a run opens: held, or sampled. */
+export interface OpenReview {
+  runId: string;
+  /** Whose run it is: never its reviewer. */
+  runUserId: string | null;
+  useCaseId: string;
+  teamId: string;
+  kind: 'hold' | 'sample';
+  slaMinutes: number;
+  escalation: repo.EscalationStep[];
+  timeoutAction: 'block' | 'deliver';
+}
+
 
 export interface ReviewOptions {
   /** The clock (tests move it). */
@@ -99,21 +112,7 @@ export class ReviewService {
   }
 
   /** Opens a task for a run inside the caller's transaction. */
-  async open(
-    tx: Queryable,
-    record: RecordAudit,
-    task: {
-      runId: string;
-      /** Whose run it is: never its reviewer. */
-      runUserId: string | null;
-      useCaseId: string;
-      teamId: string;
-      kind: 'hold' | 'sample';
-      slaMinutes: number;
-      escalation: repo.EscalationStep[];
-      timeoutAction: 'block' | 'deliver';
-    },
-  ): Promise<ReviewTask> {
+  async open(tx: Queryable, record: RecordAudit, task: OpenReview): Promise<ReviewTask> {
     const row = await repo.insertTask(tx, {
       id: newId('rvw'),
       run_id: task.runId,

@@ -1,4 +1,4 @@
-import { GroupInsert, insertStatement, type Queryable } from '../db/index.js';
+import { InsertStatements, type Queryable } from '../db/index.js';
 import type { Reason } from './reasons.js';
 
 export interface RunRow {
@@ -40,17 +40,12 @@ const COLUMNS = [
 ] as const;
 const JSON_COLUMNS = new Set(['variables', 'reasons', 'citations', 'groundedness', 'relevance', 'manifest', 'spans']);
 
-const INSERT_RUN = insertStatement('runs', COLUMNS);
+const INSERT_RUNS = new InsertStatements('runs', COLUMNS);
 const values = (run: Omit<RunRow, 'created_at'>): unknown[] => COLUMNS.map((c) => (JSON_COLUMNS.has(c) ? JSON.stringify(run[c] ?? null) : run[c]));
 
-/** Inserts one run inside the caller's transaction. */
-export async function insertRun(q: Queryable, run: Omit<RunRow, 'created_at'>): Promise<void> {
-  await q.query(INSERT_RUN, values(run));
-}
-
-/** Writes runs outside transactions; concurrent runs share statements (group commit). */
-export function runWriter(db: Queryable): GroupInsert<Omit<RunRow, 'created_at'>> {
-  return new GroupInsert(db, 'runs', COLUMNS, values);
+/** Inserts runs in one statement (atomic by itself, or inside the caller's transaction). */
+export async function insertRuns(q: Queryable, runs: Omit<RunRow, 'created_at'>[]): Promise<void> {
+  await q.query(INSERT_RUNS.text(runs.length), runs.flatMap(values));
 }
 
 export async function findRun(q: Queryable, id: string): Promise<RunRow | null> {

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { type Caller, canReview, hasScope, hasTeamRole, type Principal, systemActor } from '../access/index.js';
 import type { AuditLog } from '../audit/index.js';
-import { type Database, newId, type Queryable } from '../db/index.js';
+import { type Database, GroupCommit, newId, type Queryable } from '../db/index.js';
 import { isTarmacError, TarmacError } from '../errors/index.js';
 import { checkGroundedness, checkRelevance, detectPii, injectionMarkers, judgeMessages, parseJudgeVerdict, type GroundednessResult, type RelevanceResult } from '../guard/index.js';
 import { emailsNamed, findUser, membershipsOfUser } from '../identity/index.js';
@@ -9,7 +9,7 @@ import type { GatewayCaller, GatewayService } from '../gateway/index.js';
 import { highestClassification, type Classification } from '../policies/index.js';
 import type { PromptService } from '../prompts/index.js';
 import type { AssembledContext, ContextManifest, ContextPassage as AssembledPassage, RetrievalService, SearchIdentity } from '../retrieval/index.js';
-import type { ReviewService, RunPort, RunVerdict } from '../review/index.js';
+import type { OpenReview, ReviewService, RunPort, RunVerdict } from '../review/index.js';
 import { reason, type Reason } from './reasons.js';
 import * as repo from './runs.repository.js';
 import type { Citation, Decision, ListedRun, RunRecord, RunResult, RunStatus } from './runs.schema.js';
@@ -63,6 +63,12 @@ type StoredRelevance = RelevanceResult & { threshold: number };
 /** The passages that support at least one of the answer's claims. */
 function supportingPassages(g: GroundednessResult): string[] {
   return g.claims.flatMap((c) => (c.supported && c.support ? [c.support.passageId] : []));
+}
+
+/** A run's record as it waits to be committed with the review task it opens. */
+interface ReviewedRecord {
+  row: Omit<repo.RunRow, 'created_at'>;
+  review: OpenReview;
 }
 
 /** A tool call a model asked for, as the OpenAI wire format carries it. */
@@ -222,7 +228,10 @@ function contextEvent(manifest: ContextManifest, delivery: Delivery): Record<str
  * result.decision; // 'delivered' | 'flagged' | 'held_for_review' | 'blocked'
  */
 export class RunService implements RunPort {
-  private readonly writer: ReturnType<typeof repo.runWriter>;
+  /** Records of runs that open no review task: one multi-row insert per batch. */
+  private readonly plain: GroupCommit<ReviewedRecord['row']>;
+  /** Records of runs that open one, with their tasks and audit entries: one transaction per batch. */
+  private readonly reviewed: GroupCommit<ReviewedRecord>;
 
   constructor(
     private readonly db: Database,
@@ -238,7 +247,24 @@ export class RunService implements RunPort {
       tools?: ToolExecutor;
     },
   ) {
-    this.writer = repo.runWriter(db);
+    // Two queues, so that a batch waiting for a reviewer's load or the audit chain never holds up the others.
+    this.plain = new GroupCommit((rows: ReviewedRecord['row'][]) => repo.insertRuns(this.db, rows));
+    this.reviewed = new GroupCommit((batch: ReviewedRecord[]) => this.commitReviewed(batch));
+  }
+
+  /**
+   * Writes runs' records with their review tasks and the tasks' audit entries, several runs in one transaction
+   * (group commit): none of the batch or all of it.
+   */
+  private async commitReviewed(batch: ReviewedRecord[]): Promise<void> {
+    // The statements are sent together and run in order: the records, then each task (the next one sees the
+    // reviewers' load after the last); each task's audit entry names its own run's request.
+    await this.deps.audit.transaction({ actor: systemActor('run'), requestId: null }, async (tx, recordAudit) => {
+      await Promise.all([
+        repo.insertRuns(tx, batch.map((p) => p.row)),
+        ...batch.map(({ row, review }) => this.deps.review.open(tx, (entry) => recordAudit({ ...entry, requestId: row.request_id }), review)),
+      ]);
+    });
   }
 
   private async endUser(principal: Principal, as: string | undefined): Promise<{ userId: string; teamIds: string[]; admin: boolean; actingFor: string | undefined }> {
@@ -660,30 +686,15 @@ export class RunService implements RunPort {
     };
     // An evaluation sees the result as a caller would, and writes nothing.
     if (!persist) return this.result(row, r.useCase.name, false);
-    // One statement is atomic by itself: only a run that opens a review task needs a transaction. Concurrent
-    // runs share the statement; each is answered once its own record is committed.
-    if (!review) {
-      await this.writer.insert(row);
-      return this.result(row, r.useCase.name, false);
-    }
-    // The transaction holds the embedded database's one session: its statements are sent together (they run in
-    // order: the record, then its task) rather than one round trip after another.
-    await this.deps.audit.transaction({ actor: systemActor('run'), requestId: base.request_id }, async (tx, recordAudit) => {
+    // Concurrent runs share the commit; each is answered once its own record (and task) is committed.
+    if (!review) await this.plain.submit(row);
+    else {
       const posture = r.useCase.posture;
-      await Promise.all([
-        repo.insertRun(tx, row),
-        this.deps.review.open(tx, recordAudit, {
-          runId: row.id,
-          runUserId: row.user_id,
-          useCaseId: row.use_case_id,
-          teamId: row.team_id,
-          kind: review,
-          slaMinutes: posture.reviewSlaMinutes,
-          escalation: posture.escalation,
-          timeoutAction: posture.timeoutAction,
-        }),
-      ]);
-    });
+      await this.reviewed.submit({
+        row,
+        review: { runId: row.id, runUserId: row.user_id, useCaseId: row.use_case_id, teamId: row.team_id, kind: review, slaMinutes: posture.reviewSlaMinutes, escalation: posture.escalation, timeoutAction: posture.timeoutAction },
+      });
+    }
     return this.result(row, r.useCase.name, false);
   }
 

@@ -1,12 +1,14 @@
-// Group commit on the backend under test: rows that arrive while an insert is in flight share the next statement,
+// Group commit on the backend under test (a multi-row insert as the write): rows that arrive while an insert is in
+// flight share the next statement,
 // every caller is answered only once its row is stored, and a bad row fails alone without losing the others.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKEND, openTestDatabase, type TestDatabase } from '../../tests/support/db.js';
-import { GroupInsert, type Queryable } from './index.js';
+import { GroupCommit, InsertStatements, type Queryable } from './index.js';
 
 let t: TestDatabase;
 let statements = 0;
-let writer: GroupInsert<{ id: string; name: string }>;
+type Team = { id: string; name: string };
+let writer: { insert: (row: Team) => Promise<void> };
 
 beforeAll(async () => {
   t = await openTestDatabase();
@@ -17,14 +19,16 @@ beforeAll(async () => {
     },
     exec: (sql) => t.db.exec(sql),
   };
-  writer = new GroupInsert(counted, 'teams', ['id', 'name'], (row: { id: string; name: string }) => [row.id, row.name], 16);
+  const texts = new InsertStatements('teams', ['id', 'name']);
+  const group = new GroupCommit((rows: Team[]) => counted.query(texts.text(rows.length), rows.flatMap((r) => [r.id, r.name])), 16);
+  writer = { insert: (row) => group.submit(row) };
 });
 afterAll(async () => t?.close());
 
 const stored = async (prefix: string) =>
   (await t.db.query<{ id: string }>('select id from teams where id like $1 order by id', [`${prefix}%`])).rows.map((r) => r.id);
 
-describe(`group insert (${BACKEND})`, () => {
+describe(`group commit (${BACKEND})`, () => {
   it('writes a lone row at once, in its own statement', async () => {
     statements = 0;
     await writer.insert({ id: 'solo', name: 'Solo' });
