@@ -33,6 +33,14 @@ export const capability = defineCapability({
       },
       schedule: { cron: '* * * * *', payload: { reason: 'schedule' } },
     },
+    {
+      queue: 'eval-monitor-tick',
+      work: async () => {
+        const raised = await evals.monitorTick();
+        if (raised > 0) logger.warn({ alerts: raised }, 'production signals shifted: online_drift alerts raised');
+      },
+      schedule: { cron: '40 2 * * *', payload: { reason: 'schedule' } },
+    },
   ],
   start: async (evals, { runner }) => {
     evals.dispatchWith(async (id) => {

@@ -297,12 +297,32 @@ usecases:
     const alerts = await s.evals.alerts({ principal: analyst }, { useCase: 'uw-sched', limit: 50 });
     expect(alerts.map((a) => a.metric)).toContain('pass');
     const pass = alerts.find((a) => a.metric === 'pass')!;
-    expect(pass).toMatchObject({ kind: 'eval_drift', evalRun: bad, baseline: 1, value: 0 });
-    expect(pass.baselineRuns).toHaveLength(3);
+    expect(pass).toMatchObject({ kind: 'eval_drift', evalRun: bad, detail: { baseline: 1, value: 0 } });
+    expect(pass.detail.baselineRuns).toHaveLength(3);
     const scheduled = await s.evals.get({ principal: analyst }, bad!);
     expect(scheduled).toMatchObject({ trigger: 'schedule', config: { promptVersion: 2 }, status: 'completed' });
     expect(await s.evals.alerts({ principal: { ...analyst, roles: {} } }, { limit: 50 })).toEqual([]);
     clock = new Date();
+  });
+
+  it('monitors production runs: a shift in the last day against the 14 before raises online_drift, once a day', async () => {
+    await s.usecases.declare({ principal: s.admin }, { name: 'uw-online', team: 'underwriting', owner: 'owner@x.io', riskTier: 'medium', prompt: 'uw-answer', route: 'local/extractive', posture: { deliverThreshold: 0.6, reviewSampleRate: 0 } });
+    for (let i = 0; i < 40; i++) await s.runs.run({ principal: analyst }, 'uw-online', { input: `${ROOF_Q.replace(/\?$/, '')} (${i})?` });
+    await s.db.query("update runs set created_at = now() - make_interval(days => 2 + (random() * 12)::int) where use_case_id = (select id from use_cases where name = 'uw-online')");
+    for (let i = 0; i < 25; i++) await s.runs.run({ principal: analyst }, 'uw-online', { input: `What does the flood annex say about basements (${i})?` });
+    const now = new Date(Date.now() + 60_000);
+    const report = await s.evals.monitor({ principal: analyst }, 'uw-online', now);
+    expect(report.days).toHaveLength(15);
+    expect(report.days.reduce((n, d) => n + d.runs, 0)).toBe(65);
+    expect(report.tests.find((t) => t.signal === 'decision.delivered')).toMatchObject({ shifted: true, lastDay: 25, trailing: 40 });
+    expect(report.tests.find((t) => t.signal === 'groundedness')!.shifted).toBe(true);
+    expect(await s.evals.monitorTick(now)).toBeGreaterThan(0);
+    expect(await s.evals.monitorTick(now)).toBe(0);
+    const alerts = await s.evals.alerts({ principal: analyst }, { useCase: 'uw-online', limit: 50 });
+    expect(alerts.map((a) => a.kind)).toContain('online_drift');
+    expect(alerts.find((a) => a.metric === 'decision.delivered')!.message).toMatch(/shifted in the last day/);
+    // Too few runs on a side is no test, never a shift.
+    expect((await s.evals.monitor({ principal: analyst }, 'uw', now)).tests.every((t) => !t.shifted)).toBe(true);
   });
 
   it('keeps datasets and eval runs to their team', async () => {

@@ -136,6 +136,15 @@ export async function insertAlert(q: Queryable, a: Omit<AlertRow, 'created_at'>)
   ]);
 }
 
+/** Records an alert unless one with its id exists; true when it was recorded. */
+export async function insertAlertOnce(q: Queryable, a: Omit<AlertRow, 'created_at'>): Promise<boolean> {
+  const { rows } = await q.query<{ id: string }>(
+    'insert into eval_alerts (id, kind, team_id, use_case_id, eval_run_id, metric, detail) values ($1, $2, $3, $4, $5, $6, $7) on conflict (id) do nothing returning id',
+    [a.id, a.kind, a.team_id, a.use_case_id, a.eval_run_id, a.metric, JSON.stringify(a.detail)],
+  );
+  return rows.length > 0;
+}
+
 export async function listAlerts(q: Queryable, f: { teamIds: string[] | null; useCaseId?: string | undefined; limit: number }): Promise<AlertRow[]> {
   const where: string[] = [];
   const params: unknown[] = [];

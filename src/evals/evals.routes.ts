@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { callerOf, routeAuth, type ZodTypeProvider } from '../access/index.js';
 import { DATASET_FORMATS } from './datasets.js';
-import { Comparison, Dataset as DatasetShape, EvalAlert, DatasetDetail, DatasetVersion, EVAL_STATUSES, EvalRunDetail, EvalRunView, GateReport, VersionCases } from './evals.schema.js';
+import { Comparison, Dataset as DatasetShape, EvalAlert, DatasetDetail, DatasetVersion, EVAL_STATUSES, EvalRunDetail, EvalRunView, GateReport, MonitorReport, VersionCases } from './evals.schema.js';
 import type { EvalService } from './evals.service.js';
 
 const tags = ['evals'];
@@ -137,6 +137,20 @@ export function registerEvalRoutes(app: FastifyInstance, evals: EvalService): vo
       },
     },
     async (request) => ({ alerts: await evals.alerts(callerOf(request), request.query) }),
+  );
+
+  r.get(
+    '/api/v1/evals/monitor',
+    {
+      config: read,
+      schema: {
+        summary: "Online monitoring of a use case's production runs: daily distributions, and the last day tested against the 14 before.",
+        tags,
+        querystring: z.strictObject({ useCase: z.string().min(1) }),
+        response: { 200: MonitorReport },
+      },
+    },
+    async (request) => evals.monitor(callerOf(request), request.query.useCase),
   );
 
   const Id = z.strictObject({ id: z.string().min(1).max(100) });

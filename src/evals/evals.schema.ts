@@ -227,18 +227,48 @@ export type GateReport = z.output<typeof GateReport>;
 
 export const ALERT_KINDS = ['eval_drift', 'online_drift'] as const;
 
-/** A drift a scheduled eval run found: a metric outside its trailing baseline, in the worse direction. */
+/** A drift: a scheduled eval run's metric outside its trailing baseline, or a production signal that shifted. */
 export const EvalAlert = z.object({
   id: z.string(),
   kind: z.enum(ALERT_KINDS),
   useCase: z.string(),
-  evalRun: z.string().nullable(),
-  metric: z.string(),
-  value: z.number().nullable(),
-  interval: z.object({ low: z.number().nullable(), high: z.number().nullable() }),
-  baseline: z.number(),
-  baselineRuns: z.array(z.string()),
+  evalRun: z.string().nullable().describe('The scheduled eval run (eval_drift); null for online_drift'),
+  metric: z.string().describe('An eval metric (eval_drift) or a production signal (online_drift)'),
   message: z.string(),
+  detail: z.record(z.string(), z.unknown()).describe('eval_drift: value, interval, baseline, baselineRuns; online_drift: test, statistic, pValue, lastDay, trailing'),
   createdAt: z.string(),
 });
 export type EvalAlert = z.output<typeof EvalAlert>;
+
+/** The production signals online monitoring tests, last day against the trailing 14 days. */
+export const ONLINE_SIGNALS = ['groundedness', 'retrieval.top_score', 'decision.delivered', 'decision.held', 'decision.blocked'] as const;
+export type OnlineSignal = (typeof ONLINE_SIGNALS)[number];
+
+const Quantiles = z.object({ n: z.number(), mean: z.number().nullable(), p10: z.number().nullable(), p50: z.number().nullable(), p90: z.number().nullable() });
+
+export const MonitorReport = z.object({
+  useCase: z.string(),
+  at: z.string(),
+  days: z.array(
+    z.object({
+      day: z.string(),
+      runs: z.number(),
+      groundedness: Quantiles,
+      topScore: Quantiles,
+      decisions: z.object({ delivered: z.number().nullable(), held: z.number().nullable(), blocked: z.number().nullable() }).describe('Shares of the day\'s runs'),
+    }),
+  ),
+  tests: z.array(
+    z.object({
+      signal: z.enum(ONLINE_SIGNALS),
+      test: z.enum(['ks', 'two_proportion']),
+      statistic: z.number().nullable(),
+      pValue: z.number().nullable(),
+      lastDay: z.number().describe('Runs (or scored runs) in the last day'),
+      trailing: z.number().describe('The same in the 14 days before'),
+      shifted: z.boolean(),
+      note: z.string().nullable(),
+    }),
+  ),
+});
+export type MonitorReport = z.output<typeof MonitorReport>;

@@ -11,7 +11,7 @@ import { findPrompt, promptLabels, promptVersions } from '../prompts/index.js';
 import { ContextRecipe } from '../retrieval/index.js';
 import type { RunService, TrialResult } from '../runs/index.js';
 import { missingDocuments } from '../sources/index.js';
-import { EvalSchedule, findUseCase, Gate, parseThreshold, scheduledUseCases, useCaseNames, useCasesRunning, type Stage, type UseCaseRow, type UseCaseService } from '../usecases/index.js';
+import { allUseCases, EvalSchedule, findUseCase, Gate, parseThreshold, scheduledUseCases, useCaseNames, useCasesRunning, type Stage, type UseCaseRow, type UseCaseService } from '../usecases/index.js';
 import { exportCases, normaliseCases, parseCases, type DatasetFormat } from './datasets.js';
 import * as repo from './evals.repository.js';
 import {
@@ -32,11 +32,13 @@ import {
   type GateFailure,
   type GateReport,
   type MetricComparison,
+  type MonitorReport,
+  type OnlineSignal,
   type ResolvedConfig,
   type Verdict,
 } from './evals.schema.js';
 import { failedTrialMetrics, scoreTrial } from './score.js';
-import { bootstrapMean, casesNeeded, pairedBootstrap, resamplePlan, seedOf, type Interval, type PairedInterval } from './stats.js';
+import { bootstrapMean, casesNeeded, ksTest, pairedBootstrap, proportionTest, resamplePlan, seedOf, type Interval, type PairedInterval } from './stats.js';
 
 const RESAMPLES = 2000;
 /** The system actor scheduled eval runs are started and run as. */
@@ -586,7 +588,7 @@ export class EvalService {
         baseline: Math.round(baseline * 1e9) / 1e9,
         baselineRuns: previous.map((p) => p.id),
         message: `${metric} ${now.mean} (95% interval ${now.low}…${now.high}) left its baseline ${Math.round(baseline * 1e6) / 1e6} of the last ${previous.length} scheduled run(s)`,
-      };
+      } satisfies Record<string, unknown>;
       await repo.insertAlert(this.db, { id: newId('alr'), kind: 'eval_drift', team_id: row.team_id, use_case_id: row.use_case_id, eval_run_id: row.id, metric, detail });
     }
   }
@@ -599,9 +601,75 @@ export class EvalService {
     const rows = await repo.listAlerts(this.db, { teamIds: p.isAdmin ? null : Object.keys(p.roles), useCaseId: uc?.id, limit: filter.limit });
     const names = await useCaseNames(this.db, [...new Set(rows.map((r) => r.use_case_id))]);
     return rows.map((r) => {
-      const d = r.detail as { value: number | null; interval: { low: number | null; high: number | null }; baseline: number; baselineRuns: string[]; message: string };
-      return { id: r.id, kind: r.kind, useCase: names.get(r.use_case_id) ?? r.use_case_id, evalRun: r.eval_run_id, metric: r.metric, ...d, createdAt: r.created_at.toISOString() };
+      const { message, ...detail } = r.detail as { message?: unknown };
+      return { id: r.id, kind: r.kind, useCase: names.get(r.use_case_id) ?? r.use_case_id, evalRun: r.eval_run_id, metric: r.metric, message: typeof message === 'string' ? message : '', detail, createdAt: r.created_at.toISOString() };
     });
+  }
+
+  /** Online monitoring of a use case for a team member: daily distributions and the shift tests. */
+  async monitor(caller: Caller, ref: string, now: Date = this.now()): Promise<MonitorReport> {
+    const uc = await findUseCase(this.db, ref);
+    if (!uc || !hasTeamRole(caller.principal, uc.team_id, 'viewer')) throw new TarmacError('not_found', `use case ${ref} does not exist`);
+    return this.monitorReport(uc, now);
+  }
+
+  /**
+   * The daily distributions of a use case's production signals over the last 15 days, and the last day tested
+   * against the 14 before it: Kolmogorov–Smirnov for groundedness and the top retrieval score, a two-proportion
+   * z-test for each decision's share; a p-value under 0.01 with at least 20 values on each side is a shift.
+   */
+  private async monitorReport(uc: UseCaseRow, now: Date): Promise<MonitorReport> {
+    const dayStart = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
+    const lastDayFrom = new Date(now.getTime() - DAY_MS);
+    const from = new Date(lastDayFrom.getTime() - 14 * DAY_MS);
+    const signals = await this.deps.runs.signals(uc.id, from, now);
+    const last = signals.filter((r) => r.at >= lastDayFrom);
+    const trailing = signals.filter((r) => r.at < lastDayFrom);
+    const days: MonitorReport['days'] = [];
+    for (let d = 14; d >= 0; d--) {
+      const start = new Date(dayStart.getTime() - d * DAY_MS);
+      const end = new Date(start.getTime() + DAY_MS);
+      const rows = signals.filter((r) => r.at >= start && r.at < end);
+      const share = (decision: string) => (rows.length > 0 ? rows.filter((r) => r.decision === decision || (decision === 'delivered' && r.decision === 'flagged')).length / rows.length : null);
+      days.push({
+        day: start.toISOString().slice(0, 10),
+        runs: rows.length,
+        groundedness: quantiles(rows.map((r) => r.groundedness)),
+        topScore: quantiles(rows.map((r) => r.top_score)),
+        decisions: { delivered: share('delivered'), held: share('held_for_review'), blocked: share('blocked') },
+      });
+    }
+    const MIN = 20;
+    const tests: MonitorReport['tests'] = [];
+    const continuous = (signal: OnlineSignal, pick: (r: (typeof signals)[number]) => number | null) => {
+      const a = last.map(pick).filter((v): v is number => v !== null);
+      const b = trailing.map(pick).filter((v): v is number => v !== null);
+      const t = a.length >= MIN && b.length >= MIN ? ksTest(a, b) : null;
+      tests.push({ signal, test: 'ks', statistic: t?.statistic ?? null, pValue: t?.pValue ?? null, lastDay: a.length, trailing: b.length, shifted: t !== null && t.pValue < 0.01, note: t ? null : `needs at least ${MIN} values on each side` });
+    };
+    continuous('groundedness', (r) => r.groundedness);
+    continuous('retrieval.top_score', (r) => r.top_score);
+    for (const [signal, decision] of [['decision.delivered', 'delivered'], ['decision.held', 'held_for_review'], ['decision.blocked', 'blocked']] as const) {
+      const count = (rows: typeof signals) => rows.filter((r) => r.decision === decision || (decision === 'delivered' && r.decision === 'flagged')).length;
+      const t = last.length >= MIN && trailing.length >= MIN ? proportionTest(count(last), last.length, count(trailing), trailing.length) : null;
+      tests.push({ signal, test: 'two_proportion', statistic: t?.statistic ?? null, pValue: t?.pValue ?? null, lastDay: last.length, trailing: trailing.length, shifted: t !== null && t.pValue < 0.01, note: t ? null : `needs at least ${MIN} runs on each side` });
+    }
+    return { useCase: uc.name, at: now.toISOString(), days, tests };
+  }
+
+  /** Tests every use case's production signals (daily) and records an `online_drift` alert for each shift, once a day. */
+  async monitorTick(now: Date = this.now()): Promise<number> {
+    let raised = 0;
+    for (const uc of await allUseCases(this.db)) {
+      const report = await this.monitorReport(uc, now);
+      for (const t of report.tests.filter((x) => x.shifted)) {
+        const day = now.toISOString().slice(0, 10);
+        const message = `${t.signal} shifted in the last day against the 14 before (${t.test}: statistic ${t.statistic}, p ${t.pValue}; ${t.lastDay} against ${t.trailing})`;
+        const inserted = await repo.insertAlertOnce(this.db, { id: `alr_online_${seedOf(`${uc.id}:${t.signal}:${day}`).toString(36)}`, kind: 'online_drift', team_id: uc.team_id, use_case_id: uc.id, eval_run_id: null, metric: t.signal, detail: { message, test: t.test, statistic: t.statistic, pValue: t.pValue, lastDay: t.lastDay, trailing: t.trailing, day } });
+        if (inserted) raised++;
+      }
+    }
+    return raised;
   }
 
   private async runTrial(caller: Caller, row: repo.EvalRunRow, config: ResolvedConfig & { judge: { model: string; rubric: string } | null }, c: EvalCase, trial: number, missing: Set<string>) {
@@ -835,6 +903,14 @@ export class EvalService {
       inconclusive: report.inconclusive,
     });
   }
+}
+
+function quantiles(values: (number | null)[]): { n: number; mean: number | null; p10: number | null; p50: number | null; p90: number | null } {
+  const v = values.filter((x): x is number => x !== null && Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return { n: 0, mean: null, p10: null, p50: null, p90: null };
+  const at = (q: number) => v[Math.min(v.length - 1, Math.max(0, Math.ceil(q * v.length) - 1))]!;
+  const r = (x: number) => Math.round(x * 1e6) / 1e6;
+  return { n: v.length, mean: r(v.reduce((a, b) => a + b, 0) / v.length), p10: r(at(0.1)), p50: r(at(0.5)), p90: r(at(0.9)) };
 }
 
 function valuesOf(trials: repo.TrialRow[], metric: EvalMetric): number[] {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bootstrapMean, casesNeeded, pairedBootstrap, seededRandom } from './stats.js';
+import { bootstrapMean, casesNeeded, ksTest, pairedBootstrap, proportionTest, seededRandom } from './stats.js';
 import { isRefusal, retrievalMetrics, tokenF1 } from './score.js';
 
 /** Cases whose trials pass with a case-specific probability: a noisy model on a mixed dataset. */
@@ -79,5 +79,27 @@ describe('metrics', () => {
     expect(m['retrieval.recall@3']).toBe(0.5);
     expect(m['retrieval.ndcg@3']).toBeCloseTo(1 / Math.log2(3) / (1 + 1 / Math.log2(3)), 9);
     expect(retrievalMetrics(ranked, [])).toEqual({});
+  });
+});
+
+describe('two-sample tests', () => {
+  it('finds no shift between samples of one distribution, and finds a real one', () => {
+    const random = seededRandom(5);
+    const same = Array.from({ length: 400 }, () => random());
+    const also = Array.from({ length: 400 }, () => random());
+    const shifted = Array.from({ length: 400 }, () => random() * 0.7);
+    expect(ksTest(same, also)!.pValue).toBeGreaterThan(0.05);
+    expect(ksTest(same, shifted)!.pValue).toBeLessThan(0.001);
+    // Known value: D = 0.5 for these, p ≈ 0.0366 by the asymptotic formula with the small-sample correction.
+    expect(ksTest([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], [6, 7, 8, 9, 10, 11, 12, 13, 14, 15])!.statistic).toBe(0.5);
+    expect(ksTest([], [1])).toBeNull();
+  });
+
+  it('compares two proportions', () => {
+    expect(proportionTest(50, 100, 50, 100)!.pValue).toBeCloseTo(1, 6);
+    // z = (0.6 − 0.4) / sqrt(0.5 · 0.5 · 0.02) ≈ 2.828, two-sided p ≈ 0.00468.
+    const t = proportionTest(60, 100, 40, 100)!;
+    expect(t.statistic).toBeCloseTo(2.828427, 5);
+    expect(t.pValue).toBeCloseTo(0.004678, 4);
   });
 });

@@ -150,3 +150,46 @@ export function casesNeeded(interval: Interval, threshold: number): number | nul
   if (gap === 0 || half === 0) return null;
   return Math.ceil(interval.cases * (half / gap) ** 2 - 1e-9);
 }
+
+/** The two-sample Kolmogorov–Smirnov test: the largest gap between the empirical CDFs, and its p-value. */
+export function ksTest(a: readonly number[], b: readonly number[]): { statistic: number; pValue: number } | null {
+  if (a.length === 0 || b.length === 0) return null;
+  const x = Float64Array.from(a).sort();
+  const y = Float64Array.from(b).sort();
+  let i = 0;
+  let j = 0;
+  let d = 0;
+  while (i < x.length && j < y.length) {
+    const v = Math.min(x[i]!, y[j]!);
+    while (i < x.length && x[i]! <= v) i++;
+    while (j < y.length && y[j]! <= v) j++;
+    d = Math.max(d, Math.abs(i / x.length - j / y.length));
+  }
+  const en = Math.sqrt((x.length * y.length) / (x.length + y.length));
+  const lambda = (en + 0.12 + 0.11 / en) * d;
+  // The asymptotic Kolmogorov distribution, Q(λ) = 2 Σ (−1)^(k−1) exp(−2k²λ²).
+  let p = 0;
+  for (let k = 1; k <= 100; k++) {
+    const term = 2 * (k % 2 === 1 ? 1 : -1) * Math.exp(-2 * k * k * lambda * lambda);
+    p += term;
+    if (Math.abs(term) < 1e-10) break;
+  }
+  return { statistic: round(d), pValue: round(Math.min(1, Math.max(0, lambda < 0.2 ? 1 : p))) };
+}
+
+/** erfc by Abramowitz and Stegun 7.1.26 (absolute error below 1.5e-7). */
+function erfc(x: number): number {
+  const t = 1 / (1 + 0.3275911 * Math.abs(x));
+  const y = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))) * Math.exp(-x * x);
+  return x >= 0 ? y : 2 - y;
+}
+
+/** The two-proportion z-test of x1/n1 against x2/n2 (pooled), two-sided. */
+export function proportionTest(x1: number, n1: number, x2: number, n2: number): { statistic: number; pValue: number } | null {
+  if (n1 === 0 || n2 === 0) return null;
+  const pooled = (x1 + x2) / (n1 + n2);
+  const se = Math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2));
+  if (se === 0) return { statistic: 0, pValue: 1 };
+  const z = (x1 / n1 - x2 / n2) / se;
+  return { statistic: round(z), pValue: round(Math.min(1, erfc(Math.abs(z) / Math.SQRT2))) };
+}

@@ -32,6 +32,7 @@ describe(`jobs on pg-boss (${BACKEND})`, () => {
       'review-escalation': '* * * * *',
       'gateway-trace-retention': '17 3 * * *',
       'eval-schedule-tick': '* * * * *',
+      'eval-monitor-tick': '40 2 * * *',
     });
   });
 

@@ -14,6 +14,8 @@ export const QUEUES = {
   'source-sync': z.strictObject({ source: z.string().min(1), reason: z.enum(['schedule', 'manual', 'seed']) }),
   /** Start the scheduled eval runs whose use case's schedule fired (every minute). */
   'eval-schedule-tick': z.strictObject({ reason: z.enum(['schedule']) }),
+  /** Test each use case's production signals, last day against the 14 before, and alert on a shift (daily). */
+  'eval-monitor-tick': z.strictObject({ reason: z.enum(['schedule']) }),
   /** Execute (or resume) one eval run. */
   'eval-run': z.strictObject({ evalRun: z.string().min(1) }),
 } as const;

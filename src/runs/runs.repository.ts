@@ -107,3 +107,23 @@ export async function upsertOutcome(q: Queryable, o: { runId: string; outcome: s
 export async function outcomeOf(q: Queryable, runId: string): Promise<{ outcome: string; time_spent_seconds: number | null; recorded_by: string | null; created_at: Date } | null> {
   return (await q.query<{ outcome: string; time_spent_seconds: number | null; recorded_by: string | null; created_at: Date }>('select outcome, time_spent_seconds, recorded_by, created_at from run_outcomes where run_id = $1', [runId])).rows[0] ?? null;
 }
+
+/** One completed run's production signals, for monitoring their distributions. */
+export interface RunSignal {
+  at: Date;
+  decision: string | null;
+  groundedness: number | null;
+  top_score: number | null;
+}
+
+/** The signals of a use case's completed runs in [from, to), oldest first, at most `limit`. */
+export async function runSignals(q: Queryable, useCaseId: string, from: Date, to: Date, limit: number): Promise<RunSignal[]> {
+  return (
+    await q.query<RunSignal>(
+      `select created_at as at, decision, (groundedness->>'score')::float8 as groundedness, (manifest->'chunks'->0->>'score')::float8 as top_score
+       from runs where use_case_id = $1 and status = 'completed' and created_at >= $2 and created_at < $3
+       order by created_at limit $4`,
+      [useCaseId, from, to, limit],
+    )
+  ).rows;
+}

@@ -804,6 +804,14 @@ export class RunService implements RunPort {
     return rows.map((r) => ({ ...this.result(r, names.get(r.use_case_id) ?? r.use_case_id, this.mayReview(p, r)), userId: r.user_id, createdAt: r.created_at.toISOString() }));
   }
 
+  /**
+   * The production signals of a use case's completed runs in [from, to) (decision, groundedness, the top
+   * retrieval score), for monitoring; the caller authorises (the evals capability, for the use case's team).
+   */
+  async signals(useCaseId: string, from: Date, to: Date): Promise<repo.RunSignal[]> {
+    return repo.runSignals(this.db, useCaseId, from, to, 200_000);
+  }
+
   /** Feedback from the run's user or its team: a rating, a comment, a correction. */
   async feedback(caller: Caller, id: string, f: { rating?: number | undefined; comment?: string | undefined; correction?: string | undefined }): Promise<RunRecord> {
     const { row } = await this.visible(caller.principal, id);

@@ -9,5 +9,5 @@
  */
 export { ACTIVE_STAGES, Cohort, contextSourceRefs, EvalSchedule, Gate, KillCriterion, Kpi, parseThreshold, RiskPosture, STAGES, UseCase, UseCaseName, UseCaseSpec, type Stage } from './usecases.schema.js';
 export { changedFields, checkContextSources, inPercentCohort, UseCaseService, UseCaseWriter, type EndUser, type StageGate } from './usecases.service.js';
-export { findUseCase, scheduledUseCases, useCaseNames, useCasesRunning, type UseCaseRow } from './usecases.repository.js';
+export { allUseCases, findUseCase, scheduledUseCases, useCaseNames, useCasesRunning, type UseCaseRow } from './usecases.repository.js';
 export { capability } from './capability.js';

@@ -51,6 +51,11 @@ export async function listUseCases(q: Queryable, teamIds: string[] | null): Prom
   return (await q.query<UseCaseRow>('select * from use_cases where team_id = any($1) order by name', [teamIds])).rows;
 }
 
+/** Every use case (background checks that go over them all). */
+export async function allUseCases(q: Queryable): Promise<UseCaseRow[]> {
+  return listUseCases(q, null);
+}
+
 /** Use cases with an eval schedule. */
 export async function scheduledUseCases(q: Queryable): Promise<UseCaseRow[]> {
   return (await q.query<UseCaseRow>('select * from use_cases where eval_schedule is not null order by name')).rows;
