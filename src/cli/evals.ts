@@ -72,12 +72,17 @@ function printSummary(h: Helpers, run: EvalRunDetail | EvalRunView): void {
   });
   h.out(h.table([['METRIC', 'MEAN', '95% INTERVAL', 'CASES'], ...rows]));
   for (const note of s.notAvailable) h.err(`note: ${note}`);
+  const record = 'judgeRecord' in run ? run.judgeRecord : null;
+  if (record) {
+    h.out(`judge ${record.model}: self-consistency ${fmt(record.selfConsistency.agreement)} over ${record.selfConsistency.answers} answers · against reviewers: accuracy ${fmt(record.humanAgreement.accuracy)}, kappa ${fmt(record.humanAgreement.kappa)} over ${record.humanAgreement.verdicts} verdicts`);
+  }
 }
 
 function printGate(h: Helpers, gate: GateReport): void {
   h.out(`gate: ${gate.result}${gate.evalRun ? ` (eval run ${gate.evalRun})` : ''}`);
   for (const f of gate.failures) h.out(`  fail: ${f.message}`);
   for (const f of gate.inconclusive) h.out(`  inconclusive: ${f.message}${f.casesNeeded ? ` (about ${f.casesNeeded} cases would decide it)` : ''}`);
+  for (const note of gate.notes) h.out(`  note: ${note}`);
 }
 
 /** `tarmac dataset …` and `tarmac eval …`. */

@@ -24,7 +24,11 @@ describe(`evaluation (${BACKEND})`, () => {
   beforeAll(async () => {
     stub = await startStubOpenAi();
     s = await openTestServices({ now: () => clock });
-    const routes = ['    - { name: quoting, cacheTtlSeconds: 600, targets: [{ provider: stub, model: quote }] }', '    - { name: broken, targets: [{ provider: stub, model: fail-500 }] }'].join('\n');
+    const routes = [
+      '    - { name: quoting, cacheTtlSeconds: 600, targets: [{ provider: stub, model: quote }] }',
+      '    - { name: broken, targets: [{ provider: stub, model: fail-500 }] }',
+      '    - { name: judging, targets: [{ provider: stub, model: judge-0.8 }] }',
+    ].join('\n');
     await s.workspace.applyAs({ actor: systemActor('test') }, stubGatewayYaml(stub.url, `${routes}\n`), 'gateway.yaml', { dryRun: false });
     analyst = await s.identity.authenticate(await underwritingTeam(s));
     owner = await s.identity.authenticate((await s.identity.createKey({ principal: s.admin }, { name: 'o', user: 'owner@x.io' })).token);
@@ -323,6 +327,26 @@ usecases:
     expect(alerts.find((a) => a.metric === 'decision.delivered')!.message).toMatch(/shifted in the last day/);
     // Too few runs on a side is no test, never a shift.
     expect((await s.evals.monitor({ principal: analyst }, 'uw', now)).tests.every((t) => !t.shifted)).toBe(true);
+  });
+
+  it('keeps a judge\'s record: self-consistency on repeated trials, kappa against reviewers; a gate may require it', async () => {
+    const run = await finished((await s.evals.start({ principal: analyst }, { useCase: 'uw', dataset: 'uw-cases', trials: 3, judge: { model: 'judging', rubric: 'Is it right?' } })).id);
+    expect(run.summary!.metrics['judge.score']).toMatchObject({ mean: 0.8 });
+    expect(run.judgeRecord).toMatchObject({ model: 'judging', selfConsistency: { answers: 3, pairs: 9, agreement: 1 }, humanAgreement: { verdicts: 0, kappa: null } });
+    // Production runs the same model judges (0.8, under the 0.9 threshold: held), two approved and two rejected.
+    await s.usecases.declare({ principal: s.admin }, { name: 'uw-judged', team: 'underwriting', owner: 'owner@x.io', riskTier: 'medium', prompt: 'uw-answer', route: 'local/extractive', posture: { deliverThreshold: 0.9, judge: { model: 'judging' } } });
+    for (let i = 0; i < 4; i++) {
+      const ran = await s.runs.run({ principal: analyst }, 'uw-judged', { input: `${ROOF_Q.replace(/\?$/, '')} (${i})?` });
+      const task = (await s.runs.get({ principal: s.admin }, ran.runId)).review!.taskId;
+      await s.review.decide({ principal: owner }, task, i < 2 ? { action: 'approve' } : { action: 'reject', reason: 'wrong' });
+    }
+    const record = await s.evals.judgeRecord({ principal: analyst }, 'judging');
+    expect(record.humanAgreement).toEqual({ verdicts: 4, accuracy: 0.5, kappa: 0 });
+    expect((await s.evals.judgeRecord({ principal: { ...analyst, roles: {} } }, 'judging')).humanAgreement.verdicts).toBe(0);
+    // A gate that needs a proven judge reports its threshold instead of holding it.
+    await s.usecases.declare({ principal: s.admin }, { name: 'uw', team: 'underwriting', owner: 'owner@x.io', riskTier: 'medium', prompt: 'uw-answer', route: 'local/extractive', posture: { deliverThreshold: 0.6, reviewSampleRate: 0 }, gate: { dataset: 'uw-cases', thresholds: ['judge.score >= 0.9'], judge: { minVerdicts: 10 } } });
+    const gate = await s.evals.gateOfRun({ principal: analyst }, run.id);
+    expect(gate.notes).toEqual([expect.stringContaining('reported, not gated')]);
   });
 
   it('keeps datasets and eval runs to their team', async () => {

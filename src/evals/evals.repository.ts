@@ -250,3 +250,16 @@ export async function completedRuns(q: Queryable, useCaseId: string, datasetId: 
     )
   ).rows;
 }
+
+/** Trials a rubric judge model scored: the eval run, the case, the answer and the score. */
+export async function judgedTrials(q: Queryable, model: string, teamIds: string[] | null): Promise<{ eval_run_id: string; case_id: string; answer: string | null; score: number }[]> {
+  return (
+    await q.query<{ eval_run_id: string; case_id: string; answer: string | null; score: number }>(
+      `select t.eval_run_id, t.case_id, t.result->>'answer' as answer, (t.result->'judge'->>'score')::float8 as score
+       from eval_trials t join eval_runs r on r.id = t.eval_run_id
+       where r.config->'judge'->>'model' = $1 and t.result->'judge'->>'score' is not null and ($2::text[] is null or r.team_id = any($2))
+       limit 100000`,
+      [model, teamIds],
+    )
+  ).rows;
+}

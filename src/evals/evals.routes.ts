@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { callerOf, routeAuth, type ZodTypeProvider } from '../access/index.js';
 import { DATASET_FORMATS } from './datasets.js';
-import { Comparison, Dataset as DatasetShape, EvalAlert, DatasetDetail, DatasetVersion, EVAL_STATUSES, EvalRunDetail, EvalRunView, GateReport, MonitorReport, VersionCases } from './evals.schema.js';
+import { Comparison, Dataset as DatasetShape, EvalAlert, DatasetDetail, DatasetVersion, EVAL_STATUSES, EvalRunDetail, EvalRunView, GateReport, JudgeRecord as JudgeRecordShape, MonitorReport, VersionCases } from './evals.schema.js';
 import type { EvalService } from './evals.service.js';
 
 const tags = ['evals'];
@@ -151,6 +151,20 @@ export function registerEvalRoutes(app: FastifyInstance, evals: EvalService): vo
       },
     },
     async (request) => evals.monitor(callerOf(request), request.query.useCase),
+  );
+
+  r.get(
+    '/api/v1/evals/judges',
+    {
+      config: read,
+      schema: {
+        summary: "A judge model's reliability record over your teams: self-consistency on repeated trials, agreement with reviewers.",
+        tags,
+        querystring: z.strictObject({ model: z.string().min(1).max(200) }),
+        response: { 200: JudgeRecordShape },
+      },
+    },
+    async (request) => evals.judgeRecord(callerOf(request), request.query.model),
   );
 
   const Id = z.strictObject({ id: z.string().min(1).max(100) });

@@ -184,7 +184,23 @@ export const TrialView = z.object({
   assertions: z.array(AssertionOutcome),
 });
 
-export const EvalRunDetail = EvalRunView.extend({ cases: z.array(CaseSummary.extend({ results: z.array(TrialView) })) });
+/** A judge's reliability: how often it agrees with itself on the same answer, and with people. */
+export const JudgeRecord = z.object({
+  model: z.string(),
+  selfConsistency: z.object({
+    answers: z.number().describe('Answers judged at least twice (same eval run, case and answer text)'),
+    pairs: z.number(),
+    agreement: z.number().nullable().describe('Share of pairs of verdicts on the same answer that agree (a verdict: score >= 0.5)'),
+  }),
+  humanAgreement: z.object({
+    verdicts: z.number().describe('Production runs the judge scored that a reviewer also decided'),
+    accuracy: z.number().nullable().describe("Share where the judge's verdict (score >= the posture's threshold) matches the reviewer's"),
+    kappa: z.number().nullable().describe("Cohen's kappa of the judge's verdicts against the reviewers'"),
+  }),
+});
+export type JudgeRecord = z.output<typeof JudgeRecord>;
+
+export const EvalRunDetail = EvalRunView.extend({ judgeRecord: JudgeRecord.nullable().describe("The rubric judge's reliability, shown beside its scores"), cases: z.array(CaseSummary.extend({ results: z.array(TrialView) })) });
 export type EvalRunDetail = z.output<typeof EvalRunDetail>;
 
 export const PairedInterval = z.object({ difference: z.number().nullable(), low: z.number().nullable(), high: z.number().nullable(), cases: z.number() });
@@ -222,7 +238,7 @@ export const GateFailure = z.object({
 });
 export type GateFailure = z.output<typeof GateFailure>;
 
-export const GateReport = z.object({ result: z.enum(GATE_RESULTS), evalRun: z.string().nullable(), failures: z.array(GateFailure), inconclusive: z.array(GateFailure) });
+export const GateReport = z.object({ result: z.enum(GATE_RESULTS), evalRun: z.string().nullable(), failures: z.array(GateFailure), inconclusive: z.array(GateFailure), notes: z.array(z.string()).describe('Thresholds reported, not gated: a judge without the record the gate requires') });
 export type GateReport = z.output<typeof GateReport>;
 
 export const ALERT_KINDS = ['eval_drift', 'online_drift'] as const;
@@ -272,3 +288,4 @@ export const MonitorReport = z.object({
   ),
 });
 export type MonitorReport = z.output<typeof MonitorReport>;
+

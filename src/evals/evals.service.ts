@@ -9,6 +9,7 @@ import { findTeam, type IdentityService } from '../identity/index.js';
 import { EVAL_METRICS, type EvalMetric } from '../metrics/index.js';
 import { findPrompt, promptLabels, promptVersions } from '../prompts/index.js';
 import { ContextRecipe } from '../retrieval/index.js';
+import type { ReviewService } from '../review/index.js';
 import type { RunService, TrialResult } from '../runs/index.js';
 import { missingDocuments } from '../sources/index.js';
 import { allUseCases, EvalSchedule, findUseCase, Gate, parseThreshold, scheduledUseCases, useCaseNames, useCasesRunning, type Stage, type UseCaseRow, type UseCaseService } from '../usecases/index.js';
@@ -31,6 +32,7 @@ import {
   type EvalSummary,
   type GateFailure,
   type GateReport,
+  type JudgeRecord,
   type MetricComparison,
   type MonitorReport,
   type OnlineSignal,
@@ -50,6 +52,7 @@ export type EvalDispatch = (evalRunId: string) => Promise<void>;
 
 export interface EvalDeps {
   audit: AuditLog;
+  review: ReviewService;
   identity: IdentityService;
   usecases: UseCaseService;
   runs: RunService;
@@ -390,6 +393,7 @@ export class EvalService {
     for (const t of trials) byCase.set(t.case_id, [...(byCase.get(t.case_id) ?? []), t]);
     return {
       ...view,
+      judgeRecord: view.judge ? await this.judgeRecordFor(view.judge.model, [row.team_id]) : null,
       cases: cases.map((c) => ({
         ...caseSummary(c, byCase.get(c.id) ?? []),
         results: (byCase.get(c.id) ?? []).map((t) => ({ trial: t.trial, status: t.status, answer: t.result.answer, decision: t.result.decision, error: t.result.error, passed: t.result.passed, metrics: t.result.metrics, assertions: t.result.assertions })),
@@ -505,6 +509,53 @@ export class EvalService {
     else if (await repo.moveStatus(this.db, id, ['running'], 'completed', { summary: await this.summarise(fresh) })) {
       if (fresh.trigger === 'schedule') await this.checkDrift((await repo.findEvalRun(this.db, id))!);
     }
+  }
+
+  // ── judges ───────────────────────────────────────────────────────────────────────────────────
+
+  /** A judge model's reliability over the caller's teams (all, for admins). */
+  async judgeRecord(caller: Caller, model: string): Promise<JudgeRecord> {
+    const p = caller.principal;
+    return this.judgeRecordFor(model, p.isAdmin ? null : Object.keys(p.roles));
+  }
+
+  /**
+   * Self-consistency: over answers judged at least twice (repeated trials of one case with the same answer text),
+   * the share of verdict pairs that agree. Agreement with people: over production runs the model judged that a
+   * reviewer also decided, accuracy and Cohen's kappa of its verdicts (score at or above the posture's
+   * threshold: approve) against the reviewers' (approved or edited: approve; rejected: reject).
+   */
+  private async judgeRecordFor(model: string, teamIds: string[] | null): Promise<JudgeRecord> {
+    const groups = new Map<string, boolean[]>();
+    for (const t of await repo.judgedTrials(this.db, model, teamIds)) {
+      const key = `${t.eval_run_id}\u0000${t.case_id}\u0000${t.answer ?? ''}`;
+      groups.set(key, [...(groups.get(key) ?? []), t.score >= 0.5]);
+    }
+    let pairs = 0;
+    let agreeing = 0;
+    let answers = 0;
+    for (const verdicts of groups.values()) {
+      if (verdicts.length < 2) continue;
+      answers++;
+      const yes = verdicts.filter(Boolean).length;
+      const no = verdicts.length - yes;
+      pairs += (verdicts.length * (verdicts.length - 1)) / 2;
+      agreeing += (yes * (yes - 1)) / 2 + (no * (no - 1)) / 2;
+    }
+    const judged = await this.deps.runs.judgedRuns(model, teamIds);
+    const people = await this.deps.review.personDecisions(judged.map((r) => r.id));
+    const both = judged.filter((r) => people.has(r.id)).map((r) => ({ judge: r.score >= r.threshold, person: people.get(r.id) === 'approve' }));
+    const n = both.length;
+    const agree = both.filter((b) => b.judge === b.person).length;
+    const judgeYes = both.filter((b) => b.judge).length / Math.max(n, 1);
+    const personYes = both.filter((b) => b.person).length / Math.max(n, 1);
+    const chance = judgeYes * personYes + (1 - judgeYes) * (1 - personYes);
+    const r6 = (x: number) => Math.round(x * 1e6) / 1e6;
+    return {
+      model,
+      selfConsistency: { answers, pairs, agreement: pairs > 0 ? r6(agreeing / pairs) : null },
+      humanAgreement: { verdicts: n, accuracy: n > 0 ? r6(agree / n) : null, kappa: n > 0 && chance < 1 ? r6((agree / n - chance) / (1 - chance)) : null },
+    };
   }
 
   // ── schedules and drift ──────────────────────────────────────────────────────────────────────
@@ -799,7 +850,7 @@ export class EvalService {
    */
   async gateReport(q: Queryable, uc: UseCaseRow, gate: Gate, candidate: { promptVersion: number; route: string; context: Record<string, unknown> }): Promise<GateReport> {
     const ds = await repo.findDataset(q, gate.dataset);
-    if (!ds || ds.version === 0) return { result: 'fail', evalRun: null, failures: [{ metric: 'dataset', value: null, threshold: gate.dataset, interval: null, message: `the gate's dataset ${gate.dataset} does not exist or has no version` }], inconclusive: [] };
+    if (!ds || ds.version === 0) return { result: 'fail', evalRun: null, failures: [{ metric: 'dataset', value: null, threshold: gate.dataset, interval: null, message: `the gate's dataset ${gate.dataset} does not exist or has no version` }], inconclusive: [], notes: [] };
     const since = new Date(this.now().getTime() - gate.maxAgeDays * DAY_MS);
     const runs = await repo.completedRuns(q, uc.id, ds.id, ds.version, since);
     const sameConfig = (r: repo.EvalRunRow) => {
@@ -813,14 +864,25 @@ export class EvalService {
         evalRun: null,
         failures: [{ metric: 'eval_run', value: null, threshold: `a completed eval run of this configuration on ${ds.name} v${ds.version}, at most ${gate.maxAgeDays} days old`, interval: null, message: `no eval run of prompt version ${candidate.promptVersion}, route ${candidate.route} on ${ds.name} v${ds.version} in the last ${gate.maxAgeDays} days` }],
         inconclusive: [],
+        notes: [],
       };
     }
     const summary = (run.summary as EvalSummary | null) ?? (await this.summarise(run, q));
     const failures: GateFailure[] = [];
     const inconclusive: GateFailure[] = [];
+    const notes: string[] = [];
+    const judgeModel = (run.config as { judge?: { model?: string } | null }).judge?.model ?? null;
+    const judgeRecord = judgeModel ? await this.judgeRecordFor(judgeModel, [uc.team_id]) : null;
     for (const text of gate.thresholds) {
       const t = parseThreshold(text)!;
       const metric = t.metric as EvalMetric;
+      if (metric.startsWith('judge.') && gate.judge) {
+        const h = judgeRecord?.humanAgreement;
+        if (!h || h.verdicts < gate.judge.minVerdicts || h.kappa === null || h.kappa < gate.judge.minKappa) {
+          notes.push(`${text}: reported, not gated: the judge ${judgeModel ?? '(none)'} has ${h?.verdicts ?? 0} verdicts a reviewer also decided (kappa ${h?.kappa ?? 'n/a'}); the gate needs ${gate.judge.minVerdicts} and kappa >= ${gate.judge.minKappa}`);
+          continue;
+        }
+      }
       const interval = summary.metrics[metric];
       if (!interval || interval.mean === null) {
         failures.push({ metric, value: null, threshold: text, interval: null, message: `${text}: the eval run did not compute ${metric}` });
@@ -855,7 +917,7 @@ export class EvalService {
         }
       }
     }
-    return { result: failures.length > 0 ? 'fail' : inconclusive.length > 0 ? 'inconclusive' : 'pass', evalRun: run.id, failures, inconclusive };
+    return { result: failures.length > 0 ? 'fail' : inconclusive.length > 0 ? 'inconclusive' : 'pass', evalRun: run.id, failures, inconclusive, notes };
   }
 
   /** The gate of an eval run's own configuration: what `tarmac eval run --gate` checks. */

@@ -85,6 +85,12 @@ export async function taskOfRun(q: Queryable, runId: string): Promise<TaskRow | 
   return (await q.query<TaskRow>(`select ${WITH_ASSIGNEE} from review_tasks where run_id = $1`, [runId])).rows[0] ?? null;
 }
 
+/** The decided tasks of these runs: each run's person decision (approved, edited or rejected). */
+export async function decisionsOfRuns(q: Queryable, runIds: string[]): Promise<{ run_id: string; status: string }[]> {
+  if (runIds.length === 0) return [];
+  return (await q.query<{ run_id: string; status: string }>("select run_id, status from review_tasks where run_id = any($1) and status in ('approved', 'edited', 'rejected')", [runIds])).rows;
+}
+
 export async function listTasks(q: Queryable, f: { teamIds: string[] | null; status?: string | undefined; assignee?: string | undefined; limit: number }): Promise<TaskRow[]> {
   const where: string[] = [];
   const params: unknown[] = [];

@@ -144,6 +144,12 @@ export class ReviewService {
   }
 
   /** The review of a run, or null when it had none; for whoever may see the run (its service checks that). */
+  /** What people decided about these runs (approved and edited count as approve), by run id; undecided runs are absent. */
+  async personDecisions(runIds: string[]): Promise<Map<string, 'approve' | 'reject'>> {
+    const rows = await repo.decisionsOfRuns(this.db, runIds);
+    return new Map(rows.map((r) => [r.run_id, r.status === 'rejected' ? 'reject' : 'approve']));
+  }
+
   async ofRun(runId: string): Promise<RunReview | null> {
     const t = await repo.taskOfRun(this.db, runId);
     if (!t) return null;

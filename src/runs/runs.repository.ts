@@ -127,3 +127,15 @@ export async function runSignals(q: Queryable, useCaseId: string, from: Date, to
     )
   ).rows;
 }
+
+/** Runs whose groundedness a judge model scored: its score and the threshold it was held against. */
+export async function judgedRuns(q: Queryable, model: string, teamIds: string[] | null, limit: number): Promise<{ id: string; score: number; threshold: number }[]> {
+  return (
+    await q.query<{ id: string; score: number; threshold: number }>(
+      `select id, (groundedness->'judge'->>'score')::float8 as score, (groundedness->>'threshold')::float8 as threshold from runs
+       where groundedness->'judge'->>'model' = $1 and groundedness->'judge'->>'score' is not null and ($2::text[] is null or team_id = any($2))
+       order by created_at desc limit $3`,
+      [model, teamIds, limit],
+    )
+  ).rows;
+}

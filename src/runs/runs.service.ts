@@ -812,6 +812,11 @@ export class RunService implements RunPort {
     return repo.runSignals(this.db, useCaseId, from, to, 200_000);
   }
 
+  /** The newest runs a judge model scored, with the threshold each was held against (judge reliability). */
+  async judgedRuns(model: string, teamIds: string[] | null): Promise<{ id: string; score: number; threshold: number }[]> {
+    return repo.judgedRuns(this.db, model, teamIds, 20_000);
+  }
+
   /** Feedback from the run's user or its team: a rating, a comment, a correction. */
   async feedback(caller: Caller, id: string, f: { rating?: number | undefined; comment?: string | undefined; correction?: string | undefined }): Promise<RunRecord> {
     const { row } = await this.visible(caller.principal, id);

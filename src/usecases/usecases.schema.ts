@@ -98,6 +98,13 @@ export const Gate = z.strictObject({
   minCasePassRate: z.number().min(0).max(1).optional().describe('Every case must pass at least this share of its trials'),
   noRegression: z.array(GateMetric).max(30).default([]).describe('Metrics that must not regress against the last passing eval run of the production configuration'),
   maxAgeDays: z.number().min(0).max(365).default(7).describe('How old the passing eval run may be'),
+  judge: z
+    .strictObject({
+      minVerdicts: z.number().int().min(1).max(100_000).default(50).describe('Production verdicts a reviewer also decided'),
+      minKappa: z.number().min(-1).max(1).default(0.6).describe("Cohen's kappa against the reviewers"),
+    })
+    .optional()
+    .describe("What a judge's record must show before a threshold on judge.* counts; otherwise it is reported, not gated"),
 });
 export type Gate = z.output<typeof Gate>;
 
