@@ -364,8 +364,10 @@ export class EvalService {
       });
       await record({ action: 'eval.started', targetType: 'eval_run', targetId: id, teamId: uc.team_id, after: { useCase: uc.name, dataset: ds.name, version, trials: input.trials, config } });
     });
+    // The answer describes the run as created; a worker may take it up at once.
+    const created = await this.view((await repo.findEvalRun(this.db, id))!);
     await this.dispatcher(id);
-    return this.view((await repo.findEvalRun(this.db, id))!);
+    return created;
   }
 
   private async visibleRun(principal: Principal, id: string): Promise<repo.EvalRunRow> {
