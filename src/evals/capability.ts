@@ -3,6 +3,7 @@ import { defineCapability } from '../capability/index.js';
 import { capability as gateway } from '../gateway/index.js';
 import { capability as identity } from '../identity/index.js';
 import { capability as prompts } from '../prompts/index.js';
+import { capability as retrieval } from '../retrieval/index.js';
 import { capability as review } from '../review/index.js';
 import { capability as runs } from '../runs/index.js';
 import { capability as usecases } from '../usecases/index.js';
@@ -12,10 +13,10 @@ import { EvalService } from './evals.service.js';
 
 export const capability = defineCapability({
   name: 'evals',
-  needs: [audit, identity, usecases, prompts, review, runs, gateway, workspace],
+  needs: [audit, identity, usecases, prompts, retrieval, review, runs, gateway, workspace],
   workspace: ['datasets'],
-  build: ({ db, logger, audit, identity, usecases, prompts, review, runs, gateway, workspace }, options?: { now?: () => Date }) => {
-    const evals = new EvalService(db, { audit, review, identity, usecases, runs, gateway, onError: (err, what) => logger.error({ err }, what), ...(options?.now ? { now: options.now } : {}) });
+  build: ({ db, logger, audit, identity, usecases, prompts, retrieval, review, runs, gateway, workspace }, options?: { now?: () => Date }) => {
+    const evals = new EvalService(db, { audit, review, retrieval, identity, usecases, runs, gateway, onError: (err, what) => logger.error({ err }, what), ...(options?.now ? { now: options.now } : {}) });
     // Stage changes and the production label, by the API or by tarmac.yaml, pass the use case's gate.
     usecases.connectGate(evals);
     prompts.connectGate(evals);

@@ -8,7 +8,7 @@ import type { GatewayService } from '../gateway/index.js';
 import { findTeam, type IdentityService } from '../identity/index.js';
 import { EVAL_METRICS, type EvalMetric } from '../metrics/index.js';
 import { findPrompt, promptLabels, promptVersions } from '../prompts/index.js';
-import { ContextRecipe } from '../retrieval/index.js';
+import { ContextRecipe, type RetrievalService } from '../retrieval/index.js';
 import type { ReviewService } from '../review/index.js';
 import type { RunService, TrialResult } from '../runs/index.js';
 import { missingDocuments } from '../sources/index.js';
@@ -53,6 +53,8 @@ export type EvalDispatch = (evalRunId: string) => Promise<void>;
 export interface EvalDeps {
   audit: AuditLog;
   review: ReviewService;
+  /** Semantic similarity of answers to expected answers, when an embedding provider is configured. */
+  retrieval?: Pick<RetrievalService, 'similarity'>;
   identity: IdentityService;
   usecases: UseCaseService;
   runs: RunService;
@@ -744,6 +746,10 @@ export class EvalService {
     const failed = result.status === 'failed';
     const judge = config.judge && !failed ? await this.rubricJudge(caller, config.judge, c, result) : null;
     const scored = scoreTrial(c, result, { expectedDocumentsExist: c.expectedDocuments.length > 0 && c.expectedDocuments.every((d) => !missing.has(d)), judge });
+    if (!failed && c.expected !== undefined && result.answer) {
+      const similarity = await this.deps.retrieval?.similarity(result.answer, c.expected);
+      if (similarity !== null && similarity !== undefined) scored.metrics['answer.similarity'] = similarity;
+    }
     return {
       caseId: c.id,
       trial,

@@ -28,6 +28,7 @@ const BASE_EVAL_METRICS = {
   'answer.f1': { better: 'higher', unit: 'score' },
   'answer.refusal': { better: 'higher', unit: 'share' },
   'answer.assertions': { better: 'higher', unit: 'share' },
+  'answer.similarity': { better: 'higher', unit: 'score' },
   'groundedness.score': { better: 'higher', unit: 'score' },
   'groundedness.unsupported': { better: 'lower', unit: 'count' },
   'relevance.score': { better: 'higher', unit: 'score' },

@@ -80,6 +80,12 @@ export class RetrievalService {
     this.teamPrincipals = new ReadCache(db, ['teams']);
   }
 
+  /** Semantic similarity of two texts by the embedding provider; null when none is configured or it fails. */
+  async similarity(a: string, b: string): Promise<number | null> {
+    if (!this.vectors || !(await this.vectors.enable())) return null;
+    return this.vectors.similarity(a, b).catch(() => null);
+  }
+
   /** The mode a search runs in: the one asked for, if available; by default hybrid when vectors are on. */
   async modeFor(asked: SearchMode | undefined): Promise<SearchMode> {
     const available = this.vectors !== null && (await this.vectors.enable());

@@ -108,6 +108,20 @@ export class VectorIndex {
     return this.reason;
   }
 
+  /** The cosine similarity of two texts' embeddings (semantic similarity of an answer to the expected one). */
+  async similarity(a: string, b: string): Promise<number> {
+    const [x, y] = await this.embed([a, b], this.config.queryTimeoutMs ?? QUERY_TIMEOUT_MS, 1);
+    let dot = 0;
+    let nx = 0;
+    let ny = 0;
+    for (let i = 0; i < x!.length; i++) {
+      dot += x![i]! * y![i]!;
+      nx += x![i]! ** 2;
+      ny += y![i]! ** 2;
+    }
+    return nx === 0 || ny === 0 ? 0 : Math.round((dot / Math.sqrt(nx * ny)) * 1e6) / 1e6;
+  }
+
   /** Embeds texts; the whole call, retries included, is cut off after `timeoutMs` per attempt. */
   private async embed(texts: string[], timeoutMs: number, maxRetries: number): Promise<number[][]> {
     // The client loads on first use: processes without vector search never pay for it.
