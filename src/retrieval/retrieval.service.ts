@@ -80,9 +80,12 @@ export class RetrievalService {
     this.teamPrincipals = new ReadCache(db, ['teams']);
   }
 
-  /** Semantic similarity of two texts by the embedding provider; null when none is configured or it fails. */
+  /**
+   * Semantic similarity of two texts by the embedding provider; null when none is configured or it fails. It
+   * needs the provider only, not vector storage in the database.
+   */
   async similarity(a: string, b: string): Promise<number | null> {
-    if (!this.vectors || !(await this.vectors.enable())) return null;
+    if (!this.vectors) return null;
     return this.vectors.similarity(a, b).catch(() => null);
   }
 
