@@ -76,6 +76,10 @@ describe(`the evals API (${BACKEND})`, () => {
     expect((await call(outsider, 'POST', '/api/v1/evals', { useCase: 'uw', dataset: 'cases' })).statusCode).toBe(404);
     const any = (await call(analyst, 'GET', '/api/v1/evals')).json<{ evals: { id: string }[] }>().evals[0]!.id;
     expect((await call(outsider, 'GET', `/api/v1/evals/${any}`)).statusCode).toBe(404);
+    expect((await call(outsider, 'GET', '/api/v1/evals/monitor?useCase=uw')).statusCode).toBe(404);
+    expect((await call(outsider, 'GET', '/api/v1/evals/alerts')).json()).toEqual({ alerts: [] });
+    expect((await call(outsider, 'GET', '/api/v1/evals/judges?model=local/extractive')).json()).toMatchObject({ humanAgreement: { verdicts: 0 }, selfConsistency: { answers: 0 } });
+    expect((await call(analyst, 'GET', '/api/v1/evals/monitor?useCase=uw')).json()).toMatchObject({ useCase: 'uw', days: expect.any(Array) });
     expect((await call(readOnly, 'POST', '/api/v1/evals', { useCase: 'uw', dataset: 'cases' })).statusCode).toBe(403);
     expect((await call(readOnly, 'POST', '/api/v1/datasets', { name: 'x', team: 'underwriting' })).statusCode).toBe(403);
   });
